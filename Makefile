@@ -1,0 +1,50 @@
+# vendstack: `make demo` (set up, synthesize, run the sandbox, show it working) and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+CDK := npx --no-install cdk
+
+.PHONY: setup synth sandbox demo test lint bench snapshot-update clean
+
+setup: .venv/.installed node_modules/.installed
+
+.venv/.installed: requirements.txt
+	@test -x $(PY) || python3 -m venv .venv
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: setup
+	@rm -rf cdk.out
+	@$(CDK) synth --quiet --output cdk.out > /dev/null
+	@mkdir -p dist
+	@cp cdk.out/VendstackCustomer.template.json dist/customer.template.json
+	@echo "synthesized: cdk.out/ (both stacks), dist/customer.template.json"
+
+sandbox: synth
+	@$(PY) -m sandbox
+
+demo: synth
+	@$(PY) -m sandbox.demo
+
+lint: setup
+	@.venv/bin/ruff check .
+
+test: setup
+	@.venv/bin/ruff check .
+	@$(PY) -m pytest -q -n 2 --dist loadgroup
+
+bench: synth
+	@$(PY) -m tests.bench
+
+snapshot-update: setup
+	@$(PY) -m pytest -q tests/infra --snapshot-update
+
+clean:
+	@rm -rf cdk.out dist .sandbox

@@ -1,0 +1,80 @@
+"""The customer stack's activation custom resource.
+
+Its code is inlined into the template (no asset bucket, so the file deploys in any account,
+and the customer can read exactly what runs with their keys): the project's one signing
+module followed by the activation handler, both stdlib + boto3 only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+
+from constructs import Construct
+from constructs.platform_function import PYTHON_RUNTIME, function_role
+
+ROOT = Path(__file__).resolve().parent.parent
+INLINE_SOURCES = (ROOT / "runtime" / "shared" / "signing.py", ROOT / "customer_stack" / "activation" / "handler.py")
+FUNCTION_TIMEOUT = Duration.minutes(5)
+# CloudFormation gives up on the resource after this; the function always answers first.
+SERVICE_TIMEOUT = Duration.minutes(7)
+
+
+def inline_code() -> str:
+    """The exact text CloudFormation writes to `index.py` for the activation function."""
+    parts = []
+    for path in INLINE_SOURCES:
+        parts.append(f"# ---- {path.relative_to(ROOT)} ----\n{path.read_text(encoding='utf-8')}")
+    return "\n\n".join(parts)
+
+
+class Activation(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        secret: secretsmanager.ISecret,
+        staging_bucket: s3.IBucket,
+        vendor_api_url: str,
+        vendor_public_key: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            role=function_role(self, "Role", self.log_group),
+            runtime=PYTHON_RUNTIME,
+            tracing=lambda_.Tracing.ACTIVE,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(inline_code()),
+            description="Activates the product with the vendor and stages its signed artifacts",
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=256,
+            log_group=self.log_group,
+            environment={"SECRET_ARN": secret.secret_arn, "STAGING_BUCKET": staging_bucket.bucket_name},
+        )
+        secret.grant_read(self.function)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+                resources=[staging_bucket.arn_for_objects("*")],
+            )
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.function.function_arn,
+            resource_type="Custom::VendstackActivation",
+            service_timeout=SERVICE_TIMEOUT,
+            properties={"VendorApiUrl": vendor_api_url, "VendorPublicKey": vendor_public_key},
+        )

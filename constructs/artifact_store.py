@@ -1,0 +1,79 @@
+"""Where the paid code lives: a versioned, KMS-encrypted bucket, the AWS Signer profile that
+signs each Lambda artifact, and the asymmetric KMS key that signs release manifests and
+license tokens (customers verify with its public key, which the published template carries).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_signer as signer
+
+from constructs import Construct
+
+
+class ArtifactStore(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket_key = kms.Key(
+            self,
+            "BucketKey",
+            description="Encrypts vendstack release artifacts",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # S3 server access logs can only be delivered to an SSE-S3 bucket.
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(400),
+                    noncurrent_version_expiration=Duration.days(30),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            versioned=True,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.bucket_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="artifacts/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-old-artifact-versions",
+                    noncurrent_version_expiration=Duration.days(365),
+                    noncurrent_versions_to_retain=10,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.signing_profile = signer.SigningProfile(
+            self,
+            "SigningProfile",
+            platform=signer.Platform.AWS_LAMBDA_SHA384_ECDSA,
+            signature_validity=Duration.days(365 * 3),
+        )
+        self.manifest_key = kms.Key(
+            self,
+            "ManifestSigningKey",
+            description="Signs vendstack release manifests and license tokens (RSASSA_PKCS1_V1_5_SHA_256)",
+            key_spec=kms.KeySpec.RSA_2048,
+            key_usage=kms.KeyUsage.SIGN_VERIFY,
+            removal_policy=RemovalPolicy.RETAIN,
+        )

@@ -1,0 +1,42 @@
+"""The developer API: customers create, list and revoke their API keys (Cognito ID token)."""
+
+from __future__ import annotations
+
+from constructs import Construct
+from constructs.audit_log import AuditLog
+from constructs.key_vault import KeyVault
+from constructs.platform_api import PlatformApi
+from constructs.platform_function import PlatformFunction
+
+ROUTES = [("POST", "/v1/keys"), ("GET", "/v1/keys"), ("DELETE", "/v1/keys/{access_key}")]
+
+
+class DeveloperKeys(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: PlatformApi,
+        vault: KeyVault,
+        audit: AuditLog,
+        environment: dict[str, str],
+        layer_version: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = PlatformFunction(
+            self,
+            "Api",
+            handler="keys.handlers.api.handler",
+            service="developer-keys",
+            description="vendstack developer API: API keys of the signed-in customer",
+            environment=environment,
+            powertools_layer_version=layer_version,
+        )
+        fn = self.handler.function
+        vault.grant_items(fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+                          "dynamodb:ConditionCheckItem")
+        vault.grant_owner_index_query(fn)
+        audit.grant_write(fn)
+        vault.secret_key.grant(fn, "kms:GenerateMac")
+        api.add_routes(fn, ROUTES, developer_auth=True)

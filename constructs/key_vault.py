@@ -1,0 +1,69 @@
+"""The key vault: API-key records in DynamoDB under a customer-managed KMS key.
+
+Secrets are not stored at all: each is derived on demand with KMS GenerateMac from an HMAC
+key that never leaves KMS (README, "Key vault threat model").
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from constructs import Construct
+
+OWNER_INDEX = "by-owner"
+
+
+class KeyVault(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table_key = kms.Key(
+            self,
+            "TableKey",
+            description="Encrypts the vendstack key-vault table",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.secret_key = kms.Key(
+            self,
+            "SecretDerivationKey",
+            description="Derives API secret keys (GenerateMac); the secrets themselves are never stored",
+            key_spec=kms.KeySpec.HMAC_256,
+            key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.table_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=True,
+            time_to_live_attribute="ttl",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.table.add_global_secondary_index(
+            index_name=OWNER_INDEX,
+            partition_key=dynamodb.Attribute(name="owner", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+
+    def grant_items(self, grantee: iam.IGrantable, *actions: str) -> None:
+        """Item actions on the table itself (not its indexes), with use of the table's KMS key."""
+        iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[self.table.table_arn])
+        self.table_key.grant(grantee, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+    def grant_owner_index_query(self, grantee: iam.IGrantable) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["dynamodb:Query"],
+            resource_arns=[f"{self.table.table_arn}/index/{OWNER_INDEX}"],
+        )

@@ -1,0 +1,2 @@
+"""The customer-facing side: the activation custom-resource code, the sample paid solution,
+and rendering/publishing of the customer template."""

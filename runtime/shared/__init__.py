@@ -1,0 +1,1 @@
+"""Code shared by every platform Lambda function (shipped in the same asset)."""

@@ -1,0 +1,66 @@
+"""Runtime configuration, read once from the environment the template gives each function.
+
+The CDK app turns the `cdk.json` configuration into these variables; nothing else in the
+runtime reads `os.environ` for settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    unit: str
+    description: str
+    price_per_unit: Decimal
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    product_name: str
+    product_version: str
+    dimensions: tuple[Dimension, ...]
+    grace_days: int
+    key_max_lifetime_days: int
+    max_active_keys: int
+    audit_retention_days: int
+    body_limit_bytes: int = 64 * 1024
+    tables: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def dimension_names(self) -> set[str]:
+        return {d.name for d in self.dimensions}
+
+
+def config_from_env(env: dict[str, str]) -> RuntimeConfig:
+    """Build the config from an environment mapping; a missing variable names itself."""
+    try:
+        product = json.loads(env["VS_PRODUCT"])
+        dimensions = tuple(
+            Dimension(d["name"], d["unit"], d["description"], Decimal(str(d["price_per_unit"])))
+            for d in product["dimensions"]
+        )
+        return RuntimeConfig(
+            product_name=product["name"],
+            product_version=product["version"],
+            dimensions=dimensions,
+            grace_days=int(product["grace_days"]),
+            key_max_lifetime_days=int(product["key_max_lifetime_days"]),
+            max_active_keys=int(product["max_active_keys"]),
+            audit_retention_days=int(product["audit_retention_days"]),
+            tables={k.removeprefix("VS_TABLE_").lower(): v for k, v in env.items() if k.startswith("VS_TABLE_")},
+            keys={k.removeprefix("VS_KEY_").lower(): v for k, v in env.items() if k.startswith("VS_KEY_")},
+        )
+    except KeyError as exc:
+        raise RuntimeError(f"function environment is missing {exc.args[0]}") from None
+
+
+@lru_cache(maxsize=1)
+def get_config() -> RuntimeConfig:
+    return config_from_env(dict(os.environ))

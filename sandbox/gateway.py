@@ -1,0 +1,264 @@
+"""API Gateway (REST, Lambda proxy) as the synthesized template defines it.
+
+Routes, authorizers and gateway responses are read from the template; each request becomes
+the REST proxy event API Gateway would send (`shared/fixtures/aws/apigw-rest-proxy-event-
+cognito.json`) and goes to the function the method integrates with. Cognito-authorized
+methods verify the ID token (RS256 against the pool's JWKS, issuer, audience, expiry,
+token_use) before the function is called, and pass its claims as strings, as API Gateway does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from sandbox.workers import FunctionError, FunctionWorker
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as in the template, e.g. /v1/keys/{access_key}
+    pattern: re.Pattern[str]
+    function: str  # logical id of the integrated function
+    authorizer_pool: str | None  # logical id of the user pool, for COGNITO_USER_POOLS methods
+
+
+@dataclass
+class GatewayResponse:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    out = ""
+    for part in path.strip("/").split("/"):
+        if part.endswith("+}"):
+            out += f"/(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{"):
+            out += f"/(?P<{part[1:-1]}>[^/]+)"
+        elif part:
+            out += "/" + re.escape(part)
+    return re.compile(f"^{out or '/'}$")
+
+
+def _function_in(node: Any, functions: set[str]) -> str | None:
+    if isinstance(node, dict):
+        if "Fn::GetAtt" in node and node["Fn::GetAtt"][0] in functions:
+            return node["Fn::GetAtt"][0]
+        for value in node.values():
+            found = _function_in(value, functions)
+            if found:
+                return found
+    if isinstance(node, list):
+        for value in node:
+            found = _function_in(value, functions)
+            if found:
+                return found
+    return None
+
+
+def routes_from_template(template: dict) -> list[Route]:
+    resources = template["Resources"]
+    functions = {k for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"}
+    paths: dict[str, str] = {}
+
+    def path_of(ref: Any) -> str:
+        if isinstance(ref, dict) and "Fn::GetAtt" in ref:
+            return ""  # the API's root resource
+        logical = ref["Ref"]
+        if logical not in paths:
+            props = resources[logical]["Properties"]
+            paths[logical] = f"{path_of(props['ParentId'])}/{props['PathPart']}"
+        return paths[logical]
+
+    routes = []
+    for resource in resources.values():
+        if resource["Type"] != "AWS::ApiGateway::Method":
+            continue
+        props = resource["Properties"]
+        integration = props.get("Integration", {})
+        if integration.get("Type") != "AWS_PROXY":
+            continue  # CORS preflight mocks
+        function = _function_in(integration.get("Uri"), functions)
+        if function is None:
+            continue
+        path = path_of(props["ResourceId"]) or "/"
+        pool = None
+        if props.get("AuthorizationType") == "COGNITO_USER_POOLS":
+            authorizer = resources[props["AuthorizerId"]["Ref"]]["Properties"]
+            pool = _function_in(authorizer["ProviderARNs"], {
+                k for k, v in resources.items() if v["Type"] == "AWS::Cognito::UserPool"
+            })
+        routes.append(Route(props["HttpMethod"], path, _path_pattern(path), function, pool))
+    # Literal segments win over parameters, as in API Gateway.
+    routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
+    return routes
+
+
+def gateway_responses(template: dict) -> dict[str, GatewayResponse]:
+    out = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::ApiGateway::GatewayResponse":
+            continue
+        props = resource["Properties"]
+        headers = {
+            k.removeprefix("gatewayresponse.header."): v.strip("'")
+            for k, v in props.get("ResponseParameters", {}).items()
+        }
+        out[props["ResponseType"]] = GatewayResponse(
+            int(props.get("StatusCode", "500")), props.get("ResponseTemplates", {}).get("application/json", ""), headers
+        )
+    return out
+
+
+class CognitoVerifier:
+    """What a COGNITO_USER_POOLS authorizer checks, with the pool's JWKS from the emulator."""
+
+    def __init__(self, endpoint_url: str, region: str, pools: dict[str, str], clients: dict[str, set[str]]) -> None:
+        self._endpoint = endpoint_url
+        self._region = region
+        self._pools = pools  # logical id -> pool id
+        self._clients = clients  # pool id -> client ids
+        self._jwks: dict[str, jwt.PyJWKClient] = {}
+
+    def claims(self, pool_logical: str, header: str | None) -> dict[str, str] | None:
+        if not header:
+            return None
+        token = header.removeprefix("Bearer ").strip()
+        pool_id = self._pools[pool_logical]
+        client = self._jwks.setdefault(
+            pool_id, jwt.PyJWKClient(f"{self._endpoint}/{pool_id}/.well-known/jwks.json", cache_keys=True)
+        )
+        try:
+            key = client.get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=list(self._clients.get(pool_id, ())),
+                issuer=f"https://cognito-idp.{self._region}.amazonaws.com/{pool_id}",
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except (jwt.PyJWTError, ValueError):
+            return None
+        if claims.get("token_use") != "id":
+            return None
+        return {k: _claim_text(k, v) for k, v in claims.items()}
+
+
+def _claim_text(name: str, value: Any) -> str:
+    """API Gateway passes every claim as a string; exp/iat in its own date form."""
+    if name in {"exp", "iat"} and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class ApiGateway:
+    def __init__(
+        self,
+        routes: list[Route],
+        workers: dict[str, FunctionWorker],
+        verifier: CognitoVerifier,
+        responses: dict[str, GatewayResponse],
+        stage: str,
+    ) -> None:
+        self.routes = routes
+        self.workers = workers
+        self.verifier = verifier
+        self.responses = responses
+        self.stage = stage
+
+    def _gateway_error(self, kind: str, fallback_status: int, fallback_message: str) -> GatewayResponse:
+        if kind in self.responses:
+            return self.responses[kind]
+        return GatewayResponse(fallback_status, json.dumps({"message": fallback_message}), {})
+
+    def handle(
+        self, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], body: bytes, source_ip: str
+    ) -> GatewayResponse:
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match and route.method in (method, "ANY"):
+                return self._invoke(route, match.groupdict(), method, path, query, headers, body, source_ip)
+        # API Gateway answers an unknown path or method like this, before any function runs.
+        return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+
+    def _invoke(self, route: Route, params: dict, method: str, path: str, query: list[tuple[str, str]],
+                headers: dict[str, str], body: bytes, source_ip: str) -> GatewayResponse:
+        claims = None
+        if route.authorizer_pool:
+            auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+            claims = self.verifier.claims(route.authorizer_pool, auth)
+            if claims is None:
+                return self._gateway_error("UNAUTHORIZED", 401, "Unauthorized")
+        event = self._event(route, params, method, path, query, headers, body, source_ip, claims)
+        try:
+            result = self.workers[route.function].invoke(event)
+        except FunctionError:
+            return GatewayResponse(502, json.dumps({"message": "Internal server error"}), {})
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return GatewayResponse(502, json.dumps({"message": "Internal server error"}), {})
+        out_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        for k, values in (result.get("multiValueHeaders") or {}).items():
+            out_headers[k] = ",".join(str(v) for v in values)
+        text = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode("utf-8", "replace")
+        return GatewayResponse(int(result["statusCode"]), text, out_headers)
+
+    def _event(self, route: Route, params: dict, method: str, path: str, query: list[tuple[str, str]],
+               headers: dict[str, str], body: bytes, source_ip: str, claims: dict | None) -> dict:
+        multi_query: dict[str, list[str]] = {}
+        for name, value in query:
+            multi_query.setdefault(name, []).append(value)
+        try:
+            text, is_b64 = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, is_b64 = base64.b64encode(body).decode(), True
+        now = time.time()
+        request_id = str(uuid.uuid4())
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": dict(headers) or None,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": "sandbox",
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "extendedRequestId": request_id,
+                "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "path": f"/{self.stage}{path}",
+                "accountId": "123456789012",
+                "protocol": "HTTP/1.1",
+                "stage": self.stage,
+                "domainPrefix": "sandbox",
+                "requestTimeEpoch": int(now * 1000),
+                "requestId": request_id,
+                "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+                "domainName": "127.0.0.1",
+                "apiId": "sandbox",
+                **({"authorizer": {"claims": claims}} if claims is not None else {}),
+            },
+            "body": text if body else None,
+            "isBase64Encoded": is_b64,
+        }

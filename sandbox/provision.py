@@ -1,0 +1,204 @@
+"""Provision the synthesized vendor template into the AWS emulator, as `cdk deploy` would.
+
+1. Publish the stack's file assets into the emulated bootstrap bucket.
+2. Create, through the emulator's API and from the template's own definitions, the
+   resources that moto's CloudFormation skips or gets wrong: Cognito user pools and clients,
+   the Signer profile, and KMS keys with a non-default key spec (moto's CloudFormation
+   makes every key symmetric). References to them are replaced by their real values.
+3. Create everything else with the emulator's CloudFormation (`create_stack`).
+
+Nothing here lists resources by hand: every name, key spec and setting comes from the template.
+Not emulated at all: API Gateway (the sandbox serves the template's routes itself, see
+`gateway.py`), bucket policies (moto neither creates nor enforces them) and log delivery.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ACCOUNT = "123456789012"
+# Types moto's CloudFormation creates faithfully enough for the platform's handlers.
+CFN_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::KMS::Key",
+    "AWS::S3::Bucket",
+    "AWS::Logs::LogGroup",
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::Lambda::Function",
+    "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+}
+
+
+class ProvisionError(RuntimeError):
+    pass
+
+
+@dataclass
+class Provisioned:
+    stack_name: str
+    template: dict[str, Any]
+    physical: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def resources_of_type(self, type_name: str) -> dict[str, dict]:
+        return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_name}
+
+    def first_of_type(self, type_name: str) -> str:
+        found = sorted(self.resources_of_type(type_name))
+        if not found:
+            raise ProvisionError(f"the vendor template has no {type_name}")
+        return found[0]
+
+
+def _substitute(node: Any, values: dict[str, str], attributes: dict[tuple[str, str], str]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in values:
+            return values[node["Ref"]]
+        if set(node) == {"Fn::GetAtt"}:
+            logical, attr = node["Fn::GetAtt"]
+            if (logical, attr) in attributes:
+                return attributes[(logical, attr)]
+        return {k: _substitute(v, values, attributes) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, values, attributes) for v in node]
+    return node
+
+
+def publish_assets(cdk_out: Path, stack_name: str, region: str) -> None:
+    manifest = json.loads((cdk_out / f"{stack_name}.assets.json").read_text())
+    s3 = boto3.client("s3", region_name=region)
+    for asset in manifest.get("files", {}).values():
+        source = cdk_out / asset["source"]["path"]
+        if source.is_dir():
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(source.rglob("*")):
+                    if path.is_file():
+                        archive.write(path, path.relative_to(source).as_posix())
+            body = buffer.getvalue()
+        else:
+            body = source.read_bytes()
+        for destination in asset["destinations"].values():
+            bucket = destination["bucketName"].replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::Region}", region)
+            if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+                s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+
+def _create_special(template: dict, region: str) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Create what moto's CloudFormation skips, from the template's own properties."""
+    values: dict[str, str] = {}
+    attributes: dict[tuple[str, str], str] = {}
+    resources = template["Resources"]
+    kms = boto3.client("kms", region_name=region)
+    for logical, resource in sorted(resources.items()):
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::KMS::Key" and props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+            # The key policy names the account through intrinsics; moto enforces none anyway.
+            meta = kms.create_key(
+                KeySpec=props["KeySpec"],
+                KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+                Description=props.get("Description", logical),
+            )["KeyMetadata"]
+            values[logical] = meta["KeyId"]
+            attributes[(logical, "Arn")] = meta["Arn"]
+            attributes[(logical, "KeyId")] = meta["KeyId"]
+    signer = boto3.client("signer", region_name=region)
+    for logical, resource in sorted(resources.items()):
+        if resource["Type"] != "AWS::Signer::SigningProfile":
+            continue
+        props = resource.get("Properties", {})
+        name = props.get("ProfileName") or f"{logical}sandbox"
+        made = signer.put_signing_profile(profileName=name, platformId=props["PlatformId"])
+        values[logical] = made["arn"]
+        attributes.update({
+            (logical, "Arn"): made["arn"],
+            (logical, "ProfileName"): name,
+            (logical, "ProfileVersion"): made["profileVersion"],
+            (logical, "ProfileVersionArn"): made["profileVersionArn"],
+        })
+    cognito = boto3.client("cognito-idp", region_name=region)
+    for logical, resource in sorted(resources.items()):
+        if resource["Type"] != "AWS::Cognito::UserPool":
+            continue
+        props = resource.get("Properties", {})
+        args: dict[str, Any] = {"PoolName": props.get("UserPoolName", logical)}
+        for key in ("Policies", "AutoVerifiedAttributes", "UsernameAttributes", "UsernameConfiguration",
+                    "MfaConfiguration", "AccountRecoverySetting", "AdminCreateUserConfig", "Schema",
+                    "VerificationMessageTemplate", "DeletionProtection", "UserPoolTier"):
+            if key in props:
+                args[key] = props[key]
+        if "Schema" in args:
+            args["Schema"] = [_schema_attribute(a) for a in args["Schema"]]
+        pool = cognito.create_user_pool(**args)["UserPool"]
+        values[logical] = pool["Id"]
+        attributes.update({
+            (logical, "Arn"): pool["Arn"],
+            (logical, "ProviderName"): f"cognito-idp.{region}.amazonaws.com/{pool['Id']}",
+            (logical, "ProviderURL"): f"https://cognito-idp.{region}.amazonaws.com/{pool['Id']}",
+            (logical, "UserPoolId"): pool["Id"],
+        })
+    for logical, resource in sorted(resources.items()):
+        if resource["Type"] != "AWS::Cognito::UserPoolClient":
+            continue
+        props = _substitute(resource.get("Properties", {}), values, attributes)
+        args = {"UserPoolId": props["UserPoolId"], "ClientName": props.get("ClientName", logical)}
+        for key in ("GenerateSecret", "ExplicitAuthFlows", "AllowedOAuthFlows", "AllowedOAuthScopes",
+                    "CallbackURLs", "LogoutURLs", "PreventUserExistenceErrors", "SupportedIdentityProviders",
+                    "AllowedOAuthFlowsUserPoolClient", "EnableTokenRevocation"):
+            if key in props:
+                args[key] = props[key]
+        client = cognito.create_user_pool_client(**args)["UserPoolClient"]
+        values[logical] = client["ClientId"]
+        attributes[(logical, "ClientId")] = client["ClientId"]
+    return values, attributes
+
+
+def _schema_attribute(attribute: dict) -> dict:
+    out = dict(attribute)
+    if "StringAttributeConstraints" in out:
+        out["StringAttributeConstraints"] = {k: str(v) for k, v in out["StringAttributeConstraints"].items()}
+    return out
+
+
+def provision(cdk_out: Path, stack_name: str, region: str, *, timeout_s: float = 60) -> Provisioned:
+    template = json.loads((cdk_out / f"{stack_name}.template.json").read_text())
+    publish_assets(cdk_out, stack_name, region)
+    values, attributes = _create_special(template, region)
+    emulated = {
+        logical: _substitute(resource, values, attributes)
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] in CFN_TYPES and logical not in values
+    }
+    for resource in emulated.values():
+        depends = resource.get("DependsOn")
+        if depends:
+            depends = [depends] if isinstance(depends, str) else depends
+            resource["DependsOn"] = [d for d in depends if d in emulated]
+    body = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": emulated}
+    cfn = boto3.client("cloudformation", region_name=region)
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(body), Capabilities=["CAPABILITY_IAM"])
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("IN_PROGRESS"):
+            break
+        if time.monotonic() > deadline:
+            raise ProvisionError(f"stack {stack_name} still {stack['StackStatus']} after {timeout_s:.0f} s")
+        time.sleep(0.1)
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise ProvisionError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+    result = Provisioned(stack_name, template, dict(values), dict(attributes))
+    for item in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
+        result.physical[item["LogicalResourceId"]] = item["PhysicalResourceId"]
+    return result

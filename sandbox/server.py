@@ -1,0 +1,257 @@
+"""The sandbox: AWS emulated by moto on 127.0.0.1, the vendor template provisioned into it,
+and the template's API served by the platform's own handlers (CONTRACT §6)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+from customer_stack.render import write_rendered
+from sandbox.gateway import ApiGateway, CognitoVerifier, GatewayResponse, gateway_responses, routes_from_template
+from sandbox.provision import Provisioned, provision
+from sandbox.workers import FunctionSpec, FunctionWorker, base_environment
+
+REGION = "us-east-1"
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's own limit; the functions enforce the contract's 64 KiB
+
+
+def _json(status: int, body: dict) -> GatewayResponse:
+    return GatewayResponse(status, json.dumps(body), {})
+
+
+def _error(status: int, code: str, message: str) -> GatewayResponse:
+    return _json(status, {"error": {"code": code, "message": message}})
+
+
+class Sandbox:
+    def __init__(self, cdk_out: Path, vendor_stack: str, customer_template: Path, state_dir: Path,
+                 log: IO[str], port: int = 0) -> None:
+        self.cdk_out = cdk_out
+        self.vendor_stack = vendor_stack
+        self.customer_template = customer_template
+        self.state_dir = state_dir
+        self.log = log
+        self.port = port
+        self.endpoints_file = state_dir / "endpoints.json"
+        self._moto: ThreadedMotoServer | None = None
+        self._http: ThreadingHTTPServer | None = None
+        self._workers: dict[str, FunctionWorker] = {}
+        self.endpoints: dict[str, Any] = {}
+        self.sandbox_routes: dict[tuple[str, str], Callable[[dict], GatewayResponse]] = {}
+
+    # -- start / stop -------------------------------------------------------------------
+    def start(self, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        self._session = boto3.session.Session(
+            aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=REGION  # noqa: S106
+        )
+        progress(f"AWS emulator (moto) on {self.aws_endpoint}")
+        import os
+
+        os.environ.update(base_environment(self.aws_endpoint, REGION))
+        progress(f"provisioning {self.vendor_stack} from {self.cdk_out}")
+        self.stack = provision(self.cdk_out, self.vendor_stack, REGION)
+        self._start_workers()
+        self._start_http()
+        progress(f"platform API on {self.api_url}")
+        self._render_customer_template()
+        self.endpoints = {
+            "api_url": self.api_url,
+            "aws_endpoint_url": self.aws_endpoint,
+            "region": REGION,
+            "user_pool_id": self.user_pool_id,
+            "user_pool_client_id": self.client_id,
+            "customer_template": str(self.rendered_template.resolve()),
+        }
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.endpoints_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n")
+        tmp.replace(self.endpoints_file)
+        progress(f"ready: {self.endpoints_file}")
+        return self.endpoints
+
+    def stop(self) -> None:
+        self.endpoints_file.unlink(missing_ok=True)
+        if self._http:
+            self._http.shutdown()
+            self._http.server_close()
+        for worker in self._workers.values():
+            worker.stop()
+        if self._moto:
+            self._moto.stop()
+
+    # -- pieces -------------------------------------------------------------------------
+    def _start_workers(self) -> None:
+        stack: Provisioned = self.stack
+        lam = self._session.client("lambda", endpoint_url=self.aws_endpoint)
+        base = base_environment(self.aws_endpoint, REGION)
+        for logical, resource in stack.resources_of_type("AWS::Lambda::Function").items():
+            config = lam.get_function_configuration(FunctionName=stack.physical[logical])
+            asset = resource.get("Metadata", {}).get("aws:asset:path")
+            if not asset:
+                continue  # inline code: nothing the sandbox serves
+            spec = FunctionSpec(
+                logical_id=logical,
+                name=config["FunctionName"],
+                handler=config["Handler"],
+                asset_dir=(self.cdk_out / asset).resolve(),
+                environment=config.get("Environment", {}).get("Variables", {}),
+                timeout_s=int(config.get("Timeout", 30)),
+                memory_mb=int(config.get("MemorySize", 512)),
+            )
+            self._workers[logical] = FunctionWorker(spec, base, self.log)
+
+    def _start_http(self) -> None:
+        template = self.stack.template
+        cognito = self._session.client("cognito-idp", endpoint_url=self.aws_endpoint)
+        pool_logical = self.stack.first_of_type("AWS::Cognito::UserPool")
+        self.user_pool_id = self.stack.physical[pool_logical]
+        self.client_id = self.stack.physical[self.stack.first_of_type("AWS::Cognito::UserPoolClient")]
+        pools = {k: self.stack.physical[k] for k in self.stack.resources_of_type("AWS::Cognito::UserPool")}
+        clients: dict[str, set[str]] = {}
+        for pool_id in pools.values():
+            listed = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+            clients[pool_id] = {c["ClientId"] for c in listed}
+        stage = next(
+            (r["Properties"]["StageName"] for r in template["Resources"].values()
+             if r["Type"] == "AWS::ApiGateway::Stage"), "prod"
+        )
+        self.gateway = ApiGateway(
+            routes_from_template(template),
+            self._workers,
+            CognitoVerifier(self.aws_endpoint, REGION, pools, clients),
+            gateway_responses(template),
+            stage,
+        )
+        self._cognito = cognito
+        self.sandbox_routes = {
+            ("POST", "/_sandbox/users"): self._create_user,
+            ("POST", "/_sandbox/tokens"): self._sign_in,
+        }
+        sandbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                # Paths only: query strings and headers may carry credentials.
+                sandbox.log.write(f"api: {self.command} {urlsplit(self.path).path} -> {args[1] if len(args) > 1 else ''}\n")
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY:
+                    self._send(_error(413, "PayloadTooLarge", "Request body is over API Gateway's limit."))
+                    return
+                body = self.rfile.read(length) if length else b""
+                route = sandbox.sandbox_routes.get((self.command, parts.path))
+                if route:
+                    response = sandbox._sandbox_call(route, body)
+                else:
+                    response = sandbox.gateway.handle(
+                        self.command,
+                        parts.path,
+                        parse_qsl(parts.query, keep_blank_values=True),
+                        {k: v for k, v in self.headers.items()},
+                        body,
+                        self.client_address[0],
+                    )
+                self._send(response)
+
+            def _send(self, response: GatewayResponse) -> None:
+                data = response.body.encode("utf-8")
+                self.send_response(response.status)
+                headers = {"Content-Type": "application/json", **response.headers}
+                for name, value in headers.items():
+                    if name.lower() not in {"content-length", "connection"}:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if data and self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._http.daemon_threads = True
+        self.api_url = f"http://127.0.0.1:{self._http.server_address[1]}"
+        threading.Thread(target=self._http.serve_forever, name="sandbox-api", daemon=True).start()
+
+    def _render_customer_template(self) -> None:
+        kms = self._session.client("kms", endpoint_url=self.aws_endpoint)
+        manifest_key = next(
+            k for k, r in sorted(self.stack.resources_of_type("AWS::KMS::Key").items())
+            if r["Properties"].get("KeyUsage") == "SIGN_VERIFY"
+        )
+        public_key = kms.get_public_key(KeyId=self.stack.physical[manifest_key])["PublicKey"]
+        profile = self.stack.first_of_type("AWS::Signer::SigningProfile")
+        self.rendered_template = self.state_dir / "customer.rendered.template.json"
+        write_rendered(
+            self.customer_template,
+            self.rendered_template,
+            api_url=self.api_url,
+            public_key_b64=base64.b64encode(public_key).decode(),
+            signing_profile_version_arn=self.stack.attributes[(profile, "ProfileVersionArn")],
+        )
+
+    # -- sandbox-only routes ------------------------------------------------------------
+    def _sandbox_call(self, route: Callable[[dict], GatewayResponse], body: bytes) -> GatewayResponse:
+        try:
+            document = json.loads(body or b"{}")
+            if not isinstance(document, dict):
+                raise ValueError
+        except ValueError:
+            return _error(400, "ValidationError", "Request body must be a JSON object.")
+        try:
+            return route(document)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            status = 401 if code == "NotAuthorizedException" else 400
+            return _error(status, code, exc.response["Error"].get("Message", code).split(":")[0])
+
+    def _credentials(self, document: dict) -> tuple[str, str] | GatewayResponse:
+        email, password = document.get("email"), document.get("password")
+        if not isinstance(email, str) or "@" not in email or not isinstance(password, str) or not password:
+            return _error(400, "ValidationError", "Fields 'email' and 'password' are required.")
+        return email, password
+
+    def _create_user(self, document: dict) -> GatewayResponse:
+        creds = self._credentials(document)
+        if isinstance(creds, GatewayResponse):
+            return creds
+        email, password = creds
+        made = self._cognito.sign_up(
+            ClientId=self.client_id, Username=email, Password=password,
+            UserAttributes=[{"Name": "email", "Value": email}],
+        )
+        self._cognito.admin_confirm_sign_up(UserPoolId=self.user_pool_id, Username=email)
+        self._cognito.admin_update_user_attributes(
+            UserPoolId=self.user_pool_id, Username=email, UserAttributes=[{"Name": "email_verified", "Value": "true"}]
+        )
+        return _json(201, {"email": email, "sub": made["UserSub"]})
+
+    def _sign_in(self, document: dict) -> GatewayResponse:
+        creds = self._credentials(document)
+        if isinstance(creds, GatewayResponse):
+            return creds
+        email, password = creds
+        result = self._cognito.admin_initiate_auth(
+            UserPoolId=self.user_pool_id, ClientId=self.client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        return _json(200, {"id_token": result["AuthenticationResult"]["IdToken"]})

@@ -1,0 +1,1 @@
+"""Thin CDK stacks that compose the constructs in `constructs/`."""

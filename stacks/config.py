@@ -1,0 +1,161 @@
+"""The product's configuration, read once from `cdk.json` context and validated.
+
+A bad value fails the synth with a message that names the key and the expected form, so a
+vendor engineer finds the typo before CloudFormation does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+CONTEXT_KEY = "vendstack"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_PRODUCT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+_PRODUCT_CODE = re.compile(r"^[a-z0-9]{1,64}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DimensionConfig:
+    name: str
+    unit: str
+    description: str
+    price_per_unit: Decimal
+
+
+@dataclass(frozen=True)
+class VendstackConfig:
+    product_name: str
+    product_version: str
+    product_description: str
+    product_code: str
+    dimensions: tuple[DimensionConfig, ...]
+    key_max_lifetime_days: int
+    max_active_keys: int
+    grace_days: int
+    metering_schedule_minutes: int
+    usage_window_hours: int
+    audit_retention_days: int
+    throttle_rate: int
+    throttle_burst: int
+    developer_page_origins: tuple[str, ...]
+    powertools_layer_version: int
+
+    def runtime_product_json(self) -> str:
+        """The `VS_PRODUCT` variable every platform function reads (`runtime/shared/config.py`)."""
+        return json.dumps(
+            {
+                "name": self.product_name,
+                "version": self.product_version,
+                "dimensions": [
+                    {
+                        "name": d.name,
+                        "unit": d.unit,
+                        "description": d.description,
+                        "price_per_unit": str(d.price_per_unit),
+                    }
+                    for d in self.dimensions
+                ],
+                "grace_days": self.grace_days,
+                "key_max_lifetime_days": self.key_max_lifetime_days,
+                "max_active_keys": self.max_active_keys,
+                "audit_retention_days": self.audit_retention_days,
+                "usage_window_hours": self.usage_window_hours,
+                "product_code": self.product_code,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+
+def _get(tree: dict[str, Any], path: str) -> Any:
+    node: Any = tree
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.{path}' is missing")
+        node = node[part]
+    return node
+
+
+def _text(tree: dict, path: str, pattern: re.Pattern[str] | None = None, form: str = "") -> str:
+    value = _get(tree, path)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.{path}' must be a non-empty string")
+    if pattern and not pattern.match(value):
+        raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.{path}' is {value!r}; expected {form}")
+    return value
+
+
+def _int(tree: dict, path: str, low: int, high: int) -> int:
+    value = _get(tree, path)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(
+            f"cdk.json context '{CONTEXT_KEY}.{path}' is {value!r}; expected a whole number from {low} to {high}"
+        )
+    return value
+
+
+def _dimension(item: Any, index: int) -> DimensionConfig:
+    where = f"dimensions[{index}]"
+    if not isinstance(item, dict):
+        raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.{where}' must be an object")
+    extra = set(item) - {"name", "unit", "description", "price_per_unit"}
+    if extra:
+        raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.{where}' has unknown keys {sorted(extra)}")
+    name = _text(item, "name", _NAME, "lowercase letters, digits and '_' (1-64, starting with a letter)")
+    price_raw = _get(item, "price_per_unit")
+    try:
+        price = Decimal(str(price_raw)) if isinstance(price_raw, str) else None
+    except InvalidOperation:
+        price = None
+    if price is None or not price.is_finite() or price < 0:
+        raise ConfigError(
+            f"cdk.json context '{CONTEXT_KEY}.{where}.price_per_unit' is {price_raw!r}; "
+            "expected a decimal string such as \"0.0002\""
+        )
+    return DimensionConfig(name, _text(item, "unit"), _text(item, "description"), price)
+
+
+def parse_config(context: Any) -> VendstackConfig:
+    if not isinstance(context, dict):
+        raise ConfigError(f"cdk.json context '{CONTEXT_KEY}' is missing or not an object")
+    raw_dims = _get(context, "dimensions")
+    if not isinstance(raw_dims, list) or not 1 <= len(raw_dims) <= 24:
+        raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.dimensions' must be a list of 1 to 24 dimensions")
+    dimensions = tuple(_dimension(item, i) for i, item in enumerate(raw_dims))
+    names = [d.name for d in dimensions]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.dimensions' repeats a dimension name: {names}")
+    origins = _get(context, "api.developer_page_origins")
+    if not isinstance(origins, list) or not all(
+        isinstance(o, str) and re.match(r"^https?://[^/\s]+$", o) for o in origins
+    ):
+        raise ConfigError(
+            f"cdk.json context '{CONTEXT_KEY}.api.developer_page_origins' must be a list of origins "
+            "such as \"https://app.example.com\" (scheme and host, no path)"
+        )
+    return VendstackConfig(
+        product_name=_text(context, "product.name", _PRODUCT, "lowercase letters, digits and '-' (2-40)"),
+        product_version=_text(context, "product.version", _SEMVER, "a version such as \"1.4.0\""),
+        product_description=_text(context, "product.description"),
+        product_code=_text(context, "marketplace.product_code", _PRODUCT_CODE, "the AWS Marketplace product code"),
+        dimensions=dimensions,
+        key_max_lifetime_days=_int(context, "keys.max_lifetime_days", 1, 3650),
+        max_active_keys=_int(context, "keys.max_active_per_customer", 1, 1000),
+        grace_days=_int(context, "grace_days", 0, 365),
+        metering_schedule_minutes=_int(context, "metering.schedule_minutes", 5, 60),
+        usage_window_hours=_int(context, "metering.usage_window_hours", 1, 24),
+        audit_retention_days=_int(context, "audit.retention_days", 1, 3650),
+        throttle_rate=_int(context, "api.throttle_rate_per_second", 1, 10000),
+        throttle_burst=_int(context, "api.throttle_burst", 1, 5000),
+        developer_page_origins=tuple(origins),
+        powertools_layer_version=_int(context, "lambda.powertools_layer_version", 1, 10000),
+    )

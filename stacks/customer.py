@@ -1,0 +1,117 @@
+"""The customer stack: the CloudFormation template a customer launches in their own account.
+
+It stands alone (no CDK bootstrap, no asset bucket, no metadata): the activation function is
+inline and the solution's code arrives through the activation resource. The vendor values
+(`VendorApiUrl`, `VendorPublicKey`, `SigningProfileVersionArn`) get their defaults from the
+render step (`customer_stack/render.py`), not from the synth.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, CfnParameter, RemovalPolicy, SecretValue, Stack
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+
+from constructs import Construct
+from constructs.activation import Activation
+from constructs.paid_solution import PaidSolution
+from stacks.config import VendstackConfig
+
+ACCESS_KEY_PATTERN = "^VSAK[A-Z2-7]{16}$"
+SECRET_KEY_PATTERN = "^[A-Za-z0-9_-]{40,128}$"
+
+
+class CustomerStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: VendstackConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.template_options.description = (
+            f"{config.product_name} {config.product_version}: {config.product_description} (vendstack customer stack)"
+        )
+        access_key = CfnParameter(
+            self, "AccessKey", type="String", allowed_pattern=ACCESS_KEY_PATTERN,
+            constraint_description="an access key from the developer page: VSAK followed by 16 of A-Z and 2-7",
+            description="Access key created on the vendor's developer page",
+        )
+        secret_key = CfnParameter(
+            self, "SecretKey", type="String", no_echo=True, allowed_pattern=SECRET_KEY_PATTERN,
+            constraint_description="the secret key shown once next to the access key (40-128 characters)",
+            description="Secret key shown once when the access key was created",
+        )
+        vendor_api_url = CfnParameter(
+            self, "VendorApiUrl", type="String", allowed_pattern="^https?://[^\\s]+[^/\\s]$",
+            constraint_description="the vendor's license API base URL, without a trailing slash",
+            description="Vendor license API base URL (set by the vendor; leave as is)",
+        )
+        vendor_public_key = CfnParameter(
+            self, "VendorPublicKey", type="String", allowed_pattern="^[A-Za-z0-9+/=]{200,1000}$",
+            constraint_description="base64 of the vendor's DER public key",
+            description="Vendor public key that release manifests are verified with (set by the vendor; leave as is)",
+        )
+        signing_profile = CfnParameter(
+            self, "SigningProfileVersionArn", type="String",
+            allowed_pattern="^arn:aws[a-z-]*:signer:[a-z0-9-]+:\\d{12}:/signing-profiles/[A-Za-z0-9_]+/[A-Za-z0-9]+$",
+            constraint_description="an AWS Signer signing profile version ARN",
+            description="The only signing profile whose code may run (set by the vendor; leave as is)",
+        )
+        api_auth = CfnParameter(
+            self, "ApiAuthorization", type="String", default="AWS_IAM", allowed_values=["AWS_IAM", "NONE"],
+            description="How callers of the solution's API are authorized (AWS_IAM signs with IAM credentials)",
+        )
+        self.template_options.metadata = {
+            "AWS::CloudFormation::Interface": {
+                "ParameterGroups": [
+                    {"Label": {"default": "Your API key (from the developer page)"},
+                     "Parameters": ["AccessKey", "SecretKey"]},
+                    {"Label": {"default": "Solution options"}, "Parameters": ["ApiAuthorization"]},
+                    {"Label": {"default": "Vendor settings (pre-filled, leave as they are)"},
+                     "Parameters": ["VendorApiUrl", "VendorPublicKey", "SigningProfileVersionArn"]},
+                ],
+                "ParameterLabels": {
+                    "AccessKey": {"default": "Access key"},
+                    "SecretKey": {"default": "Secret key"},
+                    "ApiAuthorization": {"default": "API authorization"},
+                    "VendorApiUrl": {"default": "Vendor API URL"},
+                    "VendorPublicKey": {"default": "Vendor public key"},
+                    "SigningProfileVersionArn": {"default": "Signing profile version ARN"},
+                },
+            }
+        }
+
+        self.secret = secretsmanager.Secret(
+            self,
+            "ApiKeySecret",
+            description=f"{config.product_name} API key pair used by the activation resource",
+            # The access key is not secret (it names the key); only the NoEcho secret key is.
+            secret_object_value={
+                "access_key": SecretValue.unsafe_plain_text(access_key.value_as_string),
+                "secret_key": SecretValue.cfn_parameter(secret_key),
+            },
+        )
+        self.staging_bucket = s3.Bucket(
+            self,
+            "StagingBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        activation = Activation(
+            self,
+            "Activation",
+            secret=self.secret,
+            staging_bucket=self.staging_bucket,
+            vendor_api_url=vendor_api_url.value_as_string,
+            vendor_public_key=vendor_public_key.value_as_string,
+        )
+        solution = PaidSolution(
+            self,
+            "Solution",
+            signing_profile_version_arn=signing_profile.value_as_string,
+            staging_bucket=self.staging_bucket,
+            artifact_key=activation.resource.get_att_string("ApiKey"),
+            authorization=api_auth.value_as_string,
+        )
+        CfnOutput(self, "SolutionApiUrl", value=solution.api.url, description="Call the solution here")
+        CfnOutput(self, "ActivationId", value=activation.resource.ref)

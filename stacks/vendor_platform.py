@@ -1,0 +1,53 @@
+"""The vendor platform: what the vendor deploys with `cdk deploy`."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+
+from constructs import Construct
+from constructs.artifact_store import ArtifactStore
+from constructs.audit_log import AuditLog
+from constructs.customer_identity import CustomerIdentity
+from constructs.developer_keys import DeveloperKeys
+from constructs.key_vault import KeyVault
+from constructs.license_api import LicenseApi
+from constructs.platform_api import PlatformApi
+from constructs.product_catalog import ProductCatalog
+from stacks.config import VendstackConfig
+
+
+class VendorPlatformStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: VendstackConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        identity = CustomerIdentity(self, "Identity", callback_origins=config.developer_page_origins)
+        vault = KeyVault(self, "KeyVault")
+        audit = AuditLog(self, "AuditLog")
+        self.artifacts = ArtifactStore(self, "Artifacts")
+        self.api = PlatformApi(
+            self,
+            "Api",
+            user_pool=identity.user_pool,
+            throttle_rate=config.throttle_rate,
+            throttle_burst=config.throttle_burst,
+            cors_origins=config.developer_page_origins,
+        )
+        product_env = {"VS_PRODUCT": config.runtime_product_json()}
+        keys_env = {
+            **product_env,
+            "VS_TABLE_KEYS": vault.table.table_name,
+            "VS_TABLE_AUDIT": audit.table.table_name,
+            "VS_KEY_SECRETS": vault.secret_key.key_arn,
+        }
+        layer = config.powertools_layer_version
+        ProductCatalog(self, "Product", api=self.api, environment=product_env, layer_version=layer)
+        DeveloperKeys(self, "DeveloperKeys", api=self.api, vault=vault, audit=audit, environment=keys_env,
+                      layer_version=layer)
+        LicenseApi(self, "License", api=self.api, vault=vault, audit=audit, environment=keys_env, layer_version=layer)
+
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)")
+        CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=identity.client.user_pool_client_id)
+        CfnOutput(self, "ArtifactBucket", value=self.artifacts.bucket.bucket_name)
+        CfnOutput(self, "ManifestKeyArn", value=self.artifacts.manifest_key.key_arn)
+        CfnOutput(self, "SigningProfileVersionArn", value=self.artifacts.signing_profile.signing_profile_version_arn)
