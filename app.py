@@ -20,10 +20,16 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         config = parse_config(app.node.try_get_context(CONTEXT_KEY))
     except ConfigError as exc:
         raise SystemExit(f"vendstack: invalid configuration: {exc}") from None
-    vendor = VendorPlatformStack(app, VENDOR_STACK, config=config, description="vendstack vendor platform",
-                                 analytics_reporting=False)
-    customer = CustomerStack(app, CUSTOMER_STACK, config=config, synthesizer=cdk.BootstraplessSynthesizer(),
-                             analytics_reporting=False)
+    vendor = VendorPlatformStack(
+        app, VENDOR_STACK, config=config, description="vendstack vendor platform", analytics_reporting=False
+    )
+    customer = CustomerStack(
+        app,
+        CUSTOMER_STACK,
+        config=config,
+        synthesizer=cdk.BootstraplessSynthesizer(),
+        analytics_reporting=False,
+    )
     acknowledge_vendor_findings(vendor)
     acknowledge_customer_findings(customer)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))

@@ -20,7 +20,10 @@ from constructs import Construct
 from constructs.platform_function import PYTHON_RUNTIME, function_role
 
 ROOT = Path(__file__).resolve().parent.parent
-INLINE_SOURCES = (ROOT / "runtime" / "shared" / "signing.py", ROOT / "customer_stack" / "activation" / "handler.py")
+INLINE_SOURCES = (
+    ROOT / "runtime" / "shared" / "signing.py",
+    ROOT / "customer_stack" / "activation" / "handler.py",
+)
 FUNCTION_TIMEOUT = Duration.minutes(5)
 # CloudFormation gives up on the resource after this; the function always answers first.
 SERVICE_TIMEOUT = Duration.minutes(7)

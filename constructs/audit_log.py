@@ -39,5 +39,7 @@ class AuditLog(Construct):
 
     def grant_write(self, grantee: iam.IGrantable) -> None:
         """Append-only: functions may add records, never read or change them."""
-        iam.Grant.add_to_principal(grantee=grantee, actions=["dynamodb:PutItem"], resource_arns=[self.table.table_arn])
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["dynamodb:PutItem"], resource_arns=[self.table.table_arn]
+        )
         self.key.grant(grantee, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")

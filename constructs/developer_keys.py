@@ -34,8 +34,14 @@ class DeveloperKeys(Construct):
             powertools_layer_version=layer_version,
         )
         fn = self.handler.function
-        vault.grant_items(fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-                          "dynamodb:ConditionCheckItem")
+        vault.grant_items(
+            fn,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "dynamodb:ConditionCheckItem",
+        )
         vault.grant_owner_index_query(fn)
         audit.grant_write(fn)
         vault.secret_key.grant(fn, "kms:GenerateMac")

@@ -58,7 +58,9 @@ class KeyVault(Construct):
 
     def grant_items(self, grantee: iam.IGrantable, *actions: str) -> None:
         """Item actions on the table itself (not its indexes), with use of the table's KMS key."""
-        iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[self.table.table_arn])
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(actions), resource_arns=[self.table.table_arn]
+        )
         self.table_key.grant(grantee, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
     def grant_owner_index_query(self, grantee: iam.IGrantable) -> None:

@@ -14,6 +14,7 @@ from constructs.platform_function import PlatformFunction
 
 ROUTES = [("GET", "/v1/whoami")]
 
+
 class LicenseApi(Construct):
     def __init__(
         self,

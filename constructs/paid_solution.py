@@ -54,7 +54,9 @@ class PaidSolution(Construct):
             log_group=self.log_group,
         )
         cfn_function = self.function.node.default_child
-        cfn_function.add_property_override("CodeSigningConfigArn", self.code_signing.attr_code_signing_config_arn)
+        cfn_function.add_property_override(
+            "CodeSigningConfigArn", self.code_signing.attr_code_signing_config_arn
+        )
 
         self.access_logs = logs.LogGroup(
             self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
@@ -71,8 +73,15 @@ class PaidSolution(Construct):
                 stage_name="prod",
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
                 ),
                 tracing_enabled=True,
                 throttling_rate_limit=100,

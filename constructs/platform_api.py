@@ -76,21 +76,28 @@ class PlatformApi(Construct):
             type=apigw.ResponseType.THROTTLED,
             status_code="429",
             response_headers={"Retry-After": "'1'"},
-            templates={"application/json": '{"error":{"code":"Throttled","message":"Too many requests; retry later."}}'},
+            templates={
+                "application/json": '{"error":{"code":"Throttled",'
+                '"message":"Too many requests; retry later."}}'
+            },
         )
         self.rest_api.add_gateway_response(
             "TooLarge",
             type=apigw.ResponseType.REQUEST_TOO_LARGE,
             status_code="413",
             templates={
-                "application/json": '{"error":{"code":"PayloadTooLarge","message":"Request body is over the limit."}}'
+                "application/json": '{"error":{"code":"PayloadTooLarge",'
+                '"message":"Request body is over the limit."}}'
             },
         )
         self.validator = self.rest_api.add_request_validator(
             "Validator", validate_request_parameters=True, validate_request_body=True
         )
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
-            self, "DeveloperAuthorizer", cognito_user_pools=[user_pool], identity_source="method.request.header.Authorization"
+            self,
+            "DeveloperAuthorizer",
+            cognito_user_pools=[user_pool],
+            identity_source="method.request.header.Authorization",
         )
 
     @property

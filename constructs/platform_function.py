@@ -19,7 +19,8 @@ from constructs import Construct
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_14
 POWERTOOLS_LAYER = (
-    "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64:{version}"
+    "arn:{partition}:lambda:{region}:017000801446:layer:"
+    "AWSLambdaPowertoolsPythonV3-python314-x86_64:{version}"
 )
 RUNTIME_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache"]
 
@@ -51,7 +52,7 @@ class PlatformFunction(Construct):
         description: str,
         environment: dict[str, str],
         powertools_layer_version: int,
-        timeout: Duration = Duration.seconds(10),
+        timeout_seconds: int = 10,
         memory_size: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -75,7 +76,7 @@ class PlatformFunction(Construct):
             handler=handler,
             code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=RUNTIME_EXCLUDES),
             description=description,
-            timeout=timeout,
+            timeout=Duration.seconds(timeout_seconds),
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,

@@ -11,7 +11,13 @@ ROUTES = [("GET", "/v1/health"), ("GET", "/v1/product")]
 
 class ProductCatalog(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, api: PlatformApi, environment: dict[str, str], layer_version: int
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: PlatformApi,
+        environment: dict[str, str],
+        layer_version: int,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = PlatformFunction(

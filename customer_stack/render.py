@@ -24,14 +24,18 @@ class RenderError(ValueError):
     pass
 
 
-def render_template(template: dict, *, api_url: str, public_key_b64: str, signing_profile_version_arn: str) -> dict:
+def render_template(
+    template: dict, *, api_url: str, public_key_b64: str, signing_profile_version_arn: str
+) -> dict:
     """A copy of `template` whose vendor parameters default to the given values, each checked
     against the parameter's own AllowedPattern so a bad value fails here, not in a customer's
     CloudFormation console."""
     try:
         der = base64.b64decode(public_key_b64, validate=True)
     except (binascii.Error, ValueError):
-        raise RenderError("VendorPublicKey must be base64 (of the DER public key KMS GetPublicKey returns)") from None
+        raise RenderError(
+            "VendorPublicKey must be base64 (of the DER public key KMS GetPublicKey returns)"
+        ) from None
     if not der.startswith(b"\x30"):
         raise RenderError("VendorPublicKey does not decode to a DER SubjectPublicKeyInfo")
     values = {
@@ -62,7 +66,9 @@ def write_rendered(template_path: Path, out_path: Path, **values: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--api-url", required=True)
-    parser.add_argument("--public-key", required=True, help="base64 DER SubjectPublicKeyInfo (KMS GetPublicKey)")
+    parser.add_argument(
+        "--public-key", required=True, help="base64 DER SubjectPublicKeyInfo (KMS GetPublicKey)"
+    )
     parser.add_argument("--signing-profile-version-arn", required=True)
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

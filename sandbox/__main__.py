@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     template = args.cdk_out / f"{VENDOR_STACK}.template.json"
     if not template.exists() or not args.customer_template.exists():
-        print(f"sandbox: {template} or {args.customer_template} is missing; run 'make synth' first", file=sys.stderr)
+        print(
+            f"sandbox: {template} or {args.customer_template} is missing; run 'make synth' first",
+            file=sys.stderr,
+        )
         return 2
     args.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = args.state_dir / "sandbox.log"

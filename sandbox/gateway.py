@@ -96,9 +96,10 @@ def routes_from_template(template: dict) -> list[Route]:
         pool = None
         if props.get("AuthorizationType") == "COGNITO_USER_POOLS":
             authorizer = resources[props["AuthorizerId"]["Ref"]]["Properties"]
-            pool = _function_in(authorizer["ProviderARNs"], {
-                k for k, v in resources.items() if v["Type"] == "AWS::Cognito::UserPool"
-            })
+            pool = _function_in(
+                authorizer["ProviderARNs"],
+                {k for k, v in resources.items() if v["Type"] == "AWS::Cognito::UserPool"},
+            )
         routes.append(Route(props["HttpMethod"], path, _path_pattern(path), function, pool))
     # Literal segments win over parameters, as in API Gateway.
     routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
@@ -116,7 +117,9 @@ def gateway_responses(template: dict) -> dict[str, GatewayResponse]:
             for k, v in props.get("ResponseParameters", {}).items()
         }
         out[props["ResponseType"]] = GatewayResponse(
-            int(props.get("StatusCode", "500")), props.get("ResponseTemplates", {}).get("application/json", ""), headers
+            int(props.get("StatusCode", "500")),
+            props.get("ResponseTemplates", {}).get("application/json", ""),
+            headers,
         )
     return out
 
@@ -124,7 +127,9 @@ def gateway_responses(template: dict) -> dict[str, GatewayResponse]:
 class CognitoVerifier:
     """What a COGNITO_USER_POOLS authorizer checks, with the pool's JWKS from the emulator."""
 
-    def __init__(self, endpoint_url: str, region: str, pools: dict[str, str], clients: dict[str, set[str]]) -> None:
+    def __init__(
+        self, endpoint_url: str, region: str, pools: dict[str, str], clients: dict[str, set[str]]
+    ) -> None:
         self._endpoint = endpoint_url
         self._region = region
         self._pools = pools  # logical id -> pool id
@@ -188,7 +193,13 @@ class ApiGateway:
         return GatewayResponse(fallback_status, json.dumps({"message": fallback_message}), {})
 
     def handle(
-        self, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], body: bytes, source_ip: str
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
     ) -> GatewayResponse:
         for route in self.routes:
             match = route.pattern.match(path)
@@ -197,8 +208,17 @@ class ApiGateway:
         # API Gateway answers an unknown path or method like this, before any function runs.
         return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
 
-    def _invoke(self, route: Route, params: dict, method: str, path: str, query: list[tuple[str, str]],
-                headers: dict[str, str], body: bytes, source_ip: str) -> GatewayResponse:
+    def _invoke(
+        self,
+        route: Route,
+        params: dict,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+    ) -> GatewayResponse:
         claims = None
         if route.authorizer_pool:
             auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
@@ -220,8 +240,18 @@ class ApiGateway:
             text = base64.b64decode(text).decode("utf-8", "replace")
         return GatewayResponse(int(result["statusCode"]), text, out_headers)
 
-    def _event(self, route: Route, params: dict, method: str, path: str, query: list[tuple[str, str]],
-               headers: dict[str, str], body: bytes, source_ip: str, claims: dict | None) -> dict:
+    def _event(
+        self,
+        route: Route,
+        params: dict,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+        claims: dict | None,
+    ) -> dict:
         multi_query: dict[str, list[str]] = {}
         for name, value in query:
             multi_query.setdefault(name, []).append(value)

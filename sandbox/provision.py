@@ -89,7 +89,11 @@ def publish_assets(cdk_out: Path, stack_name: str, region: str) -> None:
         else:
             body = source.read_bytes()
         for destination in asset["destinations"].values():
-            bucket = destination["bucketName"].replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::Region}", region)
+            bucket = (
+                destination["bucketName"]
+                .replace("${AWS::AccountId}", ACCOUNT)
+                .replace("${AWS::Region}", region)
+            )
             if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
                 s3.create_bucket(Bucket=bucket)
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
@@ -103,7 +107,10 @@ def _create_special(template: dict, region: str) -> tuple[dict[str, str], dict[t
     kms = boto3.client("kms", region_name=region)
     for logical, resource in sorted(resources.items()):
         props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::KMS::Key" and props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+        if (
+            resource["Type"] == "AWS::KMS::Key"
+            and props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT"
+        ):
             # The key policy names the account through intrinsics; moto enforces none anyway.
             meta = kms.create_key(
                 KeySpec=props["KeySpec"],
@@ -121,41 +128,64 @@ def _create_special(template: dict, region: str) -> tuple[dict[str, str], dict[t
         name = props.get("ProfileName") or f"{logical}sandbox"
         made = signer.put_signing_profile(profileName=name, platformId=props["PlatformId"])
         values[logical] = made["arn"]
-        attributes.update({
-            (logical, "Arn"): made["arn"],
-            (logical, "ProfileName"): name,
-            (logical, "ProfileVersion"): made["profileVersion"],
-            (logical, "ProfileVersionArn"): made["profileVersionArn"],
-        })
+        attributes.update(
+            {
+                (logical, "Arn"): made["arn"],
+                (logical, "ProfileName"): name,
+                (logical, "ProfileVersion"): made["profileVersion"],
+                (logical, "ProfileVersionArn"): made["profileVersionArn"],
+            }
+        )
     cognito = boto3.client("cognito-idp", region_name=region)
     for logical, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Cognito::UserPool":
             continue
         props = resource.get("Properties", {})
         args: dict[str, Any] = {"PoolName": props.get("UserPoolName", logical)}
-        for key in ("Policies", "AutoVerifiedAttributes", "UsernameAttributes", "UsernameConfiguration",
-                    "MfaConfiguration", "AccountRecoverySetting", "AdminCreateUserConfig", "Schema",
-                    "VerificationMessageTemplate", "DeletionProtection", "UserPoolTier"):
+        for key in (
+            "Policies",
+            "AutoVerifiedAttributes",
+            "UsernameAttributes",
+            "UsernameConfiguration",
+            "MfaConfiguration",
+            "AccountRecoverySetting",
+            "AdminCreateUserConfig",
+            "Schema",
+            "VerificationMessageTemplate",
+            "DeletionProtection",
+            "UserPoolTier",
+        ):
             if key in props:
                 args[key] = props[key]
         if "Schema" in args:
             args["Schema"] = [_schema_attribute(a) for a in args["Schema"]]
         pool = cognito.create_user_pool(**args)["UserPool"]
         values[logical] = pool["Id"]
-        attributes.update({
-            (logical, "Arn"): pool["Arn"],
-            (logical, "ProviderName"): f"cognito-idp.{region}.amazonaws.com/{pool['Id']}",
-            (logical, "ProviderURL"): f"https://cognito-idp.{region}.amazonaws.com/{pool['Id']}",
-            (logical, "UserPoolId"): pool["Id"],
-        })
+        attributes.update(
+            {
+                (logical, "Arn"): pool["Arn"],
+                (logical, "ProviderName"): f"cognito-idp.{region}.amazonaws.com/{pool['Id']}",
+                (logical, "ProviderURL"): f"https://cognito-idp.{region}.amazonaws.com/{pool['Id']}",
+                (logical, "UserPoolId"): pool["Id"],
+            }
+        )
     for logical, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Cognito::UserPoolClient":
             continue
         props = _substitute(resource.get("Properties", {}), values, attributes)
         args = {"UserPoolId": props["UserPoolId"], "ClientName": props.get("ClientName", logical)}
-        for key in ("GenerateSecret", "ExplicitAuthFlows", "AllowedOAuthFlows", "AllowedOAuthScopes",
-                    "CallbackURLs", "LogoutURLs", "PreventUserExistenceErrors", "SupportedIdentityProviders",
-                    "AllowedOAuthFlowsUserPoolClient", "EnableTokenRevocation"):
+        for key in (
+            "GenerateSecret",
+            "ExplicitAuthFlows",
+            "AllowedOAuthFlows",
+            "AllowedOAuthScopes",
+            "CallbackURLs",
+            "LogoutURLs",
+            "PreventUserExistenceErrors",
+            "SupportedIdentityProviders",
+            "AllowedOAuthFlowsUserPoolClient",
+            "EnableTokenRevocation",
+        ):
             if key in props:
                 args[key] = props[key]
         client = cognito.create_user_pool_client(**args)["UserPoolClient"]
@@ -197,7 +227,9 @@ def provision(cdk_out: Path, stack_name: str, region: str, *, timeout_s: float =
             raise ProvisionError(f"stack {stack_name} still {stack['StackStatus']} after {timeout_s:.0f} s")
         time.sleep(0.1)
     if stack["StackStatus"] != "CREATE_COMPLETE":
-        raise ProvisionError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+        raise ProvisionError(
+            f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}"
+        )
     result = Provisioned(stack_name, template, dict(values), dict(attributes))
     for item in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
         result.physical[item["LogicalResourceId"]] = item["PhysicalResourceId"]

@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 import threading
+import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +19,13 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from customer_stack.render import write_rendered
-from sandbox.gateway import ApiGateway, CognitoVerifier, GatewayResponse, gateway_responses, routes_from_template
+from sandbox.gateway import (
+    ApiGateway,
+    CognitoVerifier,
+    GatewayResponse,
+    gateway_responses,
+    routes_from_template,
+)
 from sandbox.provision import Provisioned, provision
 from sandbox.workers import FunctionSpec, FunctionWorker, base_environment
 
@@ -35,8 +42,15 @@ def _error(status: int, code: str, message: str) -> GatewayResponse:
 
 
 class Sandbox:
-    def __init__(self, cdk_out: Path, vendor_stack: str, customer_template: Path, state_dir: Path,
-                 log: IO[str], port: int = 0) -> None:
+    def __init__(
+        self,
+        cdk_out: Path,
+        vendor_stack: str,
+        customer_template: Path,
+        state_dir: Path,
+        log: IO[str],
+        port: int = 0,
+    ) -> None:
         self.cdk_out = cdk_out
         self.vendor_stack = vendor_stack
         self.customer_template = customer_template
@@ -58,7 +72,9 @@ class Sandbox:
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
         self._session = boto3.session.Session(
-            aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=REGION  # noqa: S106
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 - the emulator accepts any credentials
+            region_name=REGION,
         )
         progress(f"AWS emulator (moto) on {self.aws_endpoint}")
         import os
@@ -100,11 +116,13 @@ class Sandbox:
         stack: Provisioned = self.stack
         lam = self._session.client("lambda", endpoint_url=self.aws_endpoint)
         base = base_environment(self.aws_endpoint, REGION)
+        assets = json.loads((self.cdk_out / f"{self.vendor_stack}.assets.json").read_text())["files"]
         for logical, resource in stack.resources_of_type("AWS::Lambda::Function").items():
-            config = lam.get_function_configuration(FunctionName=stack.physical[logical])
-            asset = resource.get("Metadata", {}).get("aws:asset:path")
-            if not asset:
+            s3_key = resource["Properties"]["Code"].get("S3Key")
+            if not isinstance(s3_key, str):
                 continue  # inline code: nothing the sandbox serves
+            asset = assets[s3_key.split(".")[0]]["source"]["path"]
+            config = lam.get_function_configuration(FunctionName=stack.physical[logical])
             spec = FunctionSpec(
                 logical_id=logical,
                 name=config["FunctionName"],
@@ -128,8 +146,12 @@ class Sandbox:
             listed = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
             clients[pool_id] = {c["ClientId"] for c in listed}
         stage = next(
-            (r["Properties"]["StageName"] for r in template["Resources"].values()
-             if r["Type"] == "AWS::ApiGateway::Stage"), "prod"
+            (
+                r["Properties"]["StageName"]
+                for r in template["Resources"].values()
+                if r["Type"] == "AWS::ApiGateway::Stage"
+            ),
+            "prod",
         )
         self.gateway = ApiGateway(
             routes_from_template(template),
@@ -150,7 +172,9 @@ class Sandbox:
 
             def log_message(self, fmt: str, *args: Any) -> None:
                 # Paths only: query strings and headers may carry credentials.
-                sandbox.log.write(f"api: {self.command} {urlsplit(self.path).path} -> {args[1] if len(args) > 1 else ''}\n")
+                sandbox.log.write(
+                    f"api: {self.command} {urlsplit(self.path).path} -> {args[1] if len(args) > 1 else ''}\n"
+                )
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
@@ -163,14 +187,18 @@ class Sandbox:
                 if route:
                     response = sandbox._sandbox_call(route, body)
                 else:
-                    response = sandbox.gateway.handle(
-                        self.command,
-                        parts.path,
-                        parse_qsl(parts.query, keep_blank_values=True),
-                        {k: v for k, v in self.headers.items()},
-                        body,
-                        self.client_address[0],
-                    )
+                    try:
+                        response = sandbox.gateway.handle(
+                            self.command,
+                            parts.path,
+                            parse_qsl(parts.query, keep_blank_values=True),
+                            {k: v for k, v in self.headers.items()},
+                            body,
+                            self.client_address[0],
+                        )
+                    except Exception:  # the emulator itself failed: say so, keep serving
+                        sandbox.log.write(f"sandbox: gateway error\n{traceback.format_exc()}")
+                        response = GatewayResponse(500, json.dumps({"message": "Sandbox gateway error"}), {})
                 self._send(response)
 
             def _send(self, response: GatewayResponse) -> None:
@@ -195,7 +223,8 @@ class Sandbox:
     def _render_customer_template(self) -> None:
         kms = self._session.client("kms", endpoint_url=self.aws_endpoint)
         manifest_key = next(
-            k for k, r in sorted(self.stack.resources_of_type("AWS::KMS::Key").items())
+            k
+            for k, r in sorted(self.stack.resources_of_type("AWS::KMS::Key").items())
             if r["Properties"].get("KeyUsage") == "SIGN_VERIFY"
         )
         public_key = kms.get_public_key(KeyId=self.stack.physical[manifest_key])["PublicKey"]
@@ -236,12 +265,16 @@ class Sandbox:
             return creds
         email, password = creds
         made = self._cognito.sign_up(
-            ClientId=self.client_id, Username=email, Password=password,
+            ClientId=self.client_id,
+            Username=email,
+            Password=password,
             UserAttributes=[{"Name": "email", "Value": email}],
         )
         self._cognito.admin_confirm_sign_up(UserPoolId=self.user_pool_id, Username=email)
         self._cognito.admin_update_user_attributes(
-            UserPoolId=self.user_pool_id, Username=email, UserAttributes=[{"Name": "email_verified", "Value": "true"}]
+            UserPoolId=self.user_pool_id,
+            Username=email,
+            UserAttributes=[{"Name": "email_verified", "Value": "true"}],
         )
         return _json(201, {"email": email, "sub": made["UserSub"]})
 
@@ -251,7 +284,9 @@ class Sandbox:
             return creds
         email, password = creds
         result = self._cognito.admin_initiate_auth(
-            UserPoolId=self.user_pool_id, ClientId=self.client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            UserPoolId=self.user_pool_id,
+            ClientId=self.client_id,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )
         return _json(200, {"id_token": result["AuthenticationResult"]["IdToken"]})

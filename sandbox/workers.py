@@ -63,7 +63,8 @@ class FunctionWorker:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
                 self._process = self._start()
-            assert self._process.stdin and self._process.stdout
+            if self._process.stdin is None or self._process.stdout is None:
+                raise FunctionError(f"function {self.spec.logical_id} has no pipes")
             self._process.stdin.write(json.dumps({"event": event}) + "\n")
             self._process.stdin.flush()
             line = self._process.stdout.readline()

@@ -98,7 +98,8 @@ def _int(tree: dict, path: str, low: int, high: int) -> int:
     value = _get(tree, path)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(
-            f"cdk.json context '{CONTEXT_KEY}.{path}' is {value!r}; expected a whole number from {low} to {high}"
+            f"cdk.json context '{CONTEXT_KEY}.{path}' is {value!r}; "
+            f"expected a whole number from {low} to {high}"
         )
     return value
 
@@ -119,7 +120,7 @@ def _dimension(item: Any, index: int) -> DimensionConfig:
     if price is None or not price.is_finite() or price < 0:
         raise ConfigError(
             f"cdk.json context '{CONTEXT_KEY}.{where}.price_per_unit' is {price_raw!r}; "
-            "expected a decimal string such as \"0.0002\""
+            'expected a decimal string such as "0.0002"'
         )
     return DimensionConfig(name, _text(item, "unit"), _text(item, "description"), price)
 
@@ -140,13 +141,15 @@ def parse_config(context: Any) -> VendstackConfig:
     ):
         raise ConfigError(
             f"cdk.json context '{CONTEXT_KEY}.api.developer_page_origins' must be a list of origins "
-            "such as \"https://app.example.com\" (scheme and host, no path)"
+            'such as "https://app.example.com" (scheme and host, no path)'
         )
     return VendstackConfig(
         product_name=_text(context, "product.name", _PRODUCT, "lowercase letters, digits and '-' (2-40)"),
-        product_version=_text(context, "product.version", _SEMVER, "a version such as \"1.4.0\""),
+        product_version=_text(context, "product.version", _SEMVER, 'a version such as "1.4.0"'),
         product_description=_text(context, "product.description"),
-        product_code=_text(context, "marketplace.product_code", _PRODUCT_CODE, "the AWS Marketplace product code"),
+        product_code=_text(
+            context, "marketplace.product_code", _PRODUCT_CODE, "the AWS Marketplace product code"
+        ),
         dimensions=dimensions,
         key_max_lifetime_days=_int(context, "keys.max_lifetime_days", 1, 3650),
         max_active_keys=_int(context, "keys.max_active_per_customer", 1, 1000),

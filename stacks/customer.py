@@ -18,53 +18,77 @@ from constructs.paid_solution import PaidSolution
 from stacks.config import VendstackConfig
 
 ACCESS_KEY_PATTERN = "^VSAK[A-Z2-7]{16}$"
-SECRET_KEY_PATTERN = "^[A-Za-z0-9_-]{40,128}$"
+SECRET_KEY_PATTERN = "^[A-Za-z0-9_-]{40,128}$"  # noqa: S105 - a pattern, not a secret
 
 
 class CustomerStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: VendstackConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.template_options.description = (
-            f"{config.product_name} {config.product_version}: {config.product_description} (vendstack customer stack)"
+            f"{config.product_name} {config.product_version}: {config.product_description} "
+            "(vendstack customer stack)"
         )
         access_key = CfnParameter(
-            self, "AccessKey", type="String", allowed_pattern=ACCESS_KEY_PATTERN,
-            constraint_description="an access key from the developer page: VSAK followed by 16 of A-Z and 2-7",
+            self,
+            "AccessKey",
+            type="String",
+            allowed_pattern=ACCESS_KEY_PATTERN,
+            constraint_description="an access key from the developer page: VSAK and 16 of A-Z, 2-7",
             description="Access key created on the vendor's developer page",
         )
         secret_key = CfnParameter(
-            self, "SecretKey", type="String", no_echo=True, allowed_pattern=SECRET_KEY_PATTERN,
+            self,
+            "SecretKey",
+            type="String",
+            no_echo=True,
+            allowed_pattern=SECRET_KEY_PATTERN,
             constraint_description="the secret key shown once next to the access key (40-128 characters)",
             description="Secret key shown once when the access key was created",
         )
         vendor_api_url = CfnParameter(
-            self, "VendorApiUrl", type="String", allowed_pattern="^https?://[^\\s]+[^/\\s]$",
+            self,
+            "VendorApiUrl",
+            type="String",
+            allowed_pattern="^https?://[^\\s]+[^/\\s]$",
             constraint_description="the vendor's license API base URL, without a trailing slash",
             description="Vendor license API base URL (set by the vendor; leave as is)",
         )
         vendor_public_key = CfnParameter(
-            self, "VendorPublicKey", type="String", allowed_pattern="^[A-Za-z0-9+/=]{200,1000}$",
+            self,
+            "VendorPublicKey",
+            type="String",
+            allowed_pattern="^[A-Za-z0-9+/=]{200,1000}$",
             constraint_description="base64 of the vendor's DER public key",
-            description="Vendor public key that release manifests are verified with (set by the vendor; leave as is)",
+            description="Vendor public key that verifies release manifests (set by the vendor; leave as is)",
         )
         signing_profile = CfnParameter(
-            self, "SigningProfileVersionArn", type="String",
+            self,
+            "SigningProfileVersionArn",
+            type="String",
             allowed_pattern="^arn:aws[a-z-]*:signer:[a-z0-9-]+:\\d{12}:/signing-profiles/[A-Za-z0-9_]+/[A-Za-z0-9]+$",
             constraint_description="an AWS Signer signing profile version ARN",
             description="The only signing profile whose code may run (set by the vendor; leave as is)",
         )
         api_auth = CfnParameter(
-            self, "ApiAuthorization", type="String", default="AWS_IAM", allowed_values=["AWS_IAM", "NONE"],
-            description="How callers of the solution's API are authorized (AWS_IAM signs with IAM credentials)",
+            self,
+            "ApiAuthorization",
+            type="String",
+            default="AWS_IAM",
+            allowed_values=["AWS_IAM", "NONE"],
+            description="Who may call the solution API (AWS_IAM: SigV4 with IAM credentials)",
         )
         self.template_options.metadata = {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
-                    {"Label": {"default": "Your API key (from the developer page)"},
-                     "Parameters": ["AccessKey", "SecretKey"]},
+                    {
+                        "Label": {"default": "Your API key (from the developer page)"},
+                        "Parameters": ["AccessKey", "SecretKey"],
+                    },
                     {"Label": {"default": "Solution options"}, "Parameters": ["ApiAuthorization"]},
-                    {"Label": {"default": "Vendor settings (pre-filled, leave as they are)"},
-                     "Parameters": ["VendorApiUrl", "VendorPublicKey", "SigningProfileVersionArn"]},
+                    {
+                        "Label": {"default": "Vendor settings (pre-filled, leave as they are)"},
+                        "Parameters": ["VendorApiUrl", "VendorPublicKey", "SigningProfileVersionArn"],
+                    },
                 ],
                 "ParameterLabels": {
                     "AccessKey": {"default": "Access key"},

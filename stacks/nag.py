@@ -20,7 +20,10 @@ EXEC_LOGS = (
     "Access logging (JSON, one line per request) is on; execution logging needs the account-wide "
     "API Gateway CloudWatch role, which this stack does not change"
 )
-WAF = "Throttling is set on the stage and every request is authenticated in the function; WAF is the operator's choice"
+WAF = (
+    "Throttling is set on the stage and every request is authenticated in the function; "
+    "a WAF web ACL is the operator's choice"
+)
 
 
 def ack(stack: Stack, path: str, rule: str, reason: str) -> None:
@@ -46,35 +49,67 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
     for route in ("v1/health/GET", "v1/product/GET"):
         for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-            ack(stack, f"Api/RestApi/Default/{route}/Resource", rule,
-                "Public by design (CONTRACT §3): describes the product; no customer data")
+            ack(
+                stack,
+                f"Api/RestApi/Default/{route}/Resource",
+                rule,
+                "Public by design (CONTRACT §3): describes the product; no customer data",
+            )
     for route in ("v1/whoami/GET",):
         for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-            ack(stack, f"Api/RestApi/Default/{route}/Resource", rule,
+            ack(
+                stack,
+                f"Api/RestApi/Default/{route}/Resource",
+                rule,
                 "License API: every request carries a VS1-HMAC-SHA256 signature that the function verifies "
-                "over the body, which no API Gateway authorizer can see")
-    ack(stack, "Identity/UserPool/Resource", "AwsSolutions-COG2",
+                "over the body, which no API Gateway authorizer can see",
+            )
+    ack(
+        stack,
+        "Identity/UserPool/Resource",
+        "AwsSolutions-COG2",
         "MFA is optional (TOTP) so customers can sign up without a second device; threat protection is "
-        "in full-function mode and API keys, not passwords, reach the paid software")
+        "in full-function mode and API keys, not passwords, reach the paid software",
+    )
 
 
 def acknowledge_customer_findings(stack: Stack) -> None:
     _function_findings(stack, "Activation", "Function", sync=False)
-    ack(stack, "Activation/Function/Resource", "Serverless-LambdaDLQ",
+    ack(
+        stack,
+        "Activation/Function/Resource",
+        "Serverless-LambdaDLQ",
         "CloudFormation custom-resource handler: it always reports success or failure to CloudFormation, "
-        "which shows the reason in the stack events; a DLQ would hold nothing to act on")
-    ack(stack, "Activation/Role/DefaultPolicy/Resource",
+        "which shows the reason in the stack events; a DLQ would hold nothing to act on",
+    )
+    ack(
+        stack,
+        "Activation/Role/DefaultPolicy/Resource",
         "AwsSolutions-IAM5[Resource::<StagingBucket9644C37C.Arn>/*]",
-        "Object keys are named by the release manifest, known only at activation; limited to this stack's bucket")
+        "Object keys are named by the release manifest, known only at activation; "
+        "limited to this stack's bucket",
+    )
     _function_findings(stack, "Solution", "Api", sync=True)
     ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
     ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
     for method in ("Default/ANY", "Default/{proxy+}/ANY"):
-        ack(stack, f"Solution/RestApi/{method}/Resource", "AwsSolutions-COG4",
-            "Callers are the customer's own IAM principals (AWS_IAM authorization), not a user pool")
-    ack(stack, "ApiKeySecret/Resource", "AwsSolutions-SMG4",
+        ack(
+            stack,
+            f"Solution/RestApi/{method}/Resource",
+            "AwsSolutions-COG4",
+            "Callers are the customer's own IAM principals (AWS_IAM authorization), not a user pool",
+        )
+    ack(
+        stack,
+        "ApiKeySecret/Resource",
+        "AwsSolutions-SMG4",
         "Holds a vendor-issued API key pair: it is rotated by creating a new key on the developer page and "
-        "updating the stack, not by a Secrets Manager rotation function")
-    ack(stack, "StagingBucket/Resource", "AwsSolutions-S1",
+        "updating the stack, not by a Secrets Manager rotation function",
+    )
+    ack(
+        stack,
+        "StagingBucket/Resource",
+        "AwsSolutions-S1",
         "Written only by the activation function and read by Lambda at deploy time; CloudTrail records both. "
-        "A logs bucket would be a second bucket the customer must own for little gain")
+        "A logs bucket would be a second bucket the customer must own for little gain",
+    )

@@ -41,13 +41,26 @@ class VendorPlatformStack(Stack):
         }
         layer = config.powertools_layer_version
         ProductCatalog(self, "Product", api=self.api, environment=product_env, layer_version=layer)
-        DeveloperKeys(self, "DeveloperKeys", api=self.api, vault=vault, audit=audit, environment=keys_env,
-                      layer_version=layer)
-        LicenseApi(self, "License", api=self.api, vault=vault, audit=audit, environment=keys_env, layer_version=layer)
+        DeveloperKeys(
+            self,
+            "DeveloperKeys",
+            api=self.api,
+            vault=vault,
+            audit=audit,
+            environment=keys_env,
+            layer_version=layer,
+        )
+        LicenseApi(
+            self, "License", api=self.api, vault=vault, audit=audit, environment=keys_env, layer_version=layer
+        )
 
-        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)")
+        CfnOutput(
+            self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)"
+        )
         CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=identity.client.user_pool_client_id)
         CfnOutput(self, "ArtifactBucket", value=self.artifacts.bucket.bucket_name)
         CfnOutput(self, "ManifestKeyArn", value=self.artifacts.manifest_key.key_arn)
-        CfnOutput(self, "SigningProfileVersionArn", value=self.artifacts.signing_profile.signing_profile_version_arn)
+        CfnOutput(
+            self, "SigningProfileVersionArn", value=self.artifacts.signing_profile.signing_profile_version_arn
+        )

@@ -54,7 +54,9 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
             key_max_lifetime_days=int(product["key_max_lifetime_days"]),
             max_active_keys=int(product["max_active_keys"]),
             audit_retention_days=int(product["audit_retention_days"]),
-            tables={k.removeprefix("VS_TABLE_").lower(): v for k, v in env.items() if k.startswith("VS_TABLE_")},
+            tables={
+                k.removeprefix("VS_TABLE_").lower(): v for k, v in env.items() if k.startswith("VS_TABLE_")
+            },
             keys={k.removeprefix("VS_KEY_").lower(): v for k, v in env.items() if k.startswith("VS_KEY_")},
         )
     except KeyError as exc:

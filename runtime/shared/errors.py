@@ -106,4 +106,3 @@ class ServiceError(ApiError):
 
     status = 503
     code = "ServiceUnavailable"
-

@@ -1,0 +1,44 @@
+"""Session-wide fixtures: the CDK app is synthesized once per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def load_context() -> dict:
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def synth_app(outdir: Path, context: dict | None = None, mutate=None):
+    """Synthesize the real app (with its cdk-nag gate) into `outdir`; returns the cloud assembly."""
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    app = cdk.App(context=context or load_context(), outdir=str(outdir))
+    build_app(app)
+    if mutate:
+        mutate(app)
+    return app.synth()
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory):
+    return synth_app(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def vendor_template(assembly) -> dict:
+    return assembly.get_stack_by_name("VendstackVendorPlatform").template
+
+
+@pytest.fixture(scope="session")
+def customer_template(assembly) -> dict:
+    return assembly.get_stack_by_name("VendstackCustomer").template

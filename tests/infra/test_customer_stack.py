@@ -1,0 +1,126 @@
+"""Intent of the customer template: standalone, secrets hidden, code-signing enforced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from constructs.activation import inline_code
+
+pytestmark = pytest.mark.xdist_group("synth")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template(customer_template) -> Template:
+    return Template.from_json(customer_template)
+
+
+def test_template_stands_alone(customer_template):
+    text = json.dumps(customer_template)
+    assert "BootstrapVersion" not in customer_template.get("Parameters", {})
+    assert "Rules" not in customer_template
+    assert "cdk-hnb659fds" not in text
+    assert "CDKMetadata" not in text
+    assert "aws:asset" not in text
+
+
+def test_parameters_per_contract(customer_template):
+    params = customer_template["Parameters"]
+    assert params["SecretKey"]["NoEcho"] is True
+    assert params["AccessKey"]["AllowedPattern"] == "^VSAK[A-Z2-7]{16}$"
+    assert "NoEcho" not in params["AccessKey"]
+    for name in ("VendorApiUrl", "VendorPublicKey", "SigningProfileVersionArn"):
+        assert name in params and "Default" not in params[name]  # the render step sets defaults
+    interface = customer_template["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for group in interface["ParameterGroups"] for p in group["Parameters"]]
+    assert sorted(grouped) == sorted(params)
+    assert set(interface["ParameterLabels"]) == set(params)
+
+
+def test_secret_holds_the_key_pair(template: Template):
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"SecretString": {"Fn::Join": ["", Match.array_with([{"Ref": "AccessKey"}, {"Ref": "SecretKey"}])]}},
+    )
+
+
+def test_staging_bucket_encrypted_private_ssl_only(template: Template):
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": Match.any_value(),
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_activation_resource_answers_well_within_an_hour(template: Template, customer_template):
+    template.has_resource_properties("Custom::VendstackActivation", {"ServiceTimeout": "420"})
+    fn = next(
+        r
+        for r in customer_template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "ZipFile" in r["Properties"]["Code"]
+    )
+    assert fn["Properties"]["Timeout"] < 420  # the function answers before CloudFormation gives up
+
+
+def test_activation_code_is_inline_and_is_the_shipped_source(customer_template):
+    fn = next(
+        r
+        for r in customer_template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "ZipFile" in r["Properties"]["Code"]
+    )
+    assert fn["Properties"]["Code"]["ZipFile"] == inline_code()
+    assert fn["Properties"]["Handler"] == "index.handler"
+
+
+def test_code_signing_enforced_with_vendor_profile_only(template: Template, customer_template):
+    template.has_resource_properties(
+        "AWS::Lambda::CodeSigningConfig",
+        {
+            "AllowedPublishers": {"SigningProfileVersionArns": [{"Ref": "SigningProfileVersionArn"}]},
+            "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": "Enforce"},
+        },
+    )
+    paid = [
+        r
+        for r in customer_template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "S3Bucket" in r["Properties"]["Code"]
+    ]
+    assert paid, "the paid solution has functions"
+    for fn in paid:
+        assert "CodeSigningConfigArn" in fn["Properties"]
+
+
+def test_solution_api_uses_iam_by_default(customer_template):
+    assert customer_template["Parameters"]["ApiAuthorization"]["Default"] == "AWS_IAM"
+    methods = [r for r in customer_template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Method"]
+    assert methods and all(
+        m["Properties"]["AuthorizationType"] == {"Ref": "ApiAuthorization"} for m in methods
+    )

@@ -1,0 +1,82 @@
+"""The security gates bite: a dropped cdk-nag acknowledgement fails the synth, cfn-lint
+fails on a broken template and passes on every template the project writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, synth_app
+
+pytestmark = pytest.mark.xdist_group("synth")
+CFN_LINT = [str(Path(sys.executable).with_name("cfn-lint")), "--config-file", str(ROOT / ".cfnlintrc.yaml")]
+
+
+def run_cfn_lint(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own cfn-lint on our own files
+        [*CFN_LINT, *map(str, paths)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+
+
+def test_cfn_lint_passes_every_template_the_project_writes(tmp_path, vendor_template, customer_template):
+    from customer_stack.render import render_template
+
+    rendered = render_template(
+        customer_template,
+        api_url="https://abcde12345.execute-api.us-east-1.amazonaws.com/prod",
+        public_key_b64="MII" + "A" * 389 + "==",
+        signing_profile_version_arn="arn:aws:signer:us-east-1:444455556666:/signing-profiles/Vendstack/abcdef1234",
+    )
+    files = []
+    for name, body in [("vendor", vendor_template), ("customer", customer_template), ("rendered", rendered)]:
+        path = tmp_path / f"{name}.template.json"
+        path.write_text(json.dumps(body))
+        files.append(path)
+    result = run_cfn_lint(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_bites(tmp_path, customer_template):
+    broken = json.loads(json.dumps(customer_template))
+    bucket = next(k for k, r in broken["Resources"].items() if r["Type"] == "AWS::S3::Bucket")
+    broken["Resources"][bucket]["Properties"]["VersioningConfiguration"] = {"Status": "Sometimes"}
+    path = tmp_path / "broken.template.json"
+    path.write_text(json.dumps(broken))
+    result = run_cfn_lint(path)
+    assert result.returncode != 0
+    assert "Sometimes" in result.stdout
+
+
+def test_dropping_one_acknowledgement_fails_the_synth(tmp_path, monkeypatch):
+    import stacks.nag as nag
+
+    real_ack = nag.ack
+    dropped = []
+
+    def ack_except_one(stack, path, rule, reason):
+        if rule == "AwsSolutions-SMG4" and not dropped:
+            dropped.append(path)
+            return
+        real_ack(stack, path, rule, reason)
+
+    monkeypatch.setattr(nag, "ack", ack_except_one)
+    with pytest.raises(Exception, match="ValidationFailed"):
+        synth_app(tmp_path / "out")
+    assert dropped == ["ApiKeySecret/Resource"]
+    report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
+    assert "AwsSolutions-SMG4" in json.dumps(report)
+
+
+def test_acknowledgement_must_name_one_resource(tmp_path):
+    import aws_cdk as cdk
+
+    from stacks.nag import ack
+
+    stack = cdk.Stack(cdk.App(outdir=str(tmp_path)), "S")
+    cdk.aws_sqs.Queue(stack, "Queue")
+    with pytest.raises(TypeError, match="one CloudFormation resource"):
+        ack(stack, "Queue", "AwsSolutions-SQS3", "a whole construct is too broad")
