@@ -6,6 +6,8 @@ the 64 KiB body limit and strict JSON parsing behave the same on every route.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import TypeVar
 
@@ -49,7 +51,13 @@ def raw_body(app: APIGatewayRestResolver, limit: int) -> bytes:
     """The exact bytes the client sent (what a signature covers); over `limit` is a 413."""
     event = app.current_event
     body = event.body or ""
-    data = event.decoded_body.encode("utf-8") if event.is_base64_encoded else body.encode("utf-8")
+    if event.is_base64_encoded:  # decode to bytes directly: a UTF-8 round trip would alter binary bodies
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("Request body is not valid base64.") from None
+    else:
+        data = body.encode("utf-8")
     if len(data) > limit:
         raise PayloadTooLarge(f"Request body is {len(data)} bytes; the limit is {limit} bytes.")
     return data

@@ -1,0 +1,1 @@
+"""Audit log of every developer-API and license-API call (who, what, when, outcome)."""

@@ -1,0 +1,75 @@
+"""The audit table: one partition per customer and day, kept `audit_retention_days` via TTL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from audit.record import AuditRecord
+from shared.errors import ServiceError
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> Any:
+    """Lazy, so `AWS_ENDPOINT_URL` and `AWS_REGION` are read from the function's environment."""
+    return boto3.client(
+        "dynamodb", config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
+    )
+
+
+class AuditLog:
+    def __init__(self, table: str, *, retention_days: int = 400, dynamodb: Any = None) -> None:
+        self._table = table
+        self._retention_days = retention_days
+        self._ddb = dynamodb
+
+    @property
+    def _client(self) -> Any:
+        return self._ddb or dynamodb_client()
+
+    def write(self, record: AuditRecord) -> None:
+        item = record.item(self._retention_days)
+        try:
+            self._client.put_item(
+                TableName=self._table, Item={k: _serializer.serialize(v) for k, v in item.items()}
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise ServiceError("The audit log is unavailable.") from exc
+
+    def query_day(self, customer_id: str, day: date) -> list[dict]:
+        """Every record of one customer on one UTC day, oldest first."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"{customer_id}#{day.isoformat()}"}},
+        }
+        records: list[dict] = []
+        try:
+            while True:
+                answer = self._client.query(**request)
+                records.extend(
+                    {k: _deserializer.deserialize(v) for k, v in item.items()}
+                    for item in answer.get("Items", [])
+                )
+                if "LastEvaluatedKey" not in answer:
+                    return records
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise ServiceError("The audit log is unavailable.") from exc
+
+    def query_range(self, customer_id: str, first: date, last: date) -> Iterator[dict]:
+        """Records of `first`..`last` inclusive, day by day (for the vendor's audit command)."""
+        day = first
+        while day <= last:
+            yield from self.query_day(customer_id, day)
+            day += timedelta(days=1)

@@ -1,0 +1,46 @@
+"""Lazily built, cached boto3 clients.
+
+Built on first use, never at import: boto3 then honours `AWS_ENDPOINT_URL` (the sandbox's
+local emulator) and `AWS_REGION` from the function's environment, and tests can reset them.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+# botocore's DEBUG logs print whole response bodies, and a GenerateMac response *is* a secret
+# key. Whatever log level someone turns on, those records are dropped at the source.
+_WIRE_LOGGERS = (
+    "botocore.parsers",
+    "botocore.endpoint",
+    "botocore.hooks",
+    "botocore.httpchecksum",
+    "urllib3",
+)
+
+
+class DropMacResponses(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            return True
+        try:
+            text = record.getMessage()
+        except Exception:  # a record that cannot be formatted carries nothing we can vet
+            return False
+        return '"Mac"' not in text and "'Mac'" not in text
+
+
+_FILTER = DropMacResponses()
+for _name in _WIRE_LOGGERS:
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)

@@ -1,0 +1,127 @@
+"""Developer API (CONTRACT §3): `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{access_key}`.
+
+API Gateway's Cognito authorizer has verified the ID token before this function runs; the
+`identify_caller` middleware turns its claims into a `Caller` for every route (fail closed).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audit.log import AuditLog
+from audit.middleware import current_audit, run_audited
+from audit.redaction import make_logger
+from keys.dal.key_store import KeyStore
+from keys.dal.secrets import SecretDeriver
+from keys.logic.keys import create_key, list_keys, revoke_key
+from keys.models import Caller, CreateKeyRequest, utcnow
+from shared.config import get_config
+from shared.errors import InvalidToken, ValidationError
+from shared.http import json_response, make_resolver, parse_body, raw_body
+
+logger = make_logger()
+tracer = Tracer()
+metrics = Metrics()
+app = make_resolver(logger)
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@lru_cache(maxsize=1)
+def key_store() -> KeyStore:
+    config = get_config()
+    return KeyStore(config.tables["keys"], retention_days=config.audit_retention_days)
+
+
+@lru_cache(maxsize=1)
+def secret_deriver() -> SecretDeriver:
+    return SecretDeriver(get_config().keys["secrets"])
+
+
+@lru_cache(maxsize=1)
+def audit_log() -> AuditLog:
+    config = get_config()
+    return AuditLog(config.tables["audit"], retention_days=config.audit_retention_days)
+
+
+def caller_from_event(event: dict) -> Caller:
+    """The customer is the token's `sub`; the authorizer must have passed an ID token."""
+    context = event.get("requestContext") or {}
+    claims = (context.get("authorizer") or {}).get("claims") or {}
+    sub, email = claims.get("sub"), claims.get("email")
+    if not isinstance(sub, str) or not sub.strip() or not isinstance(email, str) or not email.strip():
+        raise InvalidToken("The ID token is missing or lacks the sub and email claims.")
+    if claims.get("token_use", "id") != "id":
+        raise InvalidToken("An ID token is required.")
+    return Caller(customer_id=sub, email=email)
+
+
+def identify_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    caller = caller_from_event(app.current_event.raw_event)
+    record = current_audit(app)
+    if record is not None:
+        record.customer_id = caller.customer_id
+    app.append_context(caller=caller)
+    return next_middleware(app)
+
+
+app.use(middlewares=[identify_caller])
+
+
+def _caller() -> Caller:
+    return app.context["caller"]
+
+
+def _refuse_query() -> None:
+    params = app.current_event.multi_value_query_string_parameters or {}
+    if params:
+        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
+
+
+@app.post("/v1/keys")
+@tracer.capture_method(capture_response=False)  # the response carries the secret
+def create() -> Response:
+    config = get_config()
+    _refuse_query()
+    request = parse_body(raw_body(app, config.body_limit_bytes), CreateKeyRequest)
+    created = create_key(key_store(), secret_deriver(), _caller(), request, config, utcnow())
+    record = current_audit(app)
+    if record is not None:
+        record.access_key = created.key.access_key
+    metrics.add_metric(name="KeysCreated", unit=MetricUnit.Count, value=1)
+    logger.info("key created", extra={"access_key": created.key.access_key})
+    return json_response(201, created.document(), NO_STORE)
+
+
+@app.get("/v1/keys")
+@tracer.capture_method
+def list_() -> Response:
+    _refuse_query()
+    return json_response(200, {"keys": list_keys(key_store(), _caller(), utcnow())}, NO_STORE)
+
+
+@app.delete("/v1/keys/<access_key>")
+@tracer.capture_method
+def revoke(access_key: str) -> Response:
+    record = current_audit(app)
+    if record is not None:
+        record.access_key = access_key[:32]
+    revoke_key(key_store(), _caller(), access_key, utcnow())
+    metrics.add_metric(name="KeysRevoked", unit=MetricUnit.Count, value=1)
+    logger.info("key revoked", extra={"access_key": access_key})
+    return json_response(204, None)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return run_audited(
+        app, event, context, api="developer", audit_log=audit_log, logger=logger, metrics=metrics
+    )

@@ -1,0 +1,89 @@
+"""Create, list and revoke API keys (CONTRACT §3): plain functions on typed models."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from keys.dal.key_store import AccessKeyTaken, KeySetContention, KeyStore
+from keys.dal.secrets import KDF, SecretDeriver
+from keys.models import ACCESS_KEY_RE, ACTIVE, Caller, CreatedKey, CreateKeyRequest, KeyItem
+from shared.config import RuntimeConfig
+from shared.errors import Conflict, NotFound, ServiceError, ValidationError
+
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_ATTEMPTS = 5
+
+
+def new_access_key() -> str:
+    return "VSAK" + "".join(secrets.choice(_BASE32) for _ in range(16))
+
+
+def new_salt() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def check_expiry(expires_at: datetime, now: datetime, max_lifetime_days: int) -> None:
+    if expires_at <= now:
+        raise ValidationError("Field 'expires_at': must be in the future.")
+    if expires_at > now + timedelta(days=max_lifetime_days):
+        raise ValidationError(f"Field 'expires_at': must be at most {max_lifetime_days} days ahead.")
+
+
+def create_key(
+    store: KeyStore,
+    deriver: SecretDeriver,
+    caller: Caller,
+    request: CreateKeyRequest,
+    config: RuntimeConfig,
+    now: datetime,
+) -> CreatedKey:
+    """Everything is validated before the first write; the secret is derived, never stored."""
+    expires_at = request.expiry()
+    check_expiry(expires_at, now, config.key_max_lifetime_days)
+    key = _draw_key(deriver, caller, request.label, now, expires_at)
+    for _ in range(_ATTEMPTS):
+        keyset = store.get_keyset(caller.customer_id)
+        live = keyset.live(now)
+        if len(live) >= config.max_active_keys:
+            raise Conflict(f"You already have {config.max_active_keys} active keys; revoke one first.")
+        try:
+            store.insert_key(key.key, keyset, {**live, key.key.access_key: int(expires_at.timestamp())}, now)
+            return key
+        except KeySetContention:
+            continue
+        except AccessKeyTaken:
+            key = _draw_key(deriver, caller, request.label, now, expires_at)
+    raise ServiceError("Too many concurrent changes to your keys; retry.")
+
+
+def _draw_key(
+    deriver: SecretDeriver, caller: Caller, label: str | None, now: datetime, expires_at: datetime
+) -> CreatedKey:
+    key = KeyItem(
+        access_key=new_access_key(),
+        owner=caller.customer_id,
+        owner_email=caller.email,
+        label=label,
+        created_at=now,
+        expires_at=expires_at,
+        status=ACTIVE,
+        salt=new_salt(),
+        kdf=KDF,
+    )
+    return CreatedKey(key=key, secret_key=deriver.derive(key.access_key, key.salt, use_cache=False))
+
+
+def list_keys(store: KeyStore, caller: Caller, now: datetime) -> list[dict]:
+    keys = store.list_keys(caller.customer_id)
+    keys.sort(key=lambda k: k.created_at, reverse=True)
+    return [k.public(now) for k in keys]
+
+
+def revoke_key(store: KeyStore, caller: Caller, access_key: str, now: datetime) -> None:
+    """Idempotent for the owner; unknown and foreign keys look the same (404, no existence leak)."""
+    key = store.get_key(access_key) if ACCESS_KEY_RE.match(access_key) else None
+    if key is None or key.owner != caller.customer_id:
+        raise NotFound("No such key.")
+    if key.status == ACTIVE:
+        store.revoke(key, now)

@@ -1,0 +1,147 @@
+"""The key vault's typed models, shared by the developer API (keys) and the license API.
+
+A key item holds no secret: the secret key is derived on demand from the KMS HMAC key,
+the access key and the item's random salt (see `keys.dal.secrets`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
+
+ACCESS_KEY_RE = re.compile(r"^VSAK[A-Z2-7]{16}$")
+_RFC3339_Z_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$")
+
+ACTIVE = "active"
+EXPIRED = "expired"
+REVOKED = "revoked"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """RFC 3339 in UTC with a `Z` suffix (CONTRACT §1); fractions are kept to the microsecond."""
+    match = _RFC3339_Z_RE.match(value)
+    if match is None:
+        raise ValueError("not an RFC 3339 UTC timestamp ending in Z")
+    *parts, fraction = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    return datetime(*(int(p) for p in parts), micros, tzinfo=UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """The wire form: whole seconds, `Z`."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_sortable(value: datetime) -> str:
+    """Fixed-width microsecond form, so keys created in the same second still sort by age."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class CreateKeyRequest(BaseModel):
+    """`POST /v1/keys` body; unknown fields are refused (CONTRACT §1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    label: str | None = None
+    expires_at: str
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and not (1 <= len(value) <= 64 and value.isprintable()):
+            raise PydanticCustomError("label", "must be 1-64 printable characters")
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_at(cls, value: str) -> str:
+        try:
+            parse_timestamp(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "timestamp", "must be an RFC 3339 UTC timestamp such as 2027-05-01T00:00:00Z"
+            ) from None
+        return value
+
+    def expiry(self) -> datetime:
+        return parse_timestamp(self.expires_at)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in customer, as API Gateway's Cognito authorizer vouched for them."""
+
+    customer_id: str
+    email: str
+
+
+@dataclass(frozen=True)
+class KeyItem:
+    access_key: str
+    owner: str
+    owner_email: str
+    label: str | None
+    created_at: datetime
+    expires_at: datetime
+    status: str  # ACTIVE or REVOKED as stored; EXPIRED is computed from the clock
+    salt: str
+    kdf: str = "vs1"
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def status_at(self, now: datetime) -> str:
+        if self.status == REVOKED:
+            return REVOKED
+        return EXPIRED if now >= self.expires_at else ACTIVE
+
+    def public(self, now: datetime) -> dict:
+        """The `GET /v1/keys` entry: never the salt, never anything secret."""
+        return {
+            "access_key": self.access_key,
+            "label": self.label,
+            "created_at": format_timestamp(self.created_at),
+            "expires_at": format_timestamp(self.expires_at),
+            "status": self.status_at(now),
+            "last_used_at": format_timestamp(self.last_used_at) if self.last_used_at else None,
+        }
+
+    def revoked(self, when: datetime) -> KeyItem:
+        return replace(self, status=REVOKED, revoked_at=when)
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """Per-customer record of active keys: read and written under an optimistic version."""
+
+    customer_id: str
+    version: int  # 0 = no item yet
+    active: dict[str, int] = field(default_factory=dict)  # access_key → expires_at epoch seconds
+
+    def live(self, now: datetime) -> dict[str, int]:
+        cutoff = int(now.timestamp())
+        return {ak: exp for ak, exp in self.active.items() if exp > cutoff}
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key: KeyItem
+    secret_key: str = field(repr=False)
+
+    def document(self) -> dict:
+        """The `201` body: the only place the secret ever appears."""
+        return {
+            "access_key": self.key.access_key,
+            "secret_key": self.secret_key,
+            "label": self.key.label,
+            "created_at": format_timestamp(self.key.created_at),
+            "expires_at": format_timestamp(self.key.expires_at),
+            "status": ACTIVE,
+        }

@@ -1,0 +1,46 @@
+"""License API (CONTRACT §4): requests signed with an access key pair.
+
+Each feature is a Powertools `Router` in its own module, included below; the global
+`require_signature` middleware authenticates every one of them before its route runs.
+To add a feature: write `license/handlers/<feature>.py` with `router = Router()`, read the
+caller with `current_principal(router)` and the body with `signed_body(router)`, and include it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audit.log import AuditLog
+from audit.middleware import run_audited
+from audit.redaction import make_logger
+from license.handlers import whoami
+from license.handlers.auth import require_signature
+from shared.config import get_config
+from shared.http import make_resolver
+
+logger = make_logger()
+tracer = Tracer()
+metrics = Metrics()
+app = make_resolver(logger)
+app.use(middlewares=[require_signature])
+app.include_router(whoami.router)
+# Later features: app.include_router(activations.router); app.include_router(usage.router)
+
+
+@lru_cache(maxsize=1)
+def audit_log() -> AuditLog:
+    config = get_config()
+    return AuditLog(config.tables["audit"], retention_days=config.audit_retention_days)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return run_audited(
+        app, event, context, api="license", audit_log=audit_log, logger=logger, metrics=metrics
+    )

@@ -1,0 +1,373 @@
+"""Shared fixtures for the keys / license / audit tests: moto in-process, no network.
+
+The tables and the KMS HMAC key are created exactly as the vendor platform's CDK does:
+keys table `pk`/`sk` + TTL `ttl` + GSI `by-owner` (`owner`/`created_at`, ALL); audit table
+`pk`/`sk` + TTL `ttl`; a KMS key of spec HMAC_256 for GENERATE_VERIFY_MAC.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+from moto import mock_aws
+
+from shared import signing
+
+for _name, _value in {
+    "POWERTOOLS_SERVICE_NAME": "vendstack-test",
+    "POWERTOOLS_METRICS_NAMESPACE": "VendstackTest",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+_FIXTURE_DIRS = (
+    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws",
+    Path("/work/shared/fixtures/aws"),
+)
+COGNITO_EVENT_FILE = next(
+    (d / "apigw-rest-proxy-event-cognito.json" for d in _FIXTURE_DIRS if d.is_dir()),
+    _FIXTURE_DIRS[-1] / "apigw-rest-proxy-event-cognito.json",
+)
+BASE_EVENT: dict = json.loads(COGNITO_EVENT_FILE.read_text())
+TOKEN = BASE_EVENT["headers"]["Authorization"]  # the ID token the authorizer already checked
+
+SUB = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+EMAIL = "user@example.com"
+OTHER_SUB = "11111111-2222-4333-8444-555555555555"
+OTHER_EMAIL = "other@example.com"
+KEYS_TABLE = "vs-keys"
+AUDIT_TABLE = "vs-audit"
+PRODUCT = {
+    "name": "textlens",
+    "version": "1.0.0",
+    "dimensions": [
+        {"name": "requests", "unit": "request", "description": "Requests", "price_per_unit": "0.0002"},
+    ],
+    "grace_days": 10,
+    "key_max_lifetime_days": 730,
+    "max_active_keys": 20,
+    "audit_retention_days": 400,
+}
+_deserializer = TypeDeserializer()
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "vendstack-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:vendstack-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict
+    raw: dict
+
+    @property
+    def code(self) -> str | None:
+        return self.body["error"]["code"] if isinstance(self.body, dict) and "error" in self.body else None
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rest_event(
+    method: str,
+    path: str,
+    *,
+    resource: str | None = None,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    query: Iterable[tuple[str, str]] = (),
+    path_parameters: dict[str, str] | None = None,
+    claims: dict[str, str] | None = None,
+) -> dict:
+    """An API Gateway REST proxy event shaped like the AWS fixture; `claims=None` → no authorizer."""
+    event = copy.deepcopy(BASE_EVENT)
+    base_headers = {k: v for k, v in event["headers"].items() if k != "Authorization"}
+    all_headers = {**base_headers, **(headers or {})}
+    pairs = list(query)
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi.setdefault(name, []).append(value)
+    event.update(
+        resource=resource or path,
+        path=path,
+        httpMethod=method,
+        headers=all_headers,
+        multiValueHeaders={k: [v] for k, v in all_headers.items()},
+        queryStringParameters={k: v[-1] for k, v in multi.items()} or None,
+        multiValueQueryStringParameters=multi or None,
+        pathParameters=path_parameters,
+        body=body,
+        isBase64Encoded=False,
+    )
+    context = event["requestContext"]
+    context.update(
+        resourcePath=resource or path,
+        httpMethod=method,
+        path=f"/{context['stage']}{path}",
+        requestId=str(uuid.uuid4()),
+    )
+    if claims is None:
+        context.pop("authorizer", None)
+    else:
+        context["authorizer"] = {"claims": claims}
+    return event
+
+
+def cognito_claims(sub: str = SUB, email: str = EMAIL) -> dict[str, str]:
+    claims = dict(BASE_EVENT["requestContext"]["authorizer"]["claims"])
+    claims.update({"sub": sub, "cognito:username": sub, "email": email})
+    return claims
+
+
+def reset_caches(*, clients: bool) -> None:
+    """Config, stores and cached secrets belong to one test; boto3 clients to one moto world."""
+    import audit.log
+    import keys.dal.aws
+    import keys.handlers.api
+    import license.handlers.api
+    import license.handlers.auth
+    from shared.config import get_config
+
+    cached = [
+        get_config,
+        keys.handlers.api.key_store,
+        keys.handlers.api.secret_deriver,
+        keys.handlers.api.audit_log,
+        license.handlers.auth.verifier,
+        license.handlers.api.audit_log,
+    ]
+    if clients:
+        cached += [keys.dal.aws.client, audit.log.dynamodb_client]
+    for function in cached:
+        function.cache_clear()
+
+
+class Vault:
+    """The emulated key vault plus helpers that call the two handlers like API Gateway would."""
+
+    def __init__(self, kms_key_id: str) -> None:
+        self.ddb = _client("dynamodb")
+        self.kms = _client("kms")
+        self.kms_key_id = kms_key_id
+
+    # --- storage views -------------------------------------------------------------------
+    def scan(self, table: str) -> list[dict]:
+        items: list[dict] = []
+        request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        while True:
+            answer = self.ddb.scan(**request)
+            items.extend({k: _deserializer.deserialize(v) for k, v in i.items()} for i in answer["Items"])
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return sorted(items, key=lambda i: (i["pk"], i["sk"]))
+
+    def key_items(self) -> list[dict]:
+        return [i for i in self.scan(KEYS_TABLE) if i["sk"] == "KEY"]
+
+    def audit_items(self) -> list[dict]:
+        return self.scan(AUDIT_TABLE)
+
+    # --- developer API -------------------------------------------------------------------
+    def keys_api(
+        self,
+        method: str,
+        path: str = "/v1/keys",
+        *,
+        body: Any = None,
+        sub: str = SUB,
+        email: str = EMAIL,
+        claims: dict[str, str] | None | bool = True,
+        query: Iterable[tuple[str, str]] = (),
+    ) -> Answer:
+        import keys.handlers.api
+
+        if claims is True:
+            claims = cognito_claims(sub, email)
+        resource, params = path, None
+        if path.startswith("/v1/keys/"):
+            resource, params = "/v1/keys/{access_key}", {"access_key": path.rsplit("/", 1)[1]}
+        text = body if isinstance(body, str) or body is None else json.dumps(body)
+        event = rest_event(
+            method,
+            path,
+            resource=resource,
+            body=text,
+            headers={"Authorization": TOKEN},
+            query=query,
+            path_parameters=params,
+            claims=claims or None,
+        )
+        return _answer(keys.handlers.api.handler(event, FakeLambdaContext()))
+
+    def create_key(
+        self, *, sub: str = SUB, email: str = EMAIL, days: int = 30, label: str | None = None
+    ) -> dict:
+        body: dict[str, Any] = {"expires_at": iso(datetime.now(UTC) + timedelta(days=days))}
+        if label is not None:
+            body["label"] = label
+        answer = self.keys_api("POST", body=body, sub=sub, email=email)
+        assert answer.status == 201, answer.body
+        return answer.body
+
+    # --- license API ---------------------------------------------------------------------
+    def signed_event(
+        self,
+        access_key: str,
+        secret: str,
+        method: str = "GET",
+        path: str = "/v1/whoami",
+        *,
+        query: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        now: datetime | None = None,
+        nonce: str | None = None,
+    ) -> dict:
+        pairs = list(query)
+        headers = signing.sign_request(access_key, secret, method, path, pairs, body, now=now, nonce=nonce)
+        return rest_event(method, path, body=body.decode() if body else None, headers=headers, query=pairs)
+
+    def license_api(self, event: dict) -> Answer:
+        import license.handlers.api
+
+        return _answer(license.handlers.api.handler(event, FakeLambdaContext()))
+
+    def whoami(self, access_key: str, secret: str, **kwargs: Any) -> Answer:
+        return self.license_api(self.signed_event(access_key, secret, **kwargs))
+
+
+def _client(service: str) -> Any:
+    import keys.dal.aws
+
+    return keys.dal.aws.client(service)
+
+
+def _answer(response: dict) -> Answer:
+    text = response.get("body") or ""
+    headers = dict(response.get("headers") or {})
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name] = values[-1]
+    return Answer(response["statusCode"], json.loads(text) if text else None, headers, response)
+
+
+def _create_tables(ddb: Any) -> None:
+    ddb.create_table(
+        TableName=KEYS_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "owner", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-owner",
+                "KeySchema": [
+                    {"AttributeName": "owner", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.create_table(
+        TableName=AUDIT_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for table in (KEYS_TABLE, AUDIT_TABLE):
+        ddb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+        )
+
+
+@pytest.fixture(name="aws_world", scope="module")
+def aws_world_fixture() -> Iterator[str]:
+    """One moto world per test module (fast); `vault` empties it before every test."""
+    patch = pytest.MonkeyPatch()
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS"):
+        patch.delenv(name, raising=False)
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "VS_PRODUCT": json.dumps(PRODUCT),
+        "VS_TABLE_KEYS": KEYS_TABLE,
+        "VS_TABLE_AUDIT": AUDIT_TABLE,
+        "POWERTOOLS_SERVICE_NAME": "vendstack-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "VendstackTest",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    for name, value in env.items():
+        patch.setenv(name, value)
+    try:
+        with mock_aws():
+            _create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+            kms = boto3.client("kms", region_name="us-east-1")
+            key_arn = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+            patch.setenv("VS_KEY_SECRETS", key_arn)
+            reset_caches(clients=True)
+            yield key_arn
+    finally:
+        reset_caches(clients=True)
+        patch.undo()
+
+
+@pytest.fixture(name="vault")
+def vault_fixture(aws_world: str) -> Iterator[Vault]:
+    vault = Vault(aws_world)
+    for table in (KEYS_TABLE, AUDIT_TABLE):
+        for item in vault.scan(table):
+            vault.ddb.delete_item(TableName=table, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    reset_caches(clients=False)
+    yield vault
+    reset_caches(clients=False)
+
+
+@pytest.fixture(name="log_output")
+def log_output_fixture() -> Iterator[io.StringIO]:
+    """What the functions' Powertools loggers write (through their own formatter), as text."""
+    import keys.handlers.api
+    import license.handlers.api
+
+    buffer = io.StringIO()
+    swapped = []
+    for logger in (keys.handlers.api.logger, license.handlers.api.logger):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler):
+                swapped.append((handler, handler.setStream(buffer)))
+    try:
+        yield buffer
+    finally:
+        for handler, stream in swapped:
+            handler.setStream(stream)
