@@ -69,7 +69,9 @@ class Activation(Construct):
         secret.grant_read(self.function)
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+                # GetObject: on Update the handler reads the staged objects' metadata (HeadObject)
+                # to keep the physical id when nothing changed. It never deletes anything.
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
                 resources=[staging_bucket.arn_for_objects("*")],
             )
         )

@@ -4,7 +4,7 @@ verified artifacts and which only run code signed by the vendor's signing profil
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -52,6 +52,12 @@ class PaidSolution(Construct):
             memory_size=512,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
+        )
+        # The staged key names the release version (<product>/<version>/<name>.zip), so a new
+        # release is a new key and CloudFormation updates the function; no object version needed.
+        Annotations.of(staging_bucket).acknowledge_warning(
+            "@aws-cdk/aws-lambda:codeFromBucketObjectVersionNotSpecified",
+            "staged object keys carry the release version",
         )
         cfn_function = self.function.node.default_child
         cfn_function.add_property_override(

@@ -1,0 +1,200 @@
+"""Pieces of the activation custom resource that need no network: the inlined module itself,
+the pure-Python RSA verification, the response size limit and the scrubbing of secrets."""
+
+import ast
+import base64
+import importlib.util
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+
+def _load_fixtures():
+    if "activation_fixtures" not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "integration" / "activation_fixtures.py"
+        spec = importlib.util.spec_from_file_location("activation_fixtures", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["activation_fixtures"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["activation_fixtures"]
+
+
+fx = _load_fixtures()
+
+
+@pytest.fixture(scope="module")
+def act():
+    return fx.load_activation_module()
+
+
+@pytest.fixture(scope="module")
+def key():
+    return fx.new_vendor_key()
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_activation_inline_file_is_signing_then_handler_without_clashes():
+    signing = ast.parse(fx.SIGNING_PY.read_text())
+    handler = ast.parse(fx.HANDLER_PY.read_text())
+    assert not [n for n in ast.walk(handler) if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+    assert not _top_level_names(signing) & _top_level_names(handler)
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(handler)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {node.module.split(".")[0] for node in ast.walk(handler) if isinstance(node, ast.ImportFrom)}
+    assert imported - sys.stdlib_module_names == {"boto3", "botocore"}  # what the Lambda runtime has
+    assert "signing" not in imported
+    # ZipFile has no small limit any more, but the whole template must stay under 51,200 bytes if a
+    # customer passes it as TemplateBody (1 MB from S3): keep the inlined code well inside that.
+    assert len(fx.inline_source().encode()) < 40_000
+
+
+def test_activation_module_signs_the_contract_vector(act):
+    body = (
+        b'{"records":[{"id":"r-1","dimension":"requests","quantity":3,"timestamp":"2026-11-22T13:00:00Z"}]}'
+    )
+    headers = act.sign_request(
+        "VSAKEXAMPLE",
+        "vsSK_EXAMPLEsecretKEY0123456789abcdefghij",
+        "POST",
+        "/v1/usage",
+        [("dry_run", "false"), ("a b", "x/y")],
+        body,
+        now=datetime(2026, 11, 22, 13, 54, tzinfo=UTC),
+        nonce="n0nce-EXAMPLE-0001",
+    )
+    assert headers["Authorization"].endswith(
+        "Signature=32a073bdbd3b2df881b0122d3d22b51c4287e4b6deb446dbed2d56a411182555"
+    )
+
+
+def test_activation_parses_the_spki_like_cryptography(act, key):
+    numbers = key.public_key().public_numbers()
+    assert act._cr_rsa_public_key(fx.public_key_b64(key)) == (numbers.n, numbers.e)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "not base64!",
+        base64.b64encode(b"\x30\x03\x02\x01\x01").decode(),
+        base64.b64encode(b"\x30\x82").decode(),
+    ],
+)
+def test_activation_rejects_a_malformed_public_key(act, value):
+    with pytest.raises(act._CrFailure, match="VendorPublicKey"):
+        act._cr_rsa_public_key(value)
+
+
+def test_activation_rejects_non_rsa_and_short_keys(act):
+    ec_der = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(act._CrFailure, match="not an RSA key"):
+        act._cr_rsa_public_key(base64.b64encode(ec_der).decode())
+    short = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - must be refused
+    with pytest.raises(act._CrFailure, match="at least 2048 bits"):
+        act._cr_rsa_public_key(fx.public_key_b64(short))
+
+
+def test_activation_verifies_what_cryptography_signs(act, key):
+    public = act._cr_rsa_public_key(fx.public_key_b64(key))
+    message = fx.canonical({"b": 1, "a": [1, 2], "version": "1.0.0"})
+    signature = key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+
+    assert act._cr_rsa_verify(public, message, signature)
+    assert not act._cr_rsa_verify(public, message + b" ", signature)
+    assert not act._cr_rsa_verify(public, message, signature[:-1] + bytes([signature[-1] ^ 1]))
+    assert not act._cr_rsa_verify(public, message, signature[1:])
+    assert not act._cr_rsa_verify(public, message, b"\xff" * len(signature))  # s >= n
+    pss = key.sign(message, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    assert not act._cr_rsa_verify(public, message, pss)
+    sha1 = key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - a wrong hash must fail
+    assert not act._cr_rsa_verify(public, message, sha1)
+
+
+def test_activation_checks_the_whole_answer_after_the_signature(act, key):
+    vendor = fx.FakeVendor(act, key, {"api": b"zip"})  # only its answer builder is used
+    try:
+        answer = vendor.activation(fx.ACCOUNT_ID)
+    finally:
+        vendor.close()
+    public = act._cr_rsa_public_key(fx.public_key_b64(key))
+
+    activation_id, manifest = act._cr_checked_activation(answer, public, fx.ACCOUNT_ID)
+    assert activation_id == "act-0001" and manifest["artifacts"][0]["name"] == "api"
+    with pytest.raises(act._CrFailure, match="another AWS account"):
+        act._cr_checked_activation(answer, public, "111122223333")
+    with pytest.raises(act._CrFailure, match="not signed with RSASSA_PKCS1_V1_5_SHA_256"):
+        act._cr_checked_activation(
+            {**answer, "signature_algorithm": "RSASSA_PSS_SHA_256"}, public, fx.ACCOUNT_ID
+        )
+    with pytest.raises(act._CrFailure, match="another activation"):
+        act._cr_checked_activation({**answer, "activation_id": "act-9999"}, public, fx.ACCOUNT_ID)
+    bad = {**answer["manifest"], "product": "../etc"}
+    signed_bad = {**answer, "manifest": bad, "manifest_signature": fx.sign_manifest(key, bad)}
+    with pytest.raises(act._CrFailure, match="invalid product"):
+        act._cr_checked_activation(signed_bad, public, fx.ACCOUNT_ID)
+
+
+@pytest.mark.parametrize(
+    ("name", "attribute"), [("api", "Api"), ("usage-reporter", "UsageReporter"), ("worker_2", "Worker2")]
+)
+def test_activation_attribute_names(act, name, attribute):
+    assert act._cr_attribute(name) == attribute
+
+
+def test_activation_response_stays_within_4096_bytes(act):
+    event = json.loads((fx.AWS_FIXTURES / "cfn-custom-resource-create.json").read_text())
+    body = act._cr_response_body(event, "FAILED", "act-1", "é" * 10_000, None)
+    assert len(body) <= 4096
+    response = json.loads(body)
+    assert response["Status"] == "FAILED" and response["Reason"].endswith("…")
+
+    too_much = {f"A{i}Key": "x" * 100 for i in range(60)}
+    response = json.loads(act._cr_response_body(event, "SUCCESS", "act-1", "", too_much))
+    assert response["Status"] == "FAILED" and "Data" not in response
+
+
+def test_activation_scrubs_query_strings_and_secrets(act):
+    text = "GET https://b.s3.amazonaws.com/a/api.zip?X-Amz-Signature=abc&X-Amz-Credential=x failed: s3cr3t"
+    scrubbed = act._cr_scrub(text, ["s3cr3t"])
+    assert "X-Amz" not in scrubbed and "s3cr3t" not in scrubbed
+    assert "https://b.s3.amazonaws.com/a/api.zip?…" in scrubbed
+
+
+def test_activation_reads_account_and_region_from_the_stack_arn(act):
+    event = json.loads((fx.AWS_FIXTURES / "cfn-custom-resource-create.json").read_text())
+    assert act._cr_stack_account_region(event["StackId"]) == ("444455556666", "us-east-1")
+    with pytest.raises(act._CrFailure):
+        act._cr_stack_account_region("not-an-arn")
+
+
+def test_activation_answers_an_unknown_request_type(act, monkeypatch):
+    sent = []
+    monkeypatch.setattr(act, "_cr_put_response", lambda url, body: sent.append(json.loads(body)))
+    event = json.loads((fx.AWS_FIXTURES / "cfn-custom-resource-create.json").read_text())
+    event["RequestType"] = "Replace"
+    act.handler(event, fx.FakeContext(60))
+    assert [r["Status"] for r in sent] == ["FAILED"]

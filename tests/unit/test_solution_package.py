@@ -1,0 +1,71 @@
+"""Packaging the solution: reproducible zips whose handler runs as Lambda would import it."""
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+from customer_stack.solution import package
+
+
+def test_solution_build_artifacts_lists_the_api_zip(tmp_path):
+    [api] = package.build_artifacts(tmp_path / "out")
+    assert api["name"] == "api"
+    assert api["path"] == str(tmp_path / "out" / "api.zip")
+    data = Path(api["path"]).read_bytes()
+    assert api["size"] == len(data)
+    assert api["sha256"] == hashlib.sha256(data).hexdigest()
+    assert not list((tmp_path / "out").glob("*.partial"))
+
+
+def test_solution_packaging_is_deterministic(tmp_path):
+    first = package.build_artifacts(tmp_path / "a")
+    second = package.build_artifacts(tmp_path / "b")
+    assert [a["sha256"] for a in first] == [b["sha256"] for b in second]
+
+
+def test_solution_zip_ignores_mtimes_modes_and_caches(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    shutil.copytree(package.ARTIFACTS["api"], one, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(package.ARTIFACTS["api"], two, ignore=shutil.ignore_patterns("__pycache__"))
+    (two / "handler.py").chmod(0o755)
+    os.utime(two / "handler.py", (1_900_000_000, 1_900_000_000))
+    (two / "__pycache__").mkdir()
+    (two / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"cache")
+    (two / ".DS_Store").write_bytes(b"junk")
+
+    a = package.build_artifacts(tmp_path / "out-a", {"api": one})
+    b = package.build_artifacts(tmp_path / "out-b", {"api": two})
+
+    assert a[0]["sha256"] == b[0]["sha256"]
+    with zipfile.ZipFile(b[0]["path"]) as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert "handler.py" in [i.filename for i in infos]
+    assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and i.external_attr >> 16 == 0o100644 for i in infos)
+    assert not [i for i in infos if "__pycache__" in i.filename or i.filename.startswith(".")]
+
+
+def test_solution_packaging_changes_with_the_code(tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(package.ARTIFACTS["api"], source, ignore=shutil.ignore_patterns("__pycache__"))
+    before = package.build_artifacts(tmp_path / "a", {"api": source})[0]["sha256"]
+    (source / "handler.py").write_text((source / "handler.py").read_text() + "\n# changed\n")
+    assert package.build_artifacts(tmp_path / "b", {"api": source})[0]["sha256"] != before
+
+
+def test_solution_zipped_handler_runs_from_the_zip_root(tmp_path):
+    [api] = package.build_artifacts(tmp_path / "out")
+    with zipfile.ZipFile(api["path"]) as archive:
+        archive.extractall(tmp_path / "task")  # what Lambda does with it, /var/task
+    spec = importlib.util.spec_from_file_location("handler", tmp_path / "task" / "handler.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    response = module.handler(
+        {"httpMethod": "POST", "path": "/analyze", "body": json.dumps({"text": "Good."})}
+    )
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["usage"] == {"requests": 1, "characters": 1}
