@@ -1,0 +1,78 @@
+"""`make demo`: boot the sandbox from the synthesized templates, walk through the product as
+a customer would, and stop. Secrets are shown masked."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sandbox.client import PlatformClient
+from sandbox.server import Sandbox
+
+VENDOR_STACK = "VendstackVendorPlatform"
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def show(status: int, body: object) -> None:
+    print(f"   -> {status} {body}", flush=True)
+
+
+def mask(secret: str) -> str:
+    return secret[:5] + "…" + f"({len(secret)} characters, shown once)"
+
+
+def main() -> int:
+    started = time.monotonic()
+    state = Path(tempfile.mkdtemp(prefix="vendstack-demo-"))
+    with (state / "sandbox.log").open("w", buffering=1) as log:
+        sandbox = Sandbox(Path("cdk.out"), VENDOR_STACK, Path("dist/customer.template.json"), state, log)
+        try:
+            endpoints = sandbox.start(progress=lambda m: print(f"sandbox: {m}", flush=True))
+            print(f"sandbox: ready in {time.monotonic() - started:.1f} s", flush=True)
+            api = PlatformClient(endpoints["api_url"])
+
+            step("GET /v1/product (public)")
+            show(*api.call("GET", "/v1/product"))
+
+            step("A customer signs up and signs in (Cognito user pool)")
+            email, password = "demo@example.com", "Demo-Passw0rd!"
+            show(*api.call("POST", "/_sandbox/users", {"email": email, "password": password}))
+            status, body = api.call("POST", "/_sandbox/tokens", {"email": email, "password": password})
+            print(f"   -> {status} id_token: {len(body['id_token'])} characters (not shown)")
+            bearer = {"Authorization": f"Bearer {body['id_token']}"}
+
+            step("POST /v1/keys: an API key for the customer stack")
+            expires = (datetime.now(UTC) + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            body = {"label": "demo", "expires_at": expires}
+            status, key = api.call("POST", "/v1/keys", body, headers=bearer)
+            if status != 201:
+                show(status, key)
+                return 1
+            print(f"   -> {status} access_key={key['access_key']} secret_key={mask(key['secret_key'])}")
+            show(*api.call("GET", "/v1/keys", headers=bearer))
+
+            step("GET /v1/whoami signed with the key pair (VS1-HMAC-SHA256)")
+            show(*api.signed(key["access_key"], key["secret_key"], "GET", "/v1/whoami"))
+            step("…and with a wrong secret")
+            show(*api.signed(key["access_key"], "x" * 48, "GET", "/v1/whoami"))
+
+            step("DELETE /v1/keys/{access_key}, then the key no longer works")
+            show(*api.call("DELETE", f"/v1/keys/{key['access_key']}", headers=bearer))
+            show(*api.signed(key["access_key"], key["secret_key"], "GET", "/v1/whoami"))
+
+            step("Customer template, rendered with this sandbox's URL and public key")
+            print(f"   {endpoints['customer_template']}")
+        finally:
+            sandbox.stop()
+    print(f"\nsandbox stopped; its log: {state / 'sandbox.log'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
