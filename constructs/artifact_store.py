@@ -6,6 +6,7 @@ license tokens (customers verify with its public key, which the published templa
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
@@ -63,6 +64,28 @@ class ArtifactStore(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Rendered customer templates, one per release; CloudFormation reads them by presigned URL.
+        self.templates = s3.Bucket(
+            self,
+            "Templates",
+            versioned=True,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.bucket_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="templates/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-old-template-versions",
+                    noncurrent_version_expiration=Duration.days(365),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.signing_profile = signer.SigningProfile(
             self,
             "SigningProfile",
@@ -77,3 +100,15 @@ class ArtifactStore(Construct):
             key_usage=kms.KeyUsage.SIGN_VERIFY,
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+    def grant_release_downloads(self, grantee: iam.IGrantable) -> None:
+        """Read released (signed) artifacts, so presigned GETs made with the grantee's credentials work."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resource_arns=[self.bucket.arn_for_objects("releases/*")],
+        )
+        self.bucket_key.grant(grantee, "kms:Decrypt")
+
+    def grant_manifest_signing(self, grantee: iam.IGrantable) -> None:
+        self.manifest_key.grant(grantee, "kms:Sign")

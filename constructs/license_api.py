@@ -7,12 +7,18 @@ an authorizer and the function verifies every request before doing anything else
 from __future__ import annotations
 
 from constructs import Construct
+from constructs.artifact_store import ArtifactStore
 from constructs.audit_log import AuditLog
 from constructs.key_vault import KeyVault
 from constructs.platform_api import PlatformApi
+from constructs.platform_data import PlatformData
 from constructs.platform_function import PlatformFunction
 
-ROUTES = [("GET", "/v1/whoami")]
+ROUTES = [
+    ("GET", "/v1/whoami"),
+    ("POST", "/v1/activations"),
+    ("DELETE", "/v1/activations/{activation_id}"),
+]
 
 
 class LicenseApi(Construct):
@@ -24,6 +30,8 @@ class LicenseApi(Construct):
         api: PlatformApi,
         vault: KeyVault,
         audit: AuditLog,
+        data: PlatformData,
+        artifacts: ArtifactStore,
         environment: dict[str, str],
         layer_version: int,
     ) -> None:
@@ -41,4 +49,7 @@ class LicenseApi(Construct):
         vault.grant_items(fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         audit.grant_write(fn)
         vault.secret_key.grant(fn, "kms:GenerateMac")
+        data.grant_items(fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", index=True)
+        artifacts.grant_release_downloads(fn)
+        artifacts.grant_manifest_signing(fn)
         api.add_routes(fn, ROUTES, developer_auth=False)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 
+from constructs import license_api, product_catalog
+
 XRAY = (
     "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; "
     "this is the only wildcard in the policy"
@@ -47,23 +49,23 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         _function_findings(stack, owner, "Function", sync=True)
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
-    for route in ("v1/health/GET", "v1/product/GET"):
-        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-            ack(
-                stack,
-                f"Api/RestApi/Default/{route}/Resource",
-                rule,
-                "Public by design (CONTRACT §3): describes the product; no customer data",
-            )
-    for route in ("v1/whoami/GET",):
-        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-            ack(
-                stack,
-                f"Api/RestApi/Default/{route}/Resource",
-                rule,
-                "License API: every request carries a VS1-HMAC-SHA256 signature that the function verifies "
-                "over the body, which no API Gateway authorizer can see",
-            )
+    public = "Public by design (CONTRACT §3): describes the product; no customer data"
+    signed = (
+        "License API: every request carries a VS1-HMAC-SHA256 signature that the function verifies "
+        "over the body, which no API Gateway authorizer can see"
+    )
+    for routes, reason in ((product_catalog.ROUTES, public), (license_api.ROUTES, signed)):
+        for method, path in routes:
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                ack(stack, f"Api/RestApi/Default{path}/{method}/Resource", rule, reason)
+    ack(
+        stack,
+        "License/Api/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5[Resource::<ArtifactsBucket88671897.Arn>/releases/*]",
+        "Presigned downloads of released artifacts: keys are named by release "
+        "(releases/<product>/<version>/…); "
+        "only GetObject/GetObjectVersion, only under releases/",
+    )
     ack(
         stack,
         "Identity/UserPool/Resource",

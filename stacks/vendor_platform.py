@@ -12,6 +12,7 @@ from constructs.developer_keys import DeveloperKeys
 from constructs.key_vault import KeyVault
 from constructs.license_api import LicenseApi
 from constructs.platform_api import PlatformApi
+from constructs.platform_data import PlatformData
 from constructs.product_catalog import ProductCatalog
 from stacks.config import VendstackConfig
 
@@ -23,6 +24,7 @@ class VendorPlatformStack(Stack):
         identity = CustomerIdentity(self, "Identity", callback_origins=config.developer_page_origins)
         vault = KeyVault(self, "KeyVault")
         audit = AuditLog(self, "AuditLog")
+        data = PlatformData(self, "Data")
         self.artifacts = ArtifactStore(self, "Artifacts")
         self.api = PlatformApi(
             self,
@@ -50,8 +52,22 @@ class VendorPlatformStack(Stack):
             environment=keys_env,
             layer_version=layer,
         )
+        license_env = {
+            **keys_env,
+            "VS_TABLE_DATA": data.table.table_name,
+            "VS_BUCKET_ARTIFACTS": self.artifacts.bucket.bucket_name,
+            "VS_KEY_MANIFEST": self.artifacts.manifest_key.key_arn,
+        }
         LicenseApi(
-            self, "License", api=self.api, vault=vault, audit=audit, environment=keys_env, layer_version=layer
+            self,
+            "License",
+            api=self.api,
+            vault=vault,
+            audit=audit,
+            data=data,
+            artifacts=self.artifacts,
+            environment=license_env,
+            layer_version=layer,
         )
 
         CfnOutput(
@@ -60,6 +76,9 @@ class VendorPlatformStack(Stack):
         CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=identity.client.user_pool_client_id)
         CfnOutput(self, "ArtifactBucket", value=self.artifacts.bucket.bucket_name)
+        CfnOutput(self, "TemplatesBucket", value=self.artifacts.templates.bucket_name)
+        CfnOutput(self, "DataTable", value=data.table.table_name)
+        CfnOutput(self, "SigningProfileName", value=self.artifacts.signing_profile.signing_profile_name)
         CfnOutput(self, "ManifestKeyArn", value=self.artifacts.manifest_key.key_arn)
         CfnOutput(
             self, "SigningProfileVersionArn", value=self.artifacts.signing_profile.signing_profile_version_arn

@@ -57,7 +57,7 @@ def test_symmetric_keys_rotate_and_special_keys_have_their_spec(template: Templa
 
 def test_buckets_are_encrypted_private_and_ssl_only(template: Template):
     buckets = template.find_resources("AWS::S3::Bucket")
-    assert len(buckets) == 2
+    assert len(buckets) == 3  # artifacts, templates, access logs
     for name, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], name
@@ -69,7 +69,7 @@ def test_buckets_are_encrypted_private_and_ssl_only(template: Template):
         }, name
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}, name
     policies = template.find_resources("AWS::S3::BucketPolicy")
-    assert len(policies) == 2
+    assert len(policies) == 3
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
