@@ -47,11 +47,37 @@ class ProvisionError(RuntimeError):
 class Provisioned:
     stack_name: str
     template: dict[str, Any]
+    region: str
     physical: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def resources_of_type(self, type_name: str) -> dict[str, dict]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_name}
+
+    def resolve(self, node: Any) -> Any:
+        """Evaluate Ref / Fn::GetAtt / Fn::Join against what was provisioned; None if unknown."""
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, value),) = node.items()
+            if key == "Ref":
+                return self.physical.get(
+                    value, {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT}.get(value)
+                )
+            if key == "Fn::GetAtt":
+                return self.attributes.get((value[0], value[1]))
+            if key == "Fn::Join":
+                parts = [self.resolve(v) for v in value[1]]
+                return None if any(p is None for p in parts) else value[0].join(parts)
+            return None
+        return node
+
+    def outputs(self) -> dict[str, str]:
+        """The stack's outputs that the emulator can answer (API URLs are the sandbox's own)."""
+        out = {}
+        for name, output in self.template.get("Outputs", {}).items():
+            value = self.resolve(output["Value"])
+            if value is not None:
+                out[name] = value
+        return out
 
     def first_of_type(self, type_name: str) -> str:
         found = sorted(self.resources_of_type(type_name))
@@ -230,7 +256,7 @@ def provision(cdk_out: Path, stack_name: str, region: str, *, timeout_s: float =
         raise ProvisionError(
             f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}"
         )
-    result = Provisioned(stack_name, template, dict(values), dict(attributes))
+    result = Provisioned(stack_name, template, region, dict(values), dict(attributes))
     for item in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
         result.physical[item["LogicalResourceId"]] = item["PhysicalResourceId"]
     return result

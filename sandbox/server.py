@@ -85,6 +85,7 @@ class Sandbox:
         self._start_workers()
         self._start_http()
         progress(f"platform API on {self.api_url}")
+        self.vendor_outputs = {**self.stack.outputs(), "ApiUrl": self.api_url}
         self._render_customer_template()
         self.endpoints = {
             "api_url": self.api_url,
@@ -93,6 +94,7 @@ class Sandbox:
             "user_pool_id": self.user_pool_id,
             "user_pool_client_id": self.client_id,
             "customer_template": str(self.rendered_template.resolve()),
+            "vendor_outputs": self.vendor_outputs,
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.endpoints_file.with_suffix(".tmp")
