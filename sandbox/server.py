@@ -9,6 +9,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
@@ -26,8 +27,10 @@ from sandbox.gateway import (
     gateway_responses,
     routes_from_template,
 )
+from sandbox.marketplace import MarketplaceEmulator
 from sandbox.provision import Provisioned, provision
-from sandbox.workers import FunctionSpec, FunctionWorker, base_environment
+from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
+from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
 
 REGION = "us-east-1"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's own limit; the functions enforce the contract's 64 KiB
@@ -61,6 +64,8 @@ class Sandbox:
         self._moto: ThreadedMotoServer | None = None
         self._http: ThreadingHTTPServer | None = None
         self._workers: dict[str, FunctionWorker] = {}
+        self._marketplace: MarketplaceEmulator | None = None
+        self.clock_now: datetime | None = None  # set by a job's "now"; the emulator follows it
         self.endpoints: dict[str, Any] = {}
         self.sandbox_routes: dict[tuple[str, str], Callable[[dict], GatewayResponse]] = {}
 
@@ -82,6 +87,13 @@ class Sandbox:
         os.environ.update(base_environment(self.aws_endpoint, REGION))
         progress(f"provisioning {self.vendor_stack} from {self.cdk_out}")
         self.stack = provision(self.cdk_out, self.vendor_stack, REGION)
+        product = self._product()
+        self._marketplace = MarketplaceEmulator(
+            product["product_code"], [d["name"] for d in product["dimensions"]], clock=self.now
+        )
+        self.marketplace_url = self._marketplace.start()
+        progress(f"AWS Marketplace emulator on {self.marketplace_url}")
+        self.triggers = triggers_from_template(self.stack.template)
         self._start_workers()
         self._start_http()
         progress(f"platform API on {self.api_url}")
@@ -95,6 +107,7 @@ class Sandbox:
             "user_pool_client_id": self.client_id,
             "customer_template": str(self.rendered_template.resolve()),
             "vendor_outputs": self.vendor_outputs,
+            "marketplace": {"endpoint_url": self.marketplace_url, "product_code": product["product_code"]},
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.endpoints_file.with_suffix(".tmp")
@@ -110,6 +123,8 @@ class Sandbox:
             self._http.server_close()
         for worker in self._workers.values():
             worker.stop()
+        if self._marketplace:
+            self._marketplace.stop()
         if self._moto:
             self._moto.stop()
 
@@ -117,7 +132,11 @@ class Sandbox:
     def _start_workers(self) -> None:
         stack: Provisioned = self.stack
         lam = self._session.client("lambda", endpoint_url=self.aws_endpoint)
-        base = base_environment(self.aws_endpoint, REGION)
+        base = {
+            **base_environment(self.aws_endpoint, REGION),
+            "AWS_ENDPOINT_URL_MARKETPLACE_METERING": self.marketplace_url,
+            "AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": self.marketplace_url,
+        }
         assets = json.loads((self.cdk_out / f"{self.vendor_stack}.assets.json").read_text())["files"]
         for logical, resource in stack.resources_of_type("AWS::Lambda::Function").items():
             s3_key = resource["Properties"]["Code"].get("S3Key")
@@ -166,7 +185,14 @@ class Sandbox:
         self.sandbox_routes = {
             ("POST", "/_sandbox/users"): self._create_user,
             ("POST", "/_sandbox/tokens"): self._sign_in,
+            ("POST", "/_sandbox/marketplace/subscriptions"): self._mp_subscribe,
+            ("POST", "/_sandbox/marketplace/events"): self._mp_event,
+            ("GET", "/_sandbox/marketplace/metered"): self._mp_metered,
         }
+        for job in self.triggers.jobs:
+            self.sandbox_routes[("POST", f"/_sandbox/jobs/{job}")] = lambda doc, job=job: self._run_job(
+                job, doc
+            )
         sandbox = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -240,7 +266,64 @@ class Sandbox:
             signing_profile_version_arn=self.stack.attributes[(profile, "ProfileVersionArn")],
         )
 
+    # -- clock, product -------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock_now or datetime.now(UTC)
+
+    def _product(self) -> dict:
+        """The product configuration, as the template gives it to the functions (VS_PRODUCT)."""
+        for resource in self.stack.resources_of_type("AWS::Lambda::Function").values():
+            value = resource["Properties"].get("Environment", {}).get("Variables", {}).get("VS_PRODUCT")
+            if isinstance(value, str):
+                return json.loads(value)
+        raise RuntimeError("no function in the vendor template has VS_PRODUCT")
+
+    def _invoke(self, function: str, event: dict) -> GatewayResponse:
+        try:
+            result = self._workers[function].invoke(event)
+        except FunctionError as exc:
+            return _error(502, "FunctionError", str(exc).split(":")[0])
+        return _json(200, result if isinstance(result, dict) else {"result": result})
+
     # -- sandbox-only routes ------------------------------------------------------------
+    def _run_job(self, job: str, document: dict) -> GatewayResponse:
+        if "now" in document:
+            try:
+                self.clock_now = datetime.fromisoformat(str(document["now"]).replace("Z", "+00:00"))
+            except ValueError:
+                return _error(400, "ValidationError", "Field 'now' must be an RFC 3339 timestamp.")
+            if self.clock_now.tzinfo is None:
+                return _error(400, "ValidationError", "Field 'now' must carry a time zone (Z).")
+        return self._invoke(self.triggers.jobs[job], scheduled_event(job, self.now()))
+
+    def _mp_subscribe(self, document: dict) -> GatewayResponse:
+        account = document.get("aws_account_id")
+        if not isinstance(account, str) or not account.isdigit() or len(account) != 12:
+            return _error(400, "ValidationError", "Field 'aws_account_id' must be 12 digits.")
+        made = self._marketplace.create_subscription(account, legacy=bool(document.get("legacy", False)))
+        return _json(201, made)
+
+    def _mp_event(self, document: dict) -> GatewayResponse:
+        kind, account = document.get("type"), document.get("aws_account_id")
+        if not isinstance(kind, str) or not isinstance(account, str):
+            return _error(400, "ValidationError", "Fields 'type' and 'aws_account_id' are required.")
+        try:
+            payload = self._marketplace.event(kind, account)
+        except (KeyError, ValueError) as exc:
+            return _error(400, "ValidationError", str(exc))
+        if payload.get("Type") == "Notification":
+            function, event = self.triggers.marketplace_queue, sqs_event(payload)
+        else:
+            function, event = self.triggers.marketplace_rule, payload
+        if function is None:
+            return _error(
+                501, "NotEmulated", "The vendor template has no consumer for this Marketplace event."
+            )
+        return self._invoke(function, event)
+
+    def _mp_metered(self, _document: dict) -> GatewayResponse:
+        return _json(200, {"records": self._marketplace.metered()})
+
     def _sandbox_call(self, route: Callable[[dict], GatewayResponse], body: bytes) -> GatewayResponse:
         try:
             document = json.loads(body or b"{}")

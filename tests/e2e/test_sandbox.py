@@ -76,3 +76,16 @@ def test_rendered_customer_template_carries_sandbox_values(sandbox):
     assert params["VendorApiUrl"]["Default"] == sandbox["api_url"]
     assert base64.b64decode(params["VendorPublicKey"]["Default"]).startswith(b"\x30")
     assert params["SigningProfileVersionArn"]["Default"].startswith("arn:aws:signer:us-east-1:")
+
+
+def test_marketplace_emulator_routes(api, sandbox):
+    assert sandbox["marketplace"]["product_code"] == "exampleprod1234567890"
+    assert sandbox["marketplace"]["endpoint_url"].startswith("http://127.0.0.1:")
+    status, body, _ = api.call("POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": "111122223333"})
+    assert status == 201
+    assert body["license_arn"].startswith("arn:aws:license-manager::")
+    assert body["registration_token"] and body["product_code"] == "exampleprod1234567890"
+    status, body, _ = api.call("POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": "12"})
+    assert status == 400 and body["error"]["code"] == "ValidationError"
+    status, body, _ = api.call("GET", "/_sandbox/marketplace/metered")
+    assert status == 200 and body == {"records": []}
