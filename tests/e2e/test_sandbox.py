@@ -81,7 +81,9 @@ def test_rendered_customer_template_carries_sandbox_values(sandbox):
 def test_marketplace_emulator_routes(api, sandbox):
     assert sandbox["marketplace"]["product_code"] == "exampleprod1234567890"
     assert sandbox["marketplace"]["endpoint_url"].startswith("http://127.0.0.1:")
-    status, body, _ = api.call("POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": "111122223333"})
+    status, body, _ = api.call(
+        "POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": "111122223333"}
+    )
     assert status == 201
     assert body["license_arn"].startswith("arn:aws:license-manager::")
     assert body["registration_token"] and body["product_code"] == "exampleprod1234567890"
