@@ -13,6 +13,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
 
@@ -54,6 +55,7 @@ class PlatformFunction(Construct):
         powertools_layer_version: int,
         timeout_seconds: int = 10,
         memory_size: int = 512,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -78,6 +80,7 @@ class PlatformFunction(Construct):
             description=description,
             timeout=Duration.seconds(timeout_seconds),
             memory_size=memory_size,
+            dead_letter_queue=dead_letter_queue,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn)],

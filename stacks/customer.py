@@ -15,6 +15,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 from constructs.activation import Activation
 from constructs.paid_solution import PaidSolution
+from constructs.usage_reporting import UsageReporting
 from stacks.config import VendstackConfig
 
 ACCESS_KEY_PATTERN = "^VSAK[A-Z2-7]{16}$"
@@ -137,5 +138,15 @@ class CustomerStack(Stack):
             artifact_key=activation.resource.get_att_string("ApiKey"),
             authorization=api_auth.value_as_string,
         )
+        usage = UsageReporting(
+            self,
+            "Usage",
+            staging_bucket=self.staging_bucket,
+            artifact_key=activation.resource.get_att_string("UsageReporterKey"),
+            code_signing_config_arn=solution.code_signing.attr_code_signing_config_arn,
+            secret=self.secret,
+            vendor_api_url=vendor_api_url.value_as_string,
+        )
+        usage.grant_record(solution.function)
         CfnOutput(self, "SolutionApiUrl", value=solution.api.url, description="Call the solution here")
         CfnOutput(self, "ActivationId", value=activation.resource.ref)

@@ -92,6 +92,14 @@ def acknowledge_customer_findings(stack: Stack) -> None:
         "limited to this stack's bucket",
     )
     _function_findings(stack, "Solution", "Api", sync=True)
+    _function_findings(stack, "Usage", "Reporter", sync=False)
+    for queue in ("Usage/DeadLetters/Resource", "Usage/FailedRuns/Resource"):
+        ack(
+            stack,
+            queue,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is itself a dead-letter queue, watched by an alarm",
+        )
     ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
     ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
     for method in ("Default/ANY", "Default/{proxy+}/ANY"):

@@ -16,8 +16,16 @@ import zipfile
 from pathlib import Path
 
 SOLUTION = Path(__file__).resolve().parent
+USAGE = SOLUTION.parent / "usage"
+SIGNING = SOLUTION.parents[1] / "runtime" / "shared" / "signing.py"
 # artifact name -> folder that becomes the zip's root (the Lambda handler is `handler.handler`)
-ARTIFACTS = {"api": SOLUTION / "api"}
+ARTIFACTS = {"api": SOLUTION / "api", "usage-reporter": USAGE}
+# files added at the zip's root besides the folder: the usage recorder the API calls, and the
+# one signing module the reporter signs with (handler `reporter.handler`).
+EXTRA_FILES = {
+    "api": [(USAGE / "recorder.py", "recorder.py")],
+    "usage-reporter": [(SIGNING, "signing.py")],
+}
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _FILE_MODE = 0o100644  # regular file, rw-r--r--: Lambda only needs to read the code
@@ -37,11 +45,14 @@ def _sources(root: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def zip_folder(root: Path, target: Path) -> None:
-    """Writes root's files into target as a reproducible zip (written aside, then moved in place)."""
+def zip_folder(root: Path, target: Path, extra: list[tuple[Path, str]] | None = None) -> None:
+    """Writes root's files (and `extra` (file, name) pairs) into target as a reproducible zip
+    (written aside, then moved in place)."""
     partial = target.with_name(target.name + ".partial")
+    entries = dict(_sources(root))
+    entries.update({name: path for path, name in extra or ()})
     with zipfile.ZipFile(partial, "w") as archive:
-        for name, path in _sources(root):
+        for name, path in sorted(entries.items()):
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
             info.create_system = 3  # Unix, so the mode below is honoured on every build host
             info.external_attr = _FILE_MODE << 16
@@ -65,7 +76,7 @@ def build_artifacts(out_dir: str | os.PathLike, sources: dict[str, Path] | None 
     built = []
     for name, root in sorted((sources or ARTIFACTS).items()):
         target = out / f"{name}.zip"
-        zip_folder(Path(root), target)
+        zip_folder(Path(root), target, None if sources else EXTRA_FILES.get(name))
         built.append(
             {"name": name, "path": str(target), "sha256": _sha256(target), "size": target.stat().st_size}
         )

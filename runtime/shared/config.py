@@ -33,6 +33,11 @@ class RuntimeConfig:
     body_limit_bytes: int = 64 * 1024
     tables: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
+    product_code: str = ""  # AWS Marketplace product code (VS_PRODUCT.product_code)
+    usage_window_hours: int = 6  # VS_PRODUCT.usage_window_hours: how late usage may be reported
+    notices_sender: str = ""  # VS_NOTICES_SENDER: SES-verified From address of customer notices
+    developer_page_url: str = ""  # VS_DEVELOPER_PAGE_URL: linked from notices
 
     def dimension_names(self) -> set[str]:
         return {d.name for d in self.dimensions}
@@ -58,6 +63,13 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
                 k.removeprefix("VS_TABLE_").lower(): v for k, v in env.items() if k.startswith("VS_TABLE_")
             },
             keys={k.removeprefix("VS_KEY_").lower(): v for k, v in env.items() if k.startswith("VS_KEY_")},
+            buckets={
+                k.removeprefix("VS_BUCKET_").lower(): v for k, v in env.items() if k.startswith("VS_BUCKET_")
+            },
+            product_code=str(product.get("product_code", "")),
+            usage_window_hours=int(product.get("usage_window_hours", 6)),
+            notices_sender=env.get("VS_NOTICES_SENDER", ""),
+            developer_page_url=env.get("VS_DEVELOPER_PAGE_URL", ""),
         )
     except KeyError as exc:
         raise RuntimeError(f"function environment is missing {exc.args[0]}") from None

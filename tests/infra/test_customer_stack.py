@@ -124,3 +124,31 @@ def test_solution_api_uses_iam_by_default(customer_template):
     assert methods and all(
         m["Properties"]["AuthorizationType"] == {"Ref": "ApiAuthorization"} for m in methods
     )
+
+
+def test_usage_is_queued_and_reported_hourly_by_a_signed_reporter(template: Template, customer_template):
+    resources = customer_template["Resources"]
+    reporter = next(
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "reporter.handler"
+    )
+    props = reporter["Properties"]
+    assert props["Code"]["S3Key"]["Fn::GetAtt"][1] == "UsageReporterKey"
+    assert "CodeSigningConfigArn" in props
+    assert props["ReservedConcurrentExecutions"] == 1
+    assert set(props["Environment"]["Variables"]) == {"USAGE_QUEUE_URL", "VENDOR_API_URL", "SECRET_ARN"}
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 hour)"})
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {"deadLetterTargetArn": Match.any_value(), "maxReceiveCount": 10},
+        },
+    )
+    api = next(
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.handler"
+    )
+    assert "USAGE_QUEUE_URL" in api["Properties"]["Environment"]["Variables"]

@@ -5,14 +5,16 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
 from customer_stack.solution import package
 
 
-def test_solution_build_artifacts_lists_the_api_zip(tmp_path):
-    [api] = package.build_artifacts(tmp_path / "out")
+def test_solution_build_artifacts_lists_the_api_and_reporter_zips(tmp_path):
+    api, reporter = package.build_artifacts(tmp_path / "out")
+    assert reporter["name"] == "usage-reporter"
     assert api["name"] == "api"
     assert api["path"] == str(tmp_path / "out" / "api.zip")
     data = Path(api["path"]).read_bytes()
@@ -57,10 +59,13 @@ def test_solution_packaging_changes_with_the_code(tmp_path):
     assert package.build_artifacts(tmp_path / "b", {"api": source})[0]["sha256"] != before
 
 
-def test_solution_zipped_handler_runs_from_the_zip_root(tmp_path):
-    [api] = package.build_artifacts(tmp_path / "out")
+def test_solution_zipped_handler_runs_from_the_zip_root(tmp_path, monkeypatch):
+    api, _reporter = package.build_artifacts(tmp_path / "out")
     with zipfile.ZipFile(api["path"]) as archive:
         archive.extractall(tmp_path / "task")  # what Lambda does with it, /var/task
+        assert "recorder.py" in archive.namelist()
+    monkeypatch.syspath_prepend(str(tmp_path / "task"))  # Lambda puts /var/task on sys.path
+    monkeypatch.delitem(sys.modules, "recorder", raising=False)
     spec = importlib.util.spec_from_file_location("handler", tmp_path / "task" / "handler.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -69,3 +74,13 @@ def test_solution_zipped_handler_runs_from_the_zip_root(tmp_path):
     )
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["usage"] == {"requests": 1, "characters": 1}
+    assert sys.modules["recorder"].__file__ == str(tmp_path / "task" / "recorder.py")
+
+
+def test_reporter_artifact_carries_the_one_signing_module(tmp_path):
+    _api, reporter = package.build_artifacts(tmp_path / "out")
+    with zipfile.ZipFile(reporter["path"]) as archive:
+        names = archive.namelist()
+        signing = archive.read("signing.py")
+    assert "reporter.py" in names and "recorder.py" in names
+    assert signing == package.SIGNING.read_bytes()

@@ -16,6 +16,11 @@ import math
 import re
 from collections import Counter
 
+try:  # in the artifact, the recorder sits beside this file
+    from recorder import record
+except ImportError:  # in the repository (tests)
+    from customer_stack.usage.recorder import record
+
 MAX_TEXT_CHARS = 100_000
 MAX_BODY_BYTES = 1024 * 1024  # 100k characters of any script fit, with JSON escaping
 DEFAULT_KEYWORDS = 5
@@ -221,5 +226,6 @@ def handler(event: dict, context: object = None) -> dict:
     except Exception:  # never a stack trace to the caller; Lambda logs it
         print(json.dumps({"level": "ERROR", "message": "analysis failed"}))
         return _error(500, "InternalError", "the analysis failed; retry later")
-    result["usage"] = usage_for(text)  # what this call is billed; the usage reporter records it
+    result["usage"] = usage_for(text)  # what this call is billed
+    record(result["usage"])  # onto the customer's usage queue; never fails the request
     return _response(200, result)
