@@ -259,4 +259,12 @@ def provision(cdk_out: Path, stack_name: str, region: str, *, timeout_s: float =
     result = Provisioned(stack_name, template, region, dict(values), dict(attributes))
     for item in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
         result.physical[item["LogicalResourceId"]] = item["PhysicalResourceId"]
+    # moto's CloudFormation drops VersioningConfiguration; releases name exact object versions.
+    s3 = boto3.client("s3", region_name=region)
+    for logical, resource in result.resources_of_type("AWS::S3::Bucket").items():
+        status = resource.get("Properties", {}).get("VersioningConfiguration", {}).get("Status")
+        if status == "Enabled":
+            s3.put_bucket_versioning(
+                Bucket=result.physical[logical], VersioningConfiguration={"Status": "Enabled"}
+            )
     return result

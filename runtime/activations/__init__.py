@@ -1,0 +1,1 @@
+"""Activations (CONTRACT §4.1): a customer stack asks for the current release, signed for its account."""
