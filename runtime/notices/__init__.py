@@ -1,0 +1,1 @@
+"""Customer notices: emails about keys about to expire and subscriptions in grace, sent once."""

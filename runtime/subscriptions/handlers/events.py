@@ -1,0 +1,69 @@
+"""AWS Marketplace notifications → subscription state (`subscriptions.handlers.events.handler`).
+
+One function, two triggers, told apart by shape:
+
+- an EventBridge event (rule on `source: aws.agreement-marketplace`), delivered as the event
+  itself: processed, and a failure raises so Lambda's asynchronous retries deliver it again;
+- an SQS event (`{"Records": [...]}`) from the queue subscribed to the Marketplace SNS topics:
+  each body is an SNS envelope; processed with Powertools' `BatchProcessor`, answering
+  `batchItemFailures` so only the failed messages come back.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from audit.redaction import make_logger
+from keys.models import utcnow
+from subscriptions.handlers.router import event_context
+from subscriptions.logic.events import (
+    IGNORED,
+    handle_event,
+    is_eventbridge,
+    parse_eventbridge,
+    parse_sqs_body,
+)
+
+logger = make_logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _count(outcome: str) -> None:
+    metrics.add_metric(name=f"MarketplaceEvents_{outcome}", unit=MetricUnit.Count, value=1)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> str:
+    """One SQS message; an exception marks just this message failed (it is redelivered)."""
+    event = parse_sqs_body(record.body)
+    if event is None:  # an SNS subscription confirmation or similar: nothing to do
+        logger.info("non-notification SNS message ignored", extra={"message_id": record.message_id})
+        _count(IGNORED)
+        return IGNORED
+    outcome = handle_event(event_context(), event, utcnow())
+    _count(outcome)
+    return outcome
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    if is_eventbridge(event):
+        outcome = handle_event(event_context(), parse_eventbridge(event), utcnow())
+        _count(outcome)
+        return {"outcome": outcome}
+    shape = sorted(str(k)[:64] for k in event)[:10] if isinstance(event, dict) else type(event).__name__
+    logger.warning("unrecognized event shape ignored", extra={"shape": shape})
+    _count(IGNORED)
+    return {"outcome": IGNORED}

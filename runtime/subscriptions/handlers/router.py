@@ -1,0 +1,61 @@
+"""`POST /v1/marketplace/registrations` and `GET /v1/subscription` (CONTRACT §3).
+
+Included into the developer API function (`keys.handlers.api`), whose global middleware has
+turned the Cognito claims into `context["caller"]` before these routes run.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from keys.models import Caller, utcnow
+from shared.config import get_config
+from shared.errors import ValidationError
+from shared.http import json_response, parse_body, raw_body
+from subscriptions.dal.marketplace import Marketplace
+from subscriptions.dal.store import SubscriptionStore
+from subscriptions.logic.events import EventContext
+from subscriptions.logic.registration import register
+from subscriptions.logic.status import status_document
+from subscriptions.models import RegistrationRequest
+
+router = Router()
+logger = Logger(child=True)
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def event_context() -> EventContext:
+    config = get_config()
+    return EventContext(
+        store=SubscriptionStore(config.tables["data"]),
+        marketplace=Marketplace(),
+        product_code=config.product_code,
+        grace_days=config.grace_days,
+    )
+
+
+def _caller() -> Caller:
+    return router.context["caller"]
+
+
+def _refuse_query() -> None:
+    params = router.current_event.multi_value_query_string_parameters or {}
+    if params:
+        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
+
+
+@router.post("/v1/marketplace/registrations")
+def create_registration() -> Response:
+    _refuse_query()
+    request = parse_body(raw_body(router, get_config().body_limit_bytes), RegistrationRequest)
+    answer = register(event_context(), _caller(), request.registration_token, utcnow())
+    return json_response(200, answer, NO_STORE)
+
+
+@router.get("/v1/subscription")
+def get_subscription() -> Response:
+    _refuse_query()
+    ctx = event_context()
+    return json_response(200, status_document(ctx.store.get(_caller().customer_id), utcnow()), NO_STORE)

@@ -1,0 +1,137 @@
+"""Typed models of the AWS Marketplace subscription feature.
+
+A `Subscription` is what the platform knows about one customer's Marketplace subscription;
+a `MarketplaceEvent` is one notification from AWS Marketplace (an EventBridge event or an
+SNS message), normalized so the state machine in `logic.events` reads one shape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
+
+from keys.models import parse_timestamp
+
+ACTIVE = "active"
+PENDING = "pending"
+UNSUBSCRIBE_PENDING = "unsubscribe-pending"
+GRACE = "grace"
+INACTIVE = "inactive"
+STATUSES = (ACTIVE, PENDING, UNSUBSCRIBE_PENDING, GRACE, INACTIVE)
+
+# The l-… id is the one part every form of a licence ARN shares (SOURCES.md §3): ResolveCustomer
+# says `arn:aws:license-manager::<acct>:license:l-<id>`, EventBridge events
+# `aws:license-manager:<region>:<acct>:l-<id>`.
+_LICENSE_ID_RE = re.compile(r"(?:^|[:/])(l-[0-9A-Za-z]+)$")
+
+
+def license_id(arn: str | None) -> str | None:
+    """The `l-…` id of a licence ARN in any of its forms; None when there is none."""
+    if not arn:
+        return None
+    match = _LICENSE_ID_RE.search(arn.strip())
+    return match.group(1) if match else None
+
+
+def same_license(a: str | None, b: str | None) -> bool:
+    first, second = license_id(a), license_id(b)
+    return first is not None and first == second
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One customer's subscription item (`pk=SUB#<customer_id>`, `sk=SUB`)."""
+
+    customer_id: str
+    email: str
+    aws_account_id: str
+    product_code: str
+    status: str  # as stored; `status_at` turns a lapsed grace into inactive
+    license_arn: str | None = None
+    customer_identifier: str | None = None  # legacy integrations only
+    grace_until: datetime | None = None
+    entitlements: dict = field(default_factory=dict)
+    entitlements_updated_at: datetime | None = None
+    agreement_id: str | None = None
+    retired_agreements: tuple[str, ...] = ()
+    linked_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_event_time: datetime | None = None
+    last_event_id: str | None = None
+    version: int = 0  # 0 = not stored yet
+
+    @property
+    def license_id(self) -> str | None:
+        return license_id(self.license_arn)
+
+    def status_at(self, now: datetime) -> str:
+        """Grace ends by the clock, not by a job: a lapsed grace reads as inactive."""
+        if self.status == GRACE and (self.grace_until is None or now >= self.grace_until):
+            return INACTIVE
+        return self.status
+
+    def allows_activation(self, now: datetime) -> bool:
+        return self.status_at(now) in (ACTIVE, UNSUBSCRIBE_PENDING, GRACE)
+
+
+@dataclass(frozen=True)
+class MarketplaceEvent:
+    """One notification from AWS Marketplace, whichever way it came.
+
+    `kind` is the SNS action (`subscribe-success`, …, `entitlement-updated`) or, for EventBridge,
+    `agreement-created|agreement-amended|agreement-ended|agreement-ending|agreement-advisory|
+    license-updated|license-deprovisioned|other`.
+    """
+
+    event_id: str  # `eb:<EventBridge id>` or `sns:<SNS MessageId>`: the dedupe key
+    channel: str  # "eventbridge" | "sns"
+    kind: str
+    time: datetime
+    detail_type: str = ""
+    aws_account_id: str | None = None
+    customer_identifier: str | None = None
+    product_code: str | None = None
+    license_arn: str | None = None
+    agreement_id: str | None = None
+    previous_agreement_id: str | None = None
+    agreement_status: str | None = None
+    offer_id: str | None = None
+    free_trial: bool | None = None
+
+    @property
+    def license_id(self) -> str | None:
+        return license_id(self.license_arn)
+
+
+class RegistrationRequest(BaseModel):
+    """`POST /v1/marketplace/registrations` body; unknown fields are refused (CONTRACT §1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    registration_token: str
+
+    @field_validator("registration_token")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        # The token is opaque and base64-like; AWS's model allows any non-empty string.
+        if not value.strip() or len(value) > 4096:
+            raise PydanticCustomError("token", "must be the x-amzn-marketplace-token value")
+        return value.strip()
+
+
+def event_to_dict(event: MarketplaceEvent) -> dict:
+    """A plain JSON-able form (times as RFC 3339 with microseconds), for keeping an event."""
+    document = {k: v for k, v in event.__dict__.items() if v is not None}
+    document["time"] = event.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return document
+
+
+def event_from_dict(document: dict) -> MarketplaceEvent:
+    values = dict(document)
+    values["time"] = parse_timestamp(values["time"])
+    known = MarketplaceEvent.__dataclass_fields__
+    return MarketplaceEvent(**{k: v for k, v in values.items() if k in known})

@@ -1,0 +1,524 @@
+"""Marketplace registration, subscription events and status, through the real handlers.
+
+AWS is moto in-process (DynamoDB); AWS Marketplace is the sandbox's emulator over HTTP on
+127.0.0.1, reached by the same boto3 clients through the service-specific endpoint variables.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from conftest_keys import (
+    EMAIL,
+    OTHER_EMAIL,
+    OTHER_SUB,
+    PRODUCT,
+    SUB,
+    Answer,
+    FakeLambdaContext,
+    Vault,
+    aws_world_fixture,  # noqa: F401 - pytest fixture
+    vault_fixture,  # noqa: F401 - pytest fixture
+)
+
+from sandbox.marketplace import MarketplaceEmulator
+
+PRODUCT_CODE = "exampleprod1234567890"
+DATA_TABLE = "vs-data"
+REGION = "us-east-1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def create_data_table(ddb: Any) -> None:
+    """The platform-data table as the vendor platform's CDK creates it."""
+    ddb.create_table(
+        TableName=DATA_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.update_time_to_live(
+        TableName=DATA_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
+
+
+def reset_caches() -> None:
+    import keys.dal.aws
+    from shared.config import get_config
+
+    get_config.cache_clear()
+    keys.dal.aws.client.cache_clear()
+
+
+@pytest.fixture(name="emulator", scope="module")
+def emulator_fixture() -> Iterator[MarketplaceEmulator]:
+    emulator = MarketplaceEmulator(PRODUCT_CODE, ["requests"], clock=Clock(), token_ttl_s=3600)
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(name="subs_world", scope="module")
+def subs_world_fixture(aws_world: str, emulator: MarketplaceEmulator) -> Iterator[None]:
+    patch = pytest.MonkeyPatch()
+    patch.setenv("VS_TABLE_DATA", DATA_TABLE)
+    patch.setenv("VS_PRODUCT", json.dumps({**PRODUCT, "product_code": PRODUCT_CODE}))
+    patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_METERING", emulator.endpoint_url)
+    patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE", emulator.endpoint_url)
+    create_data_table(boto3.client("dynamodb", region_name=REGION))
+    reset_caches()
+    try:
+        yield
+    finally:
+        patch.undo()
+        reset_caches()
+
+
+class World:
+    def __init__(self, vault: Vault, emulator: MarketplaceEmulator) -> None:
+        self.vault = vault
+        self.emulator = emulator
+        self.clock: Clock = emulator.clock  # type: ignore[assignment]
+
+    @staticmethod
+    def account() -> str:
+        return str(uuid.uuid4().int)[:12].rjust(12, "1")
+
+    def subscribe(self, account: str, **kwargs: Any) -> dict:
+        return self.emulator.create_subscription(account, **kwargs)
+
+    def register(self, token: Any, *, sub: str = SUB, email: str = EMAIL) -> Answer:
+        body = token if isinstance(token, dict) else {"registration_token": token}
+        return self.vault.keys_api("POST", "/v1/marketplace/registrations", body=body, sub=sub, email=email)
+
+    def status(self, *, sub: str = SUB) -> Answer:
+        return self.vault.keys_api("GET", "/v1/subscription", sub=sub)
+
+    def items(self, prefix: str = "") -> list[dict]:
+        return [i for i in self.vault.scan(DATA_TABLE) if i["pk"].startswith(prefix)]
+
+    def sub_item(self, customer: str = SUB) -> dict | None:
+        found = [i for i in self.items(f"SUB#{customer}") if i["sk"] == "SUB"]
+        return found[0] if found else None
+
+    @staticmethod
+    def deliver(event: dict) -> dict:
+        """As Lambda delivers it: an EventBridge event as is, an SNS envelope inside an SQS record."""
+        import subscriptions.handlers.events
+
+        if "detail-type" in event:
+            return subscriptions.handlers.events.handler(event, FakeLambdaContext())
+        return World.deliver_sqs([json.dumps(event)])
+
+    @staticmethod
+    def deliver_sqs(bodies: list[str], ids: list[str] | None = None) -> dict:
+        import subscriptions.handlers.events
+
+        ids = ids or [str(uuid.uuid4()) for _ in bodies]
+        records = [
+            {
+                "messageId": message_id,
+                "receiptHandle": "AQEB" + message_id,
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1767225600000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1767225600001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "0" * 32,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:444455556666:vs-marketplace-notifications",
+                "awsRegion": REGION,
+            }
+            for message_id, body in zip(ids, bodies, strict=True)
+        ]
+        return subscriptions.handlers.events.handler({"Records": records}, FakeLambdaContext())
+
+    def event(self, kind: str, account: str, *, after: timedelta = timedelta(seconds=1)) -> dict:
+        self.clock.now += after  # events are stamped by the emulator's clock
+        return self.emulator.event(kind, account)
+
+
+@pytest.fixture(name="world")
+def world_fixture(vault: Vault, subs_world: None, emulator: MarketplaceEmulator) -> Iterator[World]:
+    for item in vault.scan(DATA_TABLE):
+        vault.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    emulator.clock.now = datetime.now(UTC)  # type: ignore[attr-defined]
+    from shared.config import get_config
+
+    get_config.cache_clear()
+    yield World(vault, emulator)
+
+
+@pytest.fixture(name="atomic_dynamodb")
+def atomic_dynamodb_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB checks a condition and writes atomically; in-process moto does not lock, so
+    threaded tests serialize its writes the way the real service does."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
+def allows(customer: str, now: datetime) -> bool:
+    from subscriptions.logic.status import subscription_allows_activation
+
+    return subscription_allows_activation(customer, now)
+
+
+# ------------------------------------------------------------------------------ registration
+
+
+def test_registration_links_the_subscription(world: World) -> None:
+    account = world.account()
+    subscription = world.subscribe(account, entitlements={"seats": 10, "premium_support": True})
+    answer = world.register(subscription["registration_token"])
+    assert answer.status == 200, answer.body
+    assert answer.body == {"status": "active", "aws_account_id": account, "product_code": PRODUCT_CODE}
+    assert answer.headers.get("Cache-Control") == "no-store"
+    item = world.sub_item()
+    assert item is not None
+    assert item["customer_id"] == SUB and item["email"] == EMAIL
+    assert item["aws_account_id"] == account
+    assert item["license_arn"] == subscription["license_arn"]
+    assert item["product_code"] == PRODUCT_CODE
+    assert item["status"] == "active" and "grace_until" not in item
+    assert item["gsi1pk"] == f"SUBACCT#{account}" and item["gsi1sk"] == "SUB"
+    assert "customer_identifier" not in item  # new integrations have none
+    assert item["entitlements"]["seats"]["value"] == 10
+    assert item["entitlements"]["premium_support"]["value"] is True
+    assert item["entitlements"]["seats"]["expires_at"].endswith("Z")
+    links = world.items("SUBLINK#")
+    assert [(i["pk"], i["customer_id"]) for i in links] == [(f"SUBLINK#ACCT#{account}", SUB)]
+    assert world.status().body == {"status": "active", "grace_until": None, "aws_account_id": account}
+    # the store the metering job reads
+    from subscriptions.dal.store import SubscriptionStore
+
+    store = SubscriptionStore(DATA_TABLE)
+    assert store.by_account(account).customer_id == SUB
+    assert [s.customer_id for s in store.list_all()] == [SUB]
+
+
+def test_registration_is_audited_without_the_token(world: World) -> None:
+    token = world.subscribe(world.account())["registration_token"]
+    assert world.register(token).status == 200
+    records = [
+        r for r in world.vault.audit_items() if r["operation"].endswith("/v1/marketplace/registrations")
+    ]
+    assert len(records) == 1 and records[0]["customer_id"] == SUB and records[0]["status"] == 200
+    assert token not in json.dumps(records, default=str)
+
+
+def test_same_customer_again_is_idempotent(world: World) -> None:
+    token = world.subscribe(world.account())["registration_token"]
+    first = world.register(token)
+    version = world.sub_item()["version"]
+    second = world.register(token)
+    assert first.status == second.status == 200
+    assert first.body == second.body
+    assert world.sub_item()["version"] == version
+
+
+def test_subscription_of_another_customer_is_409(world: World) -> None:
+    account = world.account()
+    token = world.subscribe(account)["registration_token"]
+    assert world.register(token).status == 200
+    before = world.sub_item()
+    answer = world.register(token, sub=OTHER_SUB, email=OTHER_EMAIL)
+    assert (answer.status, answer.code) == (409, "Conflict")
+    assert account not in answer.body["error"]["message"] and SUB not in answer.body["error"]["message"]
+    # a fresh token for the same AWS account is the same subscription holder: still 409
+    again = world.register(world.subscribe(account)["registration_token"], sub=OTHER_SUB, email=OTHER_EMAIL)
+    assert (again.status, again.code) == (409, "Conflict")
+    assert world.sub_item(OTHER_SUB) is None
+    assert world.sub_item() == before
+
+
+def test_concurrent_registrations_of_one_account_link_one_customer(
+    world: World, atomic_dynamodb: None
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = world.subscribe(world.account())["registration_token"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(
+            pool.map(
+                lambda who: world.register(token, sub=who[0], email=who[1]),
+                [(SUB, EMAIL), (OTHER_SUB, OTHER_EMAIL)],
+            )
+        )
+    assert sorted(a.status for a in answers) == [200, 409]
+    assert len([i for i in world.items("SUB#") if i["sk"] == "SUB"]) == 1
+
+
+def test_invalid_token_is_400(world: World) -> None:
+    answer = world.register("bm90LWEtcmVhbC10b2tlbg==")
+    assert (answer.status, answer.code) == (400, "InvalidRegistrationToken")
+    assert world.items() == []
+
+
+def test_expired_token_is_400(world: World) -> None:
+    token = world.subscribe(world.account())["registration_token"]
+    world.clock.now += timedelta(hours=1, seconds=1)
+    answer = world.register(token)
+    assert (answer.status, answer.code) == (400, "InvalidRegistrationToken")
+    assert "expired" in answer.body["error"]["message"]
+    assert world.items() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "registration_token"),
+        ({"registration_token": "x", "extra": 1}, "extra"),
+        ({"registration_token": 5}, "registration_token"),
+        ({"registration_token": "   "}, "registration_token"),
+    ],
+)
+def test_bad_body_is_validation_error(world: World, body: dict, field: str) -> None:
+    answer = world.register(body)
+    assert (answer.status, answer.code) == (400, "ValidationError")
+    assert field in answer.body["error"]["message"]
+
+
+def test_token_for_another_product_is_refused(world: World) -> None:
+    from keys.models import Caller
+    from shared.errors import InvalidRegistrationToken
+    from subscriptions.dal.marketplace import ResolvedCustomer
+    from subscriptions.handlers.router import event_context
+    from subscriptions.logic.registration import register
+
+    class OtherProduct:
+        def resolve_customer(self, token: str) -> ResolvedCustomer:
+            return ResolvedCustomer("111122223333", "otherproduct000000000", "arn:aws:x::1:license:l-1", None)
+
+    ctx = replace(event_context(), marketplace=OtherProduct())
+    with pytest.raises(InvalidRegistrationToken):
+        register(ctx, Caller(SUB, EMAIL), "token", datetime.now(UTC))
+    assert world.items() == []
+
+
+def test_no_subscription_reads_inactive(world: World) -> None:
+    answer = world.status()
+    assert answer.status == 200
+    assert answer.body == {"status": "inactive", "grace_until": None, "aws_account_id": None}
+    assert not allows(SUB, datetime.now(UTC))
+
+
+def test_routes_need_a_caller(world: World) -> None:
+    answer = world.vault.keys_api("GET", "/v1/subscription", claims=False)
+    assert (answer.status, answer.code) == (401, "InvalidToken")
+
+
+# ------------------------------------------------------------------------------ events (EventBridge)
+
+
+def test_eventbridge_lifecycle_to_grace_and_inactive(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    account = world.account()
+    token = world.subscribe(account)["registration_token"]
+    created = world.event("purchase-agreement-created", account)
+    # the agreement event arrives before the buyer registers: kept, not dropped
+    assert world.deliver(created) == {"outcome": "kept"}
+    assert len(world.items(f"SUBPEND#ACCT#{account}")) == 1
+    assert world.register(token).body["status"] == "active"
+    assert world.items("SUBPEND#") == []  # replayed at registration
+    assert world.sub_item()["agreement_id"] == created["detail"]["agreement"]["id"]
+    assert world.deliver(world.event("license-updated", account)) == {"outcome": "applied"}
+    ended = world.event("purchase-agreement-ended", account)
+    assert world.deliver(ended) == {"outcome": "applied"}
+    ended_at = datetime.fromisoformat(ended["time"].replace("Z", "+00:00"))
+    grace_until = ended_at + timedelta(days=10)
+    item = world.sub_item()
+    assert item["status"] == "grace"
+    assert item["grace_until"] == grace_until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert world.deliver(world.event("license-deprovisioned", account)) == {"outcome": "applied"}
+    assert world.sub_item()["grace_until"] == item["grace_until"]  # not extended
+    answer = world.status().body
+    assert answer == {"status": "grace", "grace_until": item["grace_until"], "aws_account_id": account}
+    assert allows(SUB, grace_until - timedelta(seconds=1))
+    assert not allows(SUB, grace_until)
+    import subscriptions.handlers.router
+
+    monkeypatch.setattr(subscriptions.handlers.router, "utcnow", lambda: grace_until + timedelta(hours=1))
+    assert world.status().body == {"status": "inactive", "grace_until": None, "aws_account_id": account}
+
+
+def test_eventbridge_redelivery_is_a_noop(world: World) -> None:
+    account = world.account()
+    assert world.register(world.subscribe(account)["registration_token"]).status == 200
+    ended = world.event("purchase-agreement-ended", account)
+    assert world.deliver(ended) == {"outcome": "applied"}
+    item = world.sub_item()
+    assert world.deliver(ended) == {"outcome": "duplicate"}
+    assert world.sub_item() == item
+
+
+def test_event_for_another_product_is_ignored(world: World) -> None:
+    account = world.account()
+    assert world.register(world.subscribe(account)["registration_token"]).status == 200
+    event = world.event("license-deprovisioned", account)
+    event["detail"]["product"]["code"] = "otherproduct000000000"
+    assert world.deliver(event) == {"outcome": "ignored"}
+    assert world.sub_item()["status"] == "active"
+
+
+def test_unrecognized_event_shape_is_ignored(world: World) -> None:
+    import subscriptions.handlers.events
+
+    assert subscriptions.handlers.events.handler({"hello": "world"}, FakeLambdaContext()) == {
+        "outcome": "ignored"
+    }
+
+
+# ------------------------------------------------------------------------------ events (SNS via SQS)
+
+
+def test_legacy_sns_lifecycle(world: World) -> None:
+    account = world.account()
+    subscription = world.subscribe(account, legacy=True)
+    answer = world.register(subscription["registration_token"])
+    assert answer.body["status"] == "pending"  # legacy: wait for subscribe-success
+    assert world.sub_item()["customer_identifier"] == subscription["customer_identifier"]
+    assert not allows(SUB, datetime.now(UTC))
+    assert world.deliver(world.event("subscribe-success", account)) == {"batchItemFailures": []}
+    assert world.status().body["status"] == "active"
+    world.deliver(world.event("unsubscribe-pending", account))
+    assert world.status().body["status"] == "unsubscribe-pending"
+    assert allows(SUB, datetime.now(UTC))
+    success = world.event("unsubscribe-success", account, after=timedelta(hours=1))
+    world.deliver(success)
+    item = world.sub_item()
+    assert item["status"] == "grace"
+    stamp = datetime.fromisoformat(success["Timestamp"].replace("Z", "+00:00"))
+    grace_until = (stamp + timedelta(days=10)).replace(microsecond=0)
+    assert item["grace_until"] == grace_until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert allows(SUB, grace_until - timedelta(seconds=1))
+    assert not allows(SUB, grace_until + timedelta(seconds=1))
+
+
+def test_older_sns_message_never_moves_state_backwards(world: World) -> None:
+    account = world.account()
+    assert world.register(world.subscribe(account, legacy=True)["registration_token"]).status == 200
+    world.deliver(world.event("subscribe-success", account))
+    pending = world.event("unsubscribe-pending", account)
+    success = world.event("unsubscribe-success", account)
+    world.deliver(success)
+    assert world.deliver(pending) == {"batchItemFailures": []}  # late, older: stale
+    assert world.sub_item()["status"] == "grace"
+    outcomes = {i["pk"].split("#", 1)[1]: i["outcome"] for i in world.items("SUBEVENT#")}
+    assert outcomes[f"sns:{pending['MessageId']}"] == "stale"
+
+
+def test_partial_batch_failure_on_a_malformed_record(world: World) -> None:
+    account = world.account()
+    assert world.register(world.subscribe(account, legacy=True)["registration_token"]).status == 200
+    good = json.dumps(world.event("subscribe-success", account))
+    answer = world.deliver_sqs(
+        ["{not json", good, json.dumps({"Type": "Notification"})], ids=["bad", "ok", "worse"]
+    )
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "worse"}]}
+    assert world.sub_item()["status"] == "active"
+
+
+def test_sqs_redelivery_is_a_noop(world: World) -> None:
+    account = world.account()
+    assert world.register(world.subscribe(account, legacy=True)["registration_token"]).status == 200
+    body = json.dumps(world.event("subscribe-success", account))
+    world.deliver_sqs([body])
+    item = world.sub_item()
+    assert world.deliver_sqs([body, body]) == {"batchItemFailures": []}
+    assert world.sub_item() == item
+
+
+def test_entitlement_updated_refreshes_entitlements(world: World) -> None:
+    account = world.account()
+    registered = world.register(
+        world.subscribe(account, legacy=True, entitlements={"seats": 5})["registration_token"]
+    )
+    assert registered.status == 200
+    assert world.sub_item()["entitlements"]["seats"]["value"] == 5
+    world.emulator.set_entitlements(account, {"seats": 25})
+    assert world.deliver(world.event("entitlement-updated", account)) == {"batchItemFailures": []}
+    assert world.sub_item()["entitlements"]["seats"]["value"] == 25
+    assert world.sub_item()["status"] == "pending"  # entitlements say nothing about the status
+
+
+def test_sns_for_an_unknown_customer_is_kept_then_replayed(world: World) -> None:
+    account = world.account()
+    subscription = world.subscribe(account, legacy=True)
+    assert world.deliver(world.event("subscribe-success", account)) == {"batchItemFailures": []}
+    kept = world.items(f"SUBPEND#CID#{subscription['customer_identifier']}")
+    assert len(kept) == 1
+    assert world.register(subscription["registration_token"]).body["status"] == "active"
+    assert world.items("SUBPEND#") == []
+
+
+def test_sns_of_a_new_integration_is_mapped_through_its_entitlements(world: World) -> None:
+    account = world.account()
+    assert (
+        world.register(world.subscribe(account, entitlements={"seats": 1})["registration_token"]).status
+        == 200
+    )
+    world.deliver(world.event("unsubscribe-pending", account))
+    item = world.sub_item()
+    assert item["status"] == "unsubscribe-pending"
+    assert item["customer_identifier"]  # learnt once, through GetEntitlements
+    assert {i["pk"] for i in world.items("SUBLINK#CID#")} == {f"SUBLINK#CID#{item['customer_identifier']}"}
+
+
+def test_resubscribing_from_grace_links_the_new_licence(world: World) -> None:
+    account = world.account()
+    first = world.subscribe(account)
+    assert world.register(first["registration_token"]).status == 200
+    world.deliver(world.event("purchase-agreement-created", account))
+    old_end = world.event("purchase-agreement-ended", account)
+    world.deliver(old_end)
+    assert world.status().body["status"] == "grace"
+    second = world.subscribe(account)
+    assert world.register(second["registration_token"]).body["status"] == "active"
+    item = world.sub_item()
+    assert item["license_arn"] == second["license_arn"] and "grace_until" not in item
+    # a late duplicate of the old agreement's end (other role's copy) does not end the new one
+    late = {**old_end, "id": str(uuid.uuid4()), "detail-type": "Purchase Agreement Ended - Manufacturer"}
+    late["time"] = (world.clock.now + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert world.deliver(late) == {"outcome": "ignored"}
+    assert world.status().body["status"] == "active"
