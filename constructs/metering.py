@@ -1,0 +1,63 @@
+"""Hourly AWS Marketplace metering: closed hours of accepted usage, per customer and dimension,
+sent with BatchMeterUsage exactly once (runtime/metering/), with a dead-letter queue and alarms
+on job errors and on records Marketplace refused."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+
+from constructs import Construct
+from constructs.platform_data import PlatformData
+from constructs.scheduled_job import ScheduledJob
+
+
+class MarketplaceMetering(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data: PlatformData,
+        schedule_minutes: int,
+        environment: dict[str, str],
+        layer_version: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.job = ScheduledJob(
+            self,
+            "Hourly",
+            handler="metering.handlers.job.handler",
+            service="metering",
+            description="vendstack: meters closed hours of usage to AWS Marketplace (BatchMeterUsage)",
+            schedule=events.Schedule.rate(Duration.minutes(schedule_minutes)),
+            environment=environment,
+            layer_version=layer_version,
+            timeout_seconds=900,
+            memory_size=1024,
+        )
+        fn = self.job.function
+        data.grant_items(
+            fn, "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", index=True
+        )
+        # BatchMeterUsage has no resource-level permissions.
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"])
+        )
+        self.failures_alarm = cloudwatch.Alarm(
+            self,
+            "MeteringFailures",
+            alarm_description="Usage records could not be metered (refused, expired or not subscribed)",
+            metric=cloudwatch.Metric(
+                namespace="Vendstack",
+                metric_name="MeteringFailures",
+                dimensions_map={"service": "metering"},
+                statistic="Sum",
+                period=Duration.hours(1),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

@@ -1,0 +1,1 @@
+"""Hourly AWS Marketplace metering of reported usage (BatchMeterUsage)."""

@@ -1,0 +1,39 @@
+"""The AWS Marketplace Metering client, for BatchMeterUsage.
+
+Built lazily, so `AWS_ENDPOINT_URL_MARKETPLACE_METERING` (the sandbox's emulator) is honoured.
+botocore's own retries are off: `metering.logic.submit` owns the whole retry policy, so
+attempts are bounded once, and counted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(connect_timeout=3, read_timeout=15, retries={"mode": "standard", "total_max_attempts": 1})
+
+
+@cache
+def metering_client() -> Any:
+    return boto3.client("meteringmarketplace", config=_CONFIG)
+
+
+class BatchMeter:
+    """`BatchMeterUsage` for stored records (Timestamp as epoch seconds in the table)."""
+
+    def __init__(self, metering: Any = None) -> None:
+        self._client = metering
+
+    def __call__(self, records: list[dict[str, Any]], product_code: str | None = None) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "UsageRecords": [
+                {**r, "Timestamp": datetime.fromtimestamp(int(r["Timestamp"]), UTC)} for r in records
+            ]
+        }
+        if product_code:
+            request["ProductCode"] = product_code
+        return (self._client or metering_client()).batch_meter_usage(**request)

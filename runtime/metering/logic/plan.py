@@ -1,0 +1,183 @@
+"""What the metering job does with each hourly aggregate it finds in the queue: pure functions.
+
+When an hour may be metered (all times UTC, `now` = the job's clock):
+
+- regular: once `hour end + usage window + SETTLE` has passed. Ingestion rejects records older
+  than the window, so from then on the aggregate cannot change: the license function's timeout
+  (10 s) plus index propagation fit well inside SETTLE (60 s).
+- early, as soon as the hour has ended, for a customer whose subscription is
+  `unsubscribe-pending` (their final usage is metered within the hour), and for hours of the
+  previous month from 04:00 on the 1st (Marketplace closes a month at 06:00 on the 1st). These
+  hours can still receive records, so they are sealed with a conditional write first; records
+  that arrive afterwards are counted in the current hour (see `usage.logic.ingest`).
+
+An hour is sent only inside Marketplace's window (24 h back, and a month's hours only until
+06:00 on the 1st), with a safety margin; outside it the aggregate is flagged `expired`.
+
+Zero quantities: an aggregate that exists is metered even when its quantity is 0 (the customer
+stack reported a zero hour: AWS recommends hourly records, zero included, for active
+subscriptions, and they cost nothing). The vendor side does not invent records for hours that no
+stack reported: with no stack running there is nothing to attest, and 24 × dimensions empty
+records per customer per day would only add Marketplace calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from keys.models import parse_timestamp
+from usage.models import MAX_QUANTITY, PENDING
+
+BATCH_SIZE = 25  # BatchMeterUsage: at most 25 UsageRecords per call
+SETTLE = timedelta(seconds=60)
+MARKETPLACE_WINDOW = timedelta(hours=24)
+SAFETY = timedelta(minutes=10)  # never send a record this close to the end of Marketplace's window
+MONTH_CLOSE = timedelta(hours=6)  # a month's records are accepted until 06:00 UTC on the 1st
+MONTH_EARLY = timedelta(hours=4)  # from 04:00 on the 1st, the previous month's hours are sealed early
+
+UNSUBSCRIBE_PENDING = "unsubscribe-pending"
+SUB_PENDING = "pending"
+
+WAIT = "wait"  # not closed yet
+AWAIT = "await"  # closed, but no usable subscription is linked
+EXPIRE = "expire"  # too old for Marketplace
+RESUBMIT = "resubmit"  # sealed earlier (maybe sent, outcome unknown): send the frozen record again
+SEAL = "seal"  # settled by the window: write pending + send
+SEAL_EARLY = "seal-early"  # may still change: conditional seal, then send
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    reason: str = ""
+
+
+def month_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def submittable(hour: datetime, now: datetime) -> bool:
+    """Inside Marketplace's window (with SAFETY to spare), including the month-end rule."""
+    if now - hour >= MARKETPLACE_WINDOW - SAFETY:
+        return False
+    start = month_start(now)
+    return not (hour < start and now >= start + MONTH_CLOSE - SAFETY)
+
+
+def linked(sub: Any, now: datetime) -> bool:
+    """A subscription Marketplace can bill: linked account and licence (or legacy identifier),
+    and not still `pending` (subscribe-success not yet received)."""
+    if sub is None or not getattr(sub, "aws_account_id", None):
+        return False
+    if not (sub.license_arn or sub.customer_identifier):
+        return False
+    return sub.status_at(now) != SUB_PENDING
+
+
+def decide(item: dict[str, Any], sub: Any, now: datetime, window: timedelta) -> Decision:
+    hour = parse_timestamp(item["hour"])
+    end = hour + timedelta(hours=1)
+    status = item.get("meter_status")
+    if status == PENDING and item.get("meter_record"):
+        if submittable(hour, now):
+            return Decision(RESUBMIT)
+        return Decision(EXPIRE, "sealed and sent earlier without a confirmed answer; now outside the window")
+    if end > now:
+        return Decision(WAIT)
+    regular = now >= end + window + SETTLE
+    start = month_start(now)
+    month_end = hour < start and now >= start + MONTH_EARLY
+    unsubscribing = sub is not None and sub.status_at(now) == UNSUBSCRIBE_PENDING
+    if not (regular or month_end or unsubscribing):
+        return Decision(WAIT)
+    if not submittable(hour, now):
+        return Decision(EXPIRE, "outside AWS Marketplace's 24 h window")
+    if not linked(sub, now):
+        return Decision(AWAIT)
+    if int(item.get("quantity", 0)) > MAX_QUANTITY:
+        return Decision(EXPIRE, "quantity exceeds what one Marketplace record can carry")
+    return Decision(SEAL if regular else SEAL_EARLY)
+
+
+def build_record(item: dict[str, Any], sub: Any) -> tuple[dict[str, Any], str | None]:
+    """(UsageRecord as stored in `meter_record`, product code for legacy records or None).
+
+    LicenseArn + CustomerAWSAccountId for current integrations; CustomerIdentifier (with the
+    request's ProductCode) only for a legacy subscription that has no licence ARN."""
+    record: dict[str, Any] = {
+        "Timestamp": int(parse_timestamp(item["hour"]).timestamp()),
+        "Dimension": item["dimension"],
+        "Quantity": int(item.get("quantity", 0)),
+    }
+    if sub.license_arn:
+        record["CustomerAWSAccountId"] = sub.aws_account_id
+        record["LicenseArn"] = sub.license_arn
+        return record, None
+    record["CustomerIdentifier"] = sub.customer_identifier
+    return record, (sub.product_code or None)
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; a UsageRecord needs ints."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def epoch(value: Any) -> int:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    return int(value)
+
+
+def record_key(record: dict[str, Any]) -> tuple:
+    """What Marketplace deduplicates on, and how a result is matched to what was sent."""
+    return (
+        record.get("CustomerAWSAccountId"),
+        record.get("LicenseArn"),
+        record.get("CustomerIdentifier"),
+        record["Dimension"],
+        epoch(record["Timestamp"]),
+    )
+
+
+@dataclass
+class Job:
+    """One aggregate on its way to Marketplace."""
+
+    item: dict[str, Any]
+    record: dict[str, Any]
+    product_code: str | None
+    needs_pending_write: bool  # regular seal: the pending item is written just before the call
+
+    @property
+    def key(self) -> tuple:
+        return record_key(self.record)
+
+
+def batches(jobs: Iterable[Job], size: int = BATCH_SIZE) -> Iterator[list[Job]]:
+    """Batches of at most `size`, one product code (legacy records need it) per batch, and no
+    two records that Marketplace would treat as the same record in one call."""
+    open_batches: dict[str | None, list[list[Job]]] = {}
+    for job in jobs:
+        lanes = open_batches.setdefault(job.product_code, [])
+        for lane in lanes:
+            if len(lane) < size and all(other.key != job.key for other in lane):
+                lane.append(job)
+                break
+        else:
+            lanes.append([job])
+        full = [lane for lane in lanes if len(lane) >= size]
+        for lane in full:
+            lanes.remove(lane)
+            yield lane
+    for lanes in open_batches.values():
+        yield from lanes

@@ -1,0 +1,112 @@
+"""One BatchMeterUsage batch, with bounded exponential backoff.
+
+- Throttling, Marketplace's internal errors and transport failures (a timeout may or may not
+  have reached Marketplace) are retried: resending the identical records is safe because
+  Marketplace deduplicates on customer, dimension and hour.
+- `UnprocessedRecords` are sent again, alone.
+- Any other error of the request as a whole (`InvalidLicenseException`,
+  `TimestampOutOfBoundsException`, …) is `BatchRejected`: not retried, the caller isolates it.
+- After `max_attempts` calls, what is still unanswered is returned as `left`; it stays
+  `pending` and the next run sends it again.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from metering.logic.plan import record_key
+
+SUCCESS = "Success"
+DUPLICATE_RECORD = "DuplicateRecord"
+CUSTOMER_NOT_SUBSCRIBED = "CustomerNotSubscribed"
+RETRYABLE_ERRORS = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "InternalServiceErrorException",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
+
+
+class BatchRejected(Exception):
+    """Marketplace refused the whole request (not a throttle, not a server error)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Backoff:
+    max_attempts: int = 6
+    base_seconds: float = 0.2
+    cap_seconds: float = 5.0
+
+    def delay(self, retry: int) -> float:
+        """Exponential with 'equal jitter': half fixed, half random, capped."""
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** (retry - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not secrecy
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    metering_record_id: str | None = None
+
+
+@dataclass
+class Submitted:
+    outcomes: dict[tuple, Outcome] = field(default_factory=dict)
+    left: list[dict[str, Any]] = field(default_factory=list)
+    calls: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+
+def submit_batch(
+    call: Callable[[list[dict[str, Any]]], dict[str, Any]],
+    records: list[dict[str, Any]],
+    *,
+    backoff: Backoff,
+    sleep: Callable[[float], None],
+) -> Submitted:
+    """`call(records)` performs one BatchMeterUsage request and returns its response."""
+    done = Submitted()
+    remaining = list(records)
+    while remaining:
+        if done.calls >= backoff.max_attempts:
+            done.left = remaining
+            return done
+        if done.calls:
+            done.retries += 1
+            sleep(backoff.delay(done.retries))
+        done.calls += 1
+        try:
+            answer = call(remaining)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if code in RETRYABLE_ERRORS or status >= 500 or status == 429:
+                done.throttled += code.startswith("Throttl") or status == 429
+                continue
+            raise BatchRejected(code or "Error", str(error.get("Message", ""))) from None
+        except BotoCoreError:
+            continue  # timeout or connection error: unknown outcome, the identical resend is safe
+        for result in answer.get("Results", []):
+            done.outcomes[record_key(result["UsageRecord"])] = Outcome(
+                status=result["Status"], metering_record_id=result.get("MeteringRecordId")
+            )
+        # Whatever has no result yet is sent again, whether Marketplace listed it as unprocessed or
+        # (against its documentation) left it out of both lists.
+        remaining = [r for r in remaining if record_key(r) not in done.outcomes]
+    return done

@@ -1,0 +1,33 @@
+"""`GET /v1/usage?from=…&to=…` (CONTRACT §3), a route of the developer API.
+
+Included into the keys function, whose `identify_caller` middleware has turned the Cognito
+claims into a `Caller` (fail closed) before this route runs: only the caller's own usage is read.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from keys.models import Caller
+from shared.config import get_config
+from shared.http import json_response
+from usage.dal.usage_store import UsageStore
+from usage.logic.history import parse_range, usage_history
+
+router = Router()
+
+
+@lru_cache(maxsize=1)
+def usage_store() -> UsageStore:
+    config = get_config()
+    return UsageStore(config.tables["data"], retention_days=config.audit_retention_days)
+
+
+@router.get("/v1/usage")
+def usage() -> Response:
+    caller: Caller = router.context["caller"]
+    first, last = parse_range(router.current_event.multi_value_query_string_parameters)
+    return json_response(200, usage_history(usage_store(), caller.customer_id, first, last))

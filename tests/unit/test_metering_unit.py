@@ -1,0 +1,260 @@
+"""Metering without AWS: when an hour is metered, record shapes, batching, retries and backoff."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.stub import Stubber
+
+from metering.dal.marketplace import BatchMeter
+from metering.logic.plan import (
+    AWAIT,
+    EXPIRE,
+    RESUBMIT,
+    SEAL,
+    SEAL_EARLY,
+    WAIT,
+    Job,
+    batches,
+    build_record,
+    decide,
+    record_key,
+    submittable,
+)
+from metering.logic.submit import Backoff, BatchRejected, submit_batch
+
+WINDOW = timedelta(hours=6)
+HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
+LICENSE = "arn:aws:license-manager::444455556666:license:l-0123456789abcdef0123456789abcdef"
+_FIXTURE_DIRS = (
+    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws",
+    Path("/work/shared/fixtures/aws"),
+)
+FIXTURES = next(d for d in _FIXTURE_DIRS if (d / "batch-meter-usage-request.json").is_file())
+
+
+@dataclass(frozen=True)
+class Sub:
+    status: str = "active"
+    aws_account_id: str = "111122223333"
+    license_arn: str | None = LICENSE
+    customer_identifier: str | None = None
+    product_code: str = "prod1"
+
+    def status_at(self, now: datetime) -> str:
+        return self.status
+
+
+def item(hour: datetime = HOUR, **extra) -> dict:
+    return {
+        "pk": "USAGE#c",
+        "sk": f"HOUR#{hour:%Y-%m-%dT%H}:00:00Z#requests",
+        "customer_id": "c",
+        "dimension": "requests",
+        "hour": hour.strftime("%Y-%m-%dT%H:00:00Z"),
+        "quantity": 5,
+        **extra,
+    }
+
+
+def at(hours: float, minutes: float = 0) -> datetime:
+    return HOUR + timedelta(hours=hours, minutes=minutes)
+
+
+# --------------------------------------------------------------------------- when
+
+
+@pytest.mark.parametrize(
+    ("now", "sub", "extra", "action"),
+    [
+        (at(0, 59), Sub(), {}, WAIT),  # the hour is not over
+        (at(7), Sub(), {}, WAIT),  # window passed, settle not yet
+        (at(7, 1), Sub(), {}, SEAL),
+        (at(1, 5), Sub(status="unsubscribe-pending"), {}, SEAL_EARLY),
+        (at(1, 5), Sub(), {}, WAIT),
+        (at(7, 1), None, {}, AWAIT),
+        (at(7, 1), Sub(status="pending"), {}, AWAIT),
+        (at(7, 1), Sub(aws_account_id=""), {}, AWAIT),
+        (at(7, 1), Sub(license_arn=None), {}, AWAIT),
+        (at(7, 1), Sub(license_arn=None, customer_identifier="CID"), {}, SEAL),
+        (at(7, 1), Sub(status="inactive"), {}, SEAL),  # Marketplace decides: CustomerNotSubscribed
+        (at(23, 49), Sub(), {}, SEAL),
+        (at(23, 51), Sub(), {}, EXPIRE),  # too close to Marketplace's 24 h limit
+        (at(23, 51), None, {}, EXPIRE),
+        (at(3), Sub(), {"meter_status": "pending", "meter_record": {"Quantity": 5}}, RESUBMIT),
+        (at(24), Sub(), {"meter_status": "pending", "meter_record": {"Quantity": 5}}, EXPIRE),
+        (at(7, 1), Sub(), {"meter_status": "awaiting-subscription"}, SEAL),
+        (at(7, 1), Sub(), {"quantity": 2**31}, EXPIRE),
+    ],
+)
+def test_decide(now: datetime, sub: Sub | None, extra: dict, action: str) -> None:
+    assert decide(item(**extra), sub, now, WINDOW).action == action
+
+
+def test_month_end() -> None:
+    last = datetime(2026, 11, 30, 23, tzinfo=UTC)
+    first_of_month = datetime(2026, 12, 1, tzinfo=UTC)
+    assert decide(item(last), Sub(), first_of_month + timedelta(hours=3, minutes=59), WINDOW).action == WAIT
+    assert decide(item(last), Sub(), first_of_month + timedelta(hours=4), WINDOW).action == SEAL_EARLY
+    assert decide(item(last), Sub(), first_of_month + timedelta(hours=5, minutes=55), WINDOW).action == EXPIRE
+    assert submittable(last, first_of_month + timedelta(hours=5, minutes=49))
+    assert not submittable(last, first_of_month + timedelta(hours=5, minutes=50))
+    assert submittable(first_of_month, first_of_month + timedelta(hours=7))
+
+
+# --------------------------------------------------------------------------- what
+
+
+def test_records_use_the_licence_or_for_legacy_the_customer_identifier() -> None:
+    record, product = build_record(item(), Sub())
+    assert product is None
+    assert record == {
+        "Timestamp": int(HOUR.timestamp()),
+        "Dimension": "requests",
+        "Quantity": 5,
+        "CustomerAWSAccountId": "111122223333",
+        "LicenseArn": LICENSE,
+    }
+    legacy, product = build_record(item(), Sub(license_arn=None, customer_identifier="CID"))
+    assert product == "prod1" and legacy["CustomerIdentifier"] == "CID" and "LicenseArn" not in legacy
+
+
+def jobs(count: int, product_code: str | None = None, account: str | None = None) -> list[Job]:
+    made = []
+    for i in range(count):
+        record = {
+            "Timestamp": int(HOUR.timestamp()),
+            "Dimension": "requests",
+            "Quantity": i,
+            "CustomerAWSAccountId": account or f"{100000000000 + i}",
+            "LicenseArn": LICENSE,
+        }
+        made.append(Job(item(), record, product_code, needs_pending_write=True))
+    return made
+
+
+def test_batches_hold_at_most_25_of_one_product_code_and_no_repeated_record() -> None:
+    out = list(batches(jobs(60) + jobs(3, product_code="legacy") + jobs(2, account="999999999999")))
+    assert sorted(len(b) for b in out) == [1, 3, 11, 25, 25]  # the repeated record waits for a later call
+    for batch in out:
+        assert len({j.product_code for j in batch}) == 1
+        assert len({j.key for j in batch}) == len(batch)
+    assert sum(len(b) for b in out) == 65
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def client_error(code: str, status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "X"
+    )
+
+
+class FakeMarketplace:
+    """Answers from a script: an exception to raise, or 'ok' / ('unprocessed', n) to answer."""
+
+    def __init__(self, *script) -> None:
+        self.script, self.calls = list(script), []
+
+    def __call__(self, records):
+        self.calls.append(list(records))
+        step = self.script.pop(0) if self.script else "ok"
+        if isinstance(step, Exception):
+            raise step
+        held = step[1] if isinstance(step, tuple) else 0
+        done, left = records[: len(records) - held], records[len(records) - held :]
+        return {
+            "Results": [
+                {"UsageRecord": r, "MeteringRecordId": f"id-{r['Quantity']}", "Status": "Success"}
+                for r in done
+            ],
+            "UnprocessedRecords": left,
+        }
+
+
+RECORDS = [j.record for j in jobs(5)]
+
+
+def test_throttling_and_server_errors_are_retried_with_growing_delays() -> None:
+    sleeps: list[float] = []
+    fake = FakeMarketplace(
+        client_error("ThrottlingException"), client_error("InternalServiceErrorException", 500)
+    )
+    sent = submit_batch(fake, RECORDS, backoff=Backoff(), sleep=sleeps.append)
+    assert (sent.calls, sent.retries, sent.throttled, sent.left) == (3, 2, 1, [])
+    assert len(sent.outcomes) == 5 and 0.1 <= sleeps[0] <= 0.2 <= sleeps[1] <= 0.4
+
+
+def test_unprocessed_records_are_sent_again_alone() -> None:
+    fake = FakeMarketplace(("unprocessed", 2), ("unprocessed", 1))
+    sent = submit_batch(fake, RECORDS, backoff=Backoff(), sleep=lambda s: None)
+    assert [len(c) for c in fake.calls] == [5, 2, 1] and len(sent.outcomes) == 5 and not sent.left
+
+
+def test_timeouts_are_retried_since_resending_is_safe() -> None:
+    fake = FakeMarketplace(ReadTimeoutError(endpoint_url="http://x"))
+    assert len(submit_batch(fake, RECORDS, backoff=Backoff(), sleep=lambda s: None).outcomes) == 5
+
+
+def test_retries_are_bounded_and_the_rest_is_left_pending() -> None:
+    fake = FakeMarketplace(*[client_error("ThrottlingException")] * 10)
+    sleeps: list[float] = []
+    sent = submit_batch(fake, RECORDS, backoff=Backoff(max_attempts=4, cap_seconds=0.5), sleep=sleeps.append)
+    assert sent.calls == 4 and sent.left == RECORDS and not sent.outcomes
+    assert len(sleeps) == 3 and max(sleeps) <= 0.5
+
+
+def test_request_level_refusals_are_not_retried() -> None:
+    fake = FakeMarketplace(client_error("InvalidLicenseException"))
+    with pytest.raises(BatchRejected) as caught:
+        submit_batch(fake, RECORDS, backoff=Backoff(), sleep=lambda s: None)
+    assert caught.value.code == "InvalidLicenseException" and len(fake.calls) == 1
+
+
+def test_backoff_is_exponential_with_a_cap() -> None:
+    backoff = Backoff(base_seconds=0.2, cap_seconds=5.0)
+    for retry, ceiling in ((1, 0.2), (2, 0.4), (3, 0.8), (6, 5.0), (30, 5.0)):
+        assert ceiling / 2 <= backoff.delay(retry) <= ceiling
+
+
+def test_the_wire_shape_matches_the_aws_fixtures() -> None:
+    """Our stored records become exactly the fixture's request; its response maps back to them:
+    Success, DuplicateRecord, CustomerNotSubscribed, and an unprocessed record sent again."""
+    request = json.loads((FIXTURES / "batch-meter-usage-request.json").read_text())
+    response = json.loads((FIXTURES / "batch-meter-usage-response.json").read_text())
+    stored = [{k: v for k, v in r.items() if k != "UsageAllocations"} for r in request["UsageRecords"]]
+
+    client = botocore.session.get_session().create_client(
+        "meteringmarketplace", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    wire = [{**r, "Timestamp": datetime.fromtimestamp(r["Timestamp"], UTC)} for r in stored]
+    first = json.loads(json.dumps(response))
+    for result in first["Results"]:
+        result["UsageRecord"].pop("UsageAllocations", None)
+        result["UsageRecord"]["Timestamp"] = datetime.fromtimestamp(result["UsageRecord"]["Timestamp"], UTC)
+    unprocessed = [
+        {**r, "Timestamp": datetime.fromtimestamp(r["Timestamp"], UTC)} for r in first["UnprocessedRecords"]
+    ]
+    first["UnprocessedRecords"] = unprocessed
+    second = {"Results": [{"UsageRecord": unprocessed[0], "MeteringRecordId": "id-2", "Status": "Success"}]}
+    with Stubber(client) as stub:
+        stub.add_response("batch_meter_usage", first, {"UsageRecords": wire})
+        stub.add_response("batch_meter_usage", second, {"UsageRecords": unprocessed})
+        meter = BatchMeter(client)
+        sent = submit_batch(lambda records: meter(records), stored, backoff=Backoff(), sleep=lambda s: None)
+    statuses = {key[-2:]: o.status for key, o in sent.outcomes.items()}
+    assert [sent.outcomes[record_key(r)].status for r in stored] == [
+        "Success",
+        "DuplicateRecord",
+        "CustomerNotSubscribed",
+        "Success",
+    ]
+    assert sent.outcomes[record_key(stored[0])].metering_record_id == "00000000-example-metering-record-0001"
+    assert sent.calls == 2 and len(statuses) == 3
