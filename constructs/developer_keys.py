@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from aws_cdk import aws_iam as iam
+
 from constructs import Construct
 from constructs.audit_log import AuditLog
 from constructs.key_vault import KeyVault
 from constructs.platform_api import PlatformApi
+from constructs.platform_data import PlatformData
 from constructs.platform_function import PlatformFunction
 
-ROUTES = [("POST", "/v1/keys"), ("GET", "/v1/keys"), ("DELETE", "/v1/keys/{access_key}")]
+ROUTES = [
+    ("POST", "/v1/keys"),
+    ("GET", "/v1/keys"),
+    ("DELETE", "/v1/keys/{access_key}"),
+    ("POST", "/v1/marketplace/registrations"),
+    ("GET", "/v1/subscription"),
+    ("GET", "/v1/usage"),
+]
 
 
 class DeveloperKeys(Construct):
@@ -20,6 +30,7 @@ class DeveloperKeys(Construct):
         api: PlatformApi,
         vault: KeyVault,
         audit: AuditLog,
+        data: PlatformData,
         environment: dict[str, str],
         layer_version: int,
     ) -> None:
@@ -45,4 +56,20 @@ class DeveloperKeys(Construct):
         vault.grant_owner_index_query(fn)
         audit.grant_write(fn)
         vault.secret_key.grant(fn, "kms:GenerateMac")
+        data.grant_items(
+            fn,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            index=True,
+        )
+        # Marketplace has no resource-level permissions for these.
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["aws-marketplace:ResolveCustomer", "aws-marketplace:GetEntitlements"],
+                resources=["*"],
+            )
+        )
         api.add_routes(fn, ROUTES, developer_auth=True)

@@ -18,6 +18,7 @@ ROUTES = [
     ("GET", "/v1/whoami"),
     ("POST", "/v1/activations"),
     ("DELETE", "/v1/activations/{activation_id}"),
+    ("POST", "/v1/usage"),
 ]
 
 
@@ -49,6 +50,7 @@ class LicenseApi(Construct):
         vault.grant_items(fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         audit.grant_write(fn)
         vault.secret_key.grant(fn, "kms:GenerateMac")
+        # PutItem/UpdateItem also authorise the usage transaction (TransactWriteItems).
         data.grant_items(fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", index=True)
         artifacts.grant_release_downloads(fn)
         artifacts.grant_manifest_signing(fn)

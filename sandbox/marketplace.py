@@ -651,6 +651,8 @@ class MarketplaceEmulator:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "MarketplaceEmulator"
     protocol_version = "HTTP/1.1"
+    # Without this every reply waits ~40 ms for a delayed ACK (Nagle + keep-alive).
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         emulator: MarketplaceEmulator = self.server.emulator  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from customer_stack.publish import publish
 from customer_stack.render import write_rendered
 from sandbox.gateway import (
     ApiGateway,
@@ -94,11 +95,24 @@ class Sandbox:
         self.marketplace_url = self._marketplace.start()
         progress(f"AWS Marketplace emulator on {self.marketplace_url}")
         self.triggers = triggers_from_template(self.stack.template)
+        self._verify_senders()
         self._start_workers()
         self._start_http()
         progress(f"platform API on {self.api_url}")
         self.vendor_outputs = {**self.stack.outputs(), "ApiUrl": self.api_url}
         self._render_customer_template()
+        self.release = publish(
+            self.vendor_outputs,
+            session=self._session,
+            endpoint_url=self.aws_endpoint,
+            product=product["name"],
+            version=product["version"],
+            template_path=self.customer_template,
+            work_dir=self.state_dir / "release",
+            progress=lambda m: progress(f"publish: {m}"),
+            region=REGION,
+            sandbox=True,
+        )
         self.endpoints = {
             "api_url": self.api_url,
             "aws_endpoint_url": self.aws_endpoint,
@@ -277,6 +291,16 @@ class Sandbox:
             if isinstance(value, str):
                 return json.loads(value)
         raise RuntimeError("no function in the vendor template has VS_PRODUCT")
+
+    def _verify_senders(self) -> None:
+        """The vendor verifies the notices sender in SES once; the sandbox does it in the emulator."""
+        ses = self._session.client("sesv2", endpoint_url=self.aws_endpoint)
+        for resource in self.stack.resources_of_type("AWS::Lambda::Function").values():
+            sender = (
+                resource["Properties"].get("Environment", {}).get("Variables", {}).get("VS_NOTICES_SENDER")
+            )
+            if isinstance(sender, str) and sender:
+                ses.create_email_identity(EmailIdentity=sender)
 
     def _invoke(self, function: str, event: dict) -> GatewayResponse:
         try:

@@ -17,6 +17,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PRODUCT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 _PRODUCT_CODE = re.compile(r"^[a-z0-9]{1,64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^https?://[^\s]+$")
 
 
 class ConfigError(ValueError):
@@ -48,6 +50,9 @@ class VendstackConfig:
     throttle_burst: int
     developer_page_origins: tuple[str, ...]
     powertools_layer_version: int
+    marketplace_sns_account: str
+    notices_sender: str
+    developer_page_url: str
 
     def runtime_product_json(self) -> str:
         """The `VS_PRODUCT` variable every platform function reads (`runtime/shared/config.py`)."""
@@ -161,4 +166,9 @@ def parse_config(context: Any) -> VendstackConfig:
         throttle_burst=_int(context, "api.throttle_burst", 1, 5000),
         developer_page_origins=tuple(origins),
         powertools_layer_version=_int(context, "lambda.powertools_layer_version", 1, 10000),
+        marketplace_sns_account=_text(
+            context, "marketplace.sns_topic_account", re.compile(r"^\d{12}$"), "a 12-digit AWS account id"
+        ),
+        notices_sender=_text(context, "notices.sender", _EMAIL, "an email address verified in SES"),
+        developer_page_url=_text(context, "notices.developer_page_url", _URL, "an https:// or http:// URL"),
     )

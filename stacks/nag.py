@@ -11,8 +11,8 @@ from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import license_api, product_catalog
 
 XRAY = (
-    "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; "
-    "this is the only wildcard in the policy"
+    "Resource '*' only for actions without resource-level permissions: X-Ray PutTraceSegments/"
+    "PutTelemetryRecords (and, where present, aws-marketplace:ResolveCustomer/GetEntitlements)"
 )
 SYNC_DLQ = (
     "Invoked synchronously by API Gateway: a DLQ only catches asynchronous invocations; failures "
@@ -44,6 +44,15 @@ def _function_findings(stack: Stack, owner: str, function: str, *, sync: bool) -
         ack(stack, f"{owner}/{function}/Resource", "Serverless-LambdaDLQ", SYNC_DLQ)
 
 
+DLQ_ITSELF = "This queue is itself a dead-letter queue, watched by an alarm"
+
+
+def _job_findings(stack: Stack, job: str) -> None:
+    """A ScheduledJob: X-Ray wildcard, and its dead-letter queue has no redrive of its own."""
+    ack(stack, f"{job}/Job/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]", XRAY)
+    ack(stack, f"{job}/DeadLetters/Resource", "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
+
+
 def acknowledge_vendor_findings(stack: Stack) -> None:
     for owner in ("Product/Api", "DeveloperKeys/Api", "License/Api"):
         _function_findings(stack, owner, "Function", sync=True)
@@ -66,6 +75,18 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         "(releases/<product>/<version>/…); "
         "only GetObject/GetObjectVersion, only under releases/",
     )
+    ack(stack, "Marketplace/Events/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]", XRAY)
+    ack(stack, "Marketplace/DeadLetters/Resource", "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
+    function = stack.node.find_child("Marketplace").node.find_child("Events").node.find_child("Function")
+    esm = next(c.node.id for c in function.node.children if c.node.id.startswith("SqsEventSource"))
+    ack(
+        stack,
+        f"Marketplace/Events/Function/{esm}/Resource",
+        "Serverless-LambdaEventSourceMappingDestination",
+        "SQS event source: a message that keeps failing goes to the queue's own redrive dead-letter queue",
+    )
+    _job_findings(stack, "Notices/Daily")
+    _job_findings(stack, "Metering/Hourly")
     ack(
         stack,
         "Identity/UserPool/Resource",
@@ -94,12 +115,7 @@ def acknowledge_customer_findings(stack: Stack) -> None:
     _function_findings(stack, "Solution", "Api", sync=True)
     _function_findings(stack, "Usage", "Reporter", sync=False)
     for queue in ("Usage/DeadLetters/Resource", "Usage/FailedRuns/Resource"):
-        ack(
-            stack,
-            queue,
-            "Serverless-SQSRedrivePolicy",
-            "This queue is itself a dead-letter queue, watched by an alarm",
-        )
+        ack(stack, queue, "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
     ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
     ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
     for method in ("Default/ANY", "Default/{proxy+}/ANY"):

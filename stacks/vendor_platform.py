@@ -11,6 +11,9 @@ from constructs.customer_identity import CustomerIdentity
 from constructs.developer_keys import DeveloperKeys
 from constructs.key_vault import KeyVault
 from constructs.license_api import LicenseApi
+from constructs.marketplace_subscriptions import MarketplaceSubscriptions
+from constructs.metering import MarketplaceMetering
+from constructs.notices import CustomerNotices
 from constructs.platform_api import PlatformApi
 from constructs.platform_data import PlatformData
 from constructs.product_catalog import ProductCatalog
@@ -43,18 +46,20 @@ class VendorPlatformStack(Stack):
         }
         layer = config.powertools_layer_version
         ProductCatalog(self, "Product", api=self.api, environment=product_env, layer_version=layer)
+        data_env = {"VS_TABLE_DATA": data.table.table_name}
         DeveloperKeys(
             self,
             "DeveloperKeys",
             api=self.api,
             vault=vault,
             audit=audit,
-            environment=keys_env,
+            data=data,
+            environment={**keys_env, **data_env},
             layer_version=layer,
         )
         license_env = {
             **keys_env,
-            "VS_TABLE_DATA": data.table.table_name,
+            **data_env,
             "VS_BUCKET_ARTIFACTS": self.artifacts.bucket.bucket_name,
             "VS_KEY_MANIFEST": self.artifacts.manifest_key.key_arn,
         }
@@ -70,6 +75,46 @@ class VendorPlatformStack(Stack):
             layer_version=layer,
         )
 
+        subscriptions = MarketplaceSubscriptions(
+            self,
+            "Marketplace",
+            product_code=config.product_code,
+            sns_topic_account=config.marketplace_sns_account,
+            environment={**product_env, **data_env},
+            layer_version=layer,
+        )
+        data.grant_items(
+            subscriptions.function,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            index=True,
+        )
+        MarketplaceMetering(
+            self,
+            "Metering",
+            data=data,
+            schedule_minutes=config.metering_schedule_minutes,
+            environment={**product_env, **data_env},
+            layer_version=layer,
+        )
+        CustomerNotices(
+            self,
+            "Notices",
+            vault=vault,
+            data=data,
+            sender=config.notices_sender,
+            environment={
+                **product_env,
+                **data_env,
+                "VS_TABLE_KEYS": vault.table.table_name,
+                "VS_NOTICES_SENDER": config.notices_sender,
+                "VS_DEVELOPER_PAGE_URL": config.developer_page_url,
+            },
+            layer_version=layer,
+        )
         CfnOutput(
             self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)"
         )

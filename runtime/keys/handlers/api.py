@@ -25,6 +25,8 @@ from keys.models import Caller, CreateKeyRequest, utcnow
 from shared.config import get_config
 from shared.errors import InvalidToken, ValidationError
 from shared.http import json_response, make_resolver, parse_body, raw_body
+from subscriptions.handlers import router as subscriptions
+from usage.handlers import history as usage_history
 
 logger = make_logger()
 tracer = Tracer()
@@ -72,6 +74,8 @@ def identify_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware
 
 
 app.use(middlewares=[identify_caller])
+app.include_router(subscriptions.router)  # POST /v1/marketplace/registrations, GET /v1/subscription
+app.include_router(usage_history.router)  # GET /v1/usage
 
 
 def _caller() -> Caller:

@@ -14,6 +14,7 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from activations.handlers import router as activations
 from audit.log import AuditLog
 from audit.middleware import run_audited
 from audit.redaction import make_logger
@@ -21,6 +22,7 @@ from license.handlers import whoami
 from license.handlers.auth import require_signature
 from shared.config import get_config
 from shared.http import make_resolver
+from usage.handlers import ingest as usage_ingest
 
 logger = make_logger()
 tracer = Tracer()
@@ -28,7 +30,9 @@ metrics = Metrics()
 app = make_resolver(logger)
 app.use(middlewares=[require_signature])
 app.include_router(whoami.router)
-# Later features: app.include_router(activations.router); app.include_router(usage.router)
+app.include_router(activations.router)
+app.include_router(usage_ingest.router)  # POST /v1/usage
+# Later features: app.include_router(usage.router)
 
 
 @lru_cache(maxsize=1)
