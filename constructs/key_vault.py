@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
+from constructs.encrypted_table import encrypted_table, grant_table_items
 
 OWNER_INDEX = "by-owner"
 
@@ -19,34 +20,13 @@ OWNER_INDEX = "by-owner"
 class KeyVault(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.table_key = kms.Key(
-            self,
-            "TableKey",
-            description="Encrypts the vendstack key-vault table",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.table_key, self.table = encrypted_table(self, "Encrypts the vendstack key-vault table")
         self.secret_key = kms.Key(
             self,
             "SecretDerivationKey",
             description="Derives API secret keys (GenerateMac); the secrets themselves are never stored",
             key_spec=kms.KeySpec.HMAC_256,
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=self.table_key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            deletion_protection=True,
-            time_to_live_attribute="ttl",
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.table.add_global_secondary_index(
@@ -58,10 +38,7 @@ class KeyVault(Construct):
 
     def grant_items(self, grantee: iam.IGrantable, *actions: str) -> None:
         """Item actions on the table itself (not its indexes), with use of the table's KMS key."""
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(actions), resource_arns=[self.table.table_arn]
-        )
-        self.table_key.grant(grantee, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        grant_table_items(grantee, self.table, self.table_key, actions)
 
     def grant_owner_index_query(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(

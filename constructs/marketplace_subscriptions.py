@@ -4,8 +4,7 @@ through a queue, into one function that keeps each customer's subscription curre
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -16,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
 from constructs.platform_function import PlatformFunction
+from constructs.queues import dead_letter_alarm, private_queue
 
 AGREEMENT_SOURCE = "aws.agreement-marketplace"
 DETAIL_TYPES = [
@@ -42,23 +42,12 @@ class MarketplaceSubscriptions(Construct):
         layer_version: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.queue = sqs.Queue(
+        self.dead_letters = private_queue(self, "DeadLetters")
+        self.queue = private_queue(
             self,
             "Notifications",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=Duration.seconds(180),
-            retention_period=Duration.days(14),
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=self.dead_letters),
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.handler = PlatformFunction(
             self,
@@ -96,16 +85,11 @@ class MarketplaceSubscriptions(Construct):
         fn.add_to_role_policy(
             iam.PolicyStatement(actions=["aws-marketplace:GetEntitlements"], resources=["*"])
         )
-        self.dead_letter_alarm = cloudwatch.Alarm(
+        self.dead_letter_alarm = dead_letter_alarm(
             self,
             "DeadLetterAlarm",
-            alarm_description="Marketplace events could not be applied; they wait in the dead-letter queue",
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5)
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dead_letters,
+            "Marketplace events could not be applied; they wait in the dead-letter queue",
         )
 
     @property

@@ -3,14 +3,14 @@ for invocations that fail all retries, and alarms on errors and on anything in t
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
 from constructs.platform_function import PlatformFunction
+from constructs.queues import dead_letter_alarm, private_queue
 
 
 class ScheduledJob(Construct):
@@ -29,14 +29,7 @@ class ScheduledJob(Construct):
         memory_size: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.dead_letters = private_queue(self, "DeadLetters")
         self.handler = PlatformFunction(
             self,
             "Job",
@@ -68,16 +61,11 @@ class ScheduledJob(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.dead_letter_alarm = cloudwatch.Alarm(
+        self.dead_letter_alarm = dead_letter_alarm(
             self,
             "DeadLetterAlarm",
-            alarm_description=f"{service} job invocations gave up and are waiting in the dead-letter queue",
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5)
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dead_letters,
+            f"{service} job invocations gave up and are waiting in the dead-letter queue",
         )
 
     @property

@@ -5,7 +5,6 @@ artifact, aggregates them per dimension and hour and reports them to the vendor'
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
 from constructs.platform_function import PYTHON_RUNTIME, function_role
+from constructs.queues import dead_letter_alarm, private_queue
 
 REPORTER_TIMEOUT = Duration.minutes(5)
 
@@ -34,35 +34,18 @@ class UsageReporting(Construct):
         vendor_api_url: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.dead_letters = private_queue(self, "DeadLetters")
         # Visibility = reporter timeout + 60 s; an event is received once, a checkpoint once per
         # run, so 10 receives is past the vendor's acceptance window (customer_stack/usage/README.md).
-        self.queue = sqs.Queue(
+        self.queue = private_queue(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
+            retention_days=4,
             visibility_timeout=REPORTER_TIMEOUT.plus(Duration.seconds(60)),
-            retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=10, queue=self.dead_letters),
-            removal_policy=RemovalPolicy.RETAIN,
         )
         # Reporter runs that failed every retry (separate from undeliverable usage events).
-        self.failed_runs = sqs.Queue(
-            self,
-            "FailedRuns",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.failed_runs = private_queue(self, "FailedRuns")
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
         )
@@ -109,26 +92,18 @@ class UsageReporting(Construct):
                 targets.LambdaFunction(self.function, retry_attempts=2, dead_letter_queue=self.failed_runs)
             ],
         )
-        self.backlog_alarm = cloudwatch.Alarm(
+        self.backlog_alarm = dead_letter_alarm(
             self,
             "DeadLetterAlarm",
-            alarm_description="Usage events could not be reported and are waiting in the dead-letter queue",
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5)
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dead_letters,
+            "Usage events could not be reported and are waiting in the dead-letter queue",
         )
 
-        self.failed_runs_alarm = cloudwatch.Alarm(
+        self.failed_runs_alarm = dead_letter_alarm(
             self,
             "FailedRunsAlarm",
-            alarm_description="The usage reporter failed every retry; see its log group",
-            metric=self.failed_runs.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.failed_runs,
+            "The usage reporter failed every retry; see its log group",
         )
 
     def grant_record(self, function: lambda_.IFunction) -> None:
