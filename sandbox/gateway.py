@@ -32,6 +32,16 @@ class Route:
     authorizer_pool: str | None  # logical id of the user pool, for COGNITO_USER_POOLS methods
 
 
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+    source_ip: str
+
+
 @dataclass
 class GatewayResponse:
     status: int
@@ -192,40 +202,22 @@ class ApiGateway:
             return self.responses[kind]
         return GatewayResponse(fallback_status, json.dumps({"message": fallback_message}), {})
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        headers: dict[str, str],
-        body: bytes,
-        source_ip: str,
-    ) -> GatewayResponse:
+    def handle(self, request: HttpRequest) -> GatewayResponse:
         for route in self.routes:
-            match = route.pattern.match(path)
-            if match and route.method in (method, "ANY"):
-                return self._invoke(route, match.groupdict(), method, path, query, headers, body, source_ip)
+            match = route.pattern.match(request.path)
+            if match and route.method in (request.method, "ANY"):
+                return self._invoke(route, match.groupdict(), request)
         # API Gateway answers an unknown path or method like this, before any function runs.
         return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
 
-    def _invoke(
-        self,
-        route: Route,
-        params: dict,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        headers: dict[str, str],
-        body: bytes,
-        source_ip: str,
-    ) -> GatewayResponse:
+    def _invoke(self, route: Route, params: dict, request: HttpRequest) -> GatewayResponse:
         claims = None
         if route.authorizer_pool:
-            auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+            auth = next((v for k, v in request.headers.items() if k.lower() == "authorization"), None)
             claims = self.verifier.claims(route.authorizer_pool, auth)
             if claims is None:
                 return self._gateway_error("UNAUTHORIZED", 401, "Unauthorized")
-        event = self._event(route, params, method, path, query, headers, body, source_ip, claims)
+        event = self._event(route, params, request, claims)
         try:
             result = self.workers[route.function].invoke(event)
         except FunctionError:
@@ -240,20 +232,10 @@ class ApiGateway:
             text = base64.b64decode(text).decode("utf-8", "replace")
         return GatewayResponse(int(result["statusCode"]), text, out_headers)
 
-    def _event(
-        self,
-        route: Route,
-        params: dict,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        headers: dict[str, str],
-        body: bytes,
-        source_ip: str,
-        claims: dict | None,
-    ) -> dict:
+    def _event(self, route: Route, params: dict, request: HttpRequest, claims: dict | None) -> dict:
+        method, path, headers, body = request.method, request.path, request.headers, request.body
         multi_query: dict[str, list[str]] = {}
-        for name, value in query:
+        for name, value in request.query:
             multi_query.setdefault(name, []).append(value)
         try:
             text, is_b64 = body.decode("utf-8"), False
@@ -284,7 +266,7 @@ class ApiGateway:
                 "domainPrefix": "sandbox",
                 "requestTimeEpoch": int(now * 1000),
                 "requestId": request_id,
-                "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+                "identity": {"sourceIp": request.source_ip, "userAgent": headers.get("User-Agent", "")},
                 "domainName": "127.0.0.1",
                 "apiId": "sandbox",
                 **({"authorizer": {"claims": claims}} if claims is not None else {}),

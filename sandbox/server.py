@@ -25,6 +25,7 @@ from sandbox.gateway import (
     ApiGateway,
     CognitoVerifier,
     GatewayResponse,
+    HttpRequest,
     gateway_responses,
     routes_from_template,
 )
@@ -231,12 +232,14 @@ class Sandbox:
                 else:
                     try:
                         response = sandbox.gateway.handle(
-                            self.command,
-                            parts.path,
-                            parse_qsl(parts.query, keep_blank_values=True),
-                            {k: v for k, v in self.headers.items()},
-                            body,
-                            self.client_address[0],
+                            HttpRequest(
+                                self.command,
+                                parts.path,
+                                parse_qsl(parts.query, keep_blank_values=True),
+                                dict(self.headers.items()),
+                                body,
+                                self.client_address[0],
+                            )
                         )
                     except Exception:  # the emulator itself failed: say so, keep serving
                         sandbox.log.write(f"sandbox: gateway error\n{traceback.format_exc()}")
