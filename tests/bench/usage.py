@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.integration.platform_tables import create_data_table
+
 ROOT = Path(__file__).resolve().parents[2]
 for entry in (str(ROOT / "runtime"), str(ROOT)):
     if entry not in sys.path:
@@ -77,27 +79,6 @@ class WriteCounter:
         self.calls.clear()
         self.items = 0
         return total
-
-
-def _table(ddb: Any) -> None:
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def _config(dimensions: tuple[str, ...]) -> Any:
@@ -184,7 +165,7 @@ def bench_writes(row: Callable[[str, str, str], None]) -> None:
     rng = random.Random(7)
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        _table(ddb)
+        create_data_table(ddb, TABLE)
         counter = WriteCounter(ddb)
         # 100,000 solution requests in the hour, each one request and some characters: the
         # customer stack's own hourly reporter aggregates their events into records.
@@ -276,7 +257,7 @@ def bench_metering(row: Callable[[str, str, str], None], customers: int = 10_000
     print(f"metering job: {customers:,} customers x {len(dims)} dimensions = {records:,} records, moto")
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        _table(ddb)
+        create_data_table(ddb, TABLE)
         emulator = MarketplaceEmulator(PRODUCT_CODE, list(dims), clock=lambda: JOB_TIME)
         emulator.start()
         try:

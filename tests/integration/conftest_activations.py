@@ -20,6 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from conftest_keys import OTHER_SUB, SUB, Answer, Vault, rest_event
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from platform_tables import create_data_table
 
 from shared import signing
 
@@ -58,28 +59,7 @@ def create_delivery_resources(session: Any, endpoint_url: str | None = None) -> 
     def make(service: str) -> Any:
         return session.client(service, region_name=REGION, endpoint_url=endpoint_url)
 
-    ddb = make("dynamodb")
-    ddb.create_table(
-        TableName=DATA_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.update_time_to_live(
-        TableName=DATA_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
-    )
+    create_data_table(make("dynamodb"))
     s3 = make("s3")
     for bucket in (ARTIFACT_BUCKET, TEMPLATES_BUCKET):
         s3.create_bucket(Bucket=bucket)

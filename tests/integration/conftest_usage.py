@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from conftest_keys import PRODUCT, SUB, Answer, Vault
+from platform_tables import create_data_table
 
 from sandbox.marketplace import MarketplaceEmulator
 
@@ -47,30 +48,6 @@ def iso(moment: datetime) -> str:
 
 def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def create_data_table(ddb: Any, table: str = DATA_TABLE) -> None:
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
-    )
 
 
 def reset_usage_caches() -> None:

@@ -23,33 +23,12 @@ from conftest_keys import (
 )
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
+from platform_tables import create_data_table
 
 SENDER = "notices@vendstack.example"
 PAGE = "https://developer.vendstack.example"
 REGION = "us-east-1"
 DATA_TABLE = "vs-data"
-
-
-def create_data_table(ddb: Any) -> None:
-    """The platform-data table as the vendor platform's CDK creates it."""
-    ddb.create_table(
-        TableName=DATA_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def parse(value: str) -> datetime:

@@ -27,6 +27,7 @@ from conftest_keys import (
     aws_world_fixture,  # noqa: F401 - pytest fixture
     vault_fixture,  # noqa: F401 - pytest fixture
 )
+from platform_tables import create_data_table
 
 from sandbox.marketplace import MarketplaceEmulator
 
@@ -41,31 +42,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def create_data_table(ddb: Any) -> None:
-    """The platform-data table as the vendor platform's CDK creates it."""
-    ddb.create_table(
-        TableName=DATA_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.update_time_to_live(
-        TableName=DATA_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
-    )
 
 
 def reset_caches() -> None:
