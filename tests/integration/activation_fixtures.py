@@ -23,10 +23,11 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.aws_fixtures import AWS_FIXTURES
+
 REPO = Path(__file__).resolve().parents[2]
 SIGNING_PY = REPO / "runtime" / "shared" / "signing.py"
 HANDLER_PY = REPO / "customer_stack" / "activation" / "handler.py"
-AWS_FIXTURES = Path("/work/shared/fixtures/aws")
 ACCOUNT_ID = "444455556666"  # the account in the StackId of the CloudFormation fixtures
 ACCESS_KEY = "VSAKABCDEFGHIJKLMNOP"
 SECRET_KEY = "vsSK_testSECRET0123456789abcdefghijklmnopqrstuv"

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -25,6 +24,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
 from shared import signing
+from tests.aws_fixtures import AWS_FIXTURES
 
 for _name, _value in {
     "POWERTOOLS_SERVICE_NAME": "vendstack-test",
@@ -33,14 +33,7 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
-_FIXTURE_DIRS = (
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws",
-    Path("/work/shared/fixtures/aws"),
-)
-COGNITO_EVENT_FILE = next(
-    (d / "apigw-rest-proxy-event-cognito.json" for d in _FIXTURE_DIRS if d.is_dir()),
-    _FIXTURE_DIRS[-1] / "apigw-rest-proxy-event-cognito.json",
-)
+COGNITO_EVENT_FILE = AWS_FIXTURES / "apigw-rest-proxy-event-cognito.json"
 BASE_EVENT: dict = json.loads(COGNITO_EVENT_FILE.read_text())
 TOKEN = BASE_EVENT["headers"]["Authorization"]  # the ID token the authorizer already checked
 

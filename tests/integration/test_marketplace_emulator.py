@@ -11,7 +11,6 @@ import http.client
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
@@ -29,15 +28,9 @@ from sandbox.marketplace_model import (
     validate_input,
     validate_output,
 )
+from tests.aws_fixtures import AWS_FIXTURES
 
-FIXTURES = next(
-    p
-    for p in (
-        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws",
-        Path("/work/shared/fixtures/aws"),
-    )
-    if p.is_dir()
-)
+FIXTURES = AWS_FIXTURES
 PRODUCT = "exampleprod1234567890"
 BUYER = "111122223333"
 OTHER_BUYER = "222233334444"

@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from sandbox import marketplace_events
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_model import ENTITLEMENT, METERING, validate_input, validate_output
+from tests.aws_fixtures import AWS_FIXTURES
 
-FIXTURES = next(
-    p
-    for p in (
-        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws",
-        Path("/work/shared/fixtures/aws"),
-    )
-    if p.is_dir()
-)
+FIXTURES = AWS_FIXTURES
 PRODUCT = "exampleprod1234567890"
 BUYER = "111122223333"
 OTHER_BUYER = "222233334444"

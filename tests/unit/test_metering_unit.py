@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import botocore.session
 import pytest
@@ -28,15 +27,12 @@ from metering.logic.plan import (
     submittable,
 )
 from metering.logic.submit import Backoff, BatchRejected, submit_batch
+from tests.aws_fixtures import AWS_FIXTURES
 
 WINDOW = timedelta(hours=6)
 HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
 LICENSE = "arn:aws:license-manager::444455556666:license:l-0123456789abcdef0123456789abcdef"
-_FIXTURE_DIRS = (
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws",
-    Path("/work/shared/fixtures/aws"),
-)
-FIXTURES = next(d for d in _FIXTURE_DIRS if (d / "batch-meter-usage-request.json").is_file())
+FIXTURES = AWS_FIXTURES
 
 
 @dataclass(frozen=True)

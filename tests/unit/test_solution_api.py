@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from customer_stack.solution.api import handler as api
+from tests.aws_fixtures import AWS_FIXTURES
 
-FIXTURE = Path("/work/shared/fixtures/aws/apigw-rest-proxy-event-cognito.json")
+FIXTURE = AWS_FIXTURES / "apigw-rest-proxy-event-cognito.json"
 
 
 def _event(body, *, method="POST", path="/analyze", base64_encoded=False):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -35,15 +34,9 @@ from subscriptions.models import (
     license_id,
     same_license,
 )
+from tests.aws_fixtures import AWS_FIXTURES
 
-FIXTURES = next(
-    p
-    for p in (
-        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws",
-        Path("/work/shared/fixtures/aws"),
-    )
-    if p.is_dir()
-)
+FIXTURES = AWS_FIXTURES
 LICENSE_ID = "l-0123456789abcdef0123456789abcdef"
 RESOLVE_ARN = f"arn:aws:license-manager::444455556666:license:{LICENSE_ID}"
 EVENT_ARN = f"aws:license-manager:us-east-1:444455556666:{LICENSE_ID}"

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
 
 import pytest
 
 from subscriptions.logic.fulfillment import token_from_fulfillment_post
+from tests.aws_fixtures import AWS_FIXTURES
 
-FIXTURES = next(
-    p
-    for p in (
-        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws",
-        Path("/work/shared/fixtures/aws"),
-    )
-    if p.is_dir()
-)
+FIXTURES = AWS_FIXTURES
 TOKEN = "EXAMPLEtokenAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+exampleBBBBBBBB/example=="
 
 
