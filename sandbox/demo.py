@@ -27,6 +27,24 @@ def mask(secret: str) -> str:
     return secret[:5] + "…" + f"({len(secret)} characters, shown once)"
 
 
+ACCOUNT = "111122223333"
+STACK_UUID = "00000000-0000-4000-8000-000000000001"
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def activate(api: PlatformClient, key: dict) -> tuple[int, dict]:
+    body = {
+        "stack_id": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/textlens/{STACK_UUID}",
+        "account_id": ACCOUNT,
+        "region": "us-east-1",
+        "request_type": "Create",
+    }
+    return api.signed(key["access_key"], key["secret_key"], "POST", "/v1/activations", body)
+
+
 def main() -> int:
     started = time.monotonic()
     state = Path(tempfile.mkdtemp(prefix="vendstack-demo-"))
@@ -61,6 +79,49 @@ def main() -> int:
             show(*api.signed(key["access_key"], key["secret_key"], "GET", "/v1/whoami"))
             step("…and with a wrong secret")
             show(*api.signed(key["access_key"], "x" * 48, "GET", "/v1/whoami"))
+
+            step("POST /v1/activations before subscribing: refused")
+            show(*activate(api, key))
+
+            step("Subscribe in AWS Marketplace (emulated) and register on the developer page")
+            status, made = api.call(
+                "POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": ACCOUNT}
+            )
+            print(f"   -> {status} license_arn={made['license_arn']} (registration token not shown)")
+            registration = {"registration_token": made["registration_token"]}
+            show(*api.call("POST", "/v1/marketplace/registrations", registration, headers=bearer))
+            show(*api.call("GET", "/v1/subscription", headers=bearer))
+
+            step("POST /v1/activations (what the customer stack's custom resource sends)")
+            status, activation = activate(api, key)
+            manifest = activation.get("manifest", {})
+            print(
+                f"   -> {status} {activation.get('activation_id')} version={manifest.get('version')} "
+                f"artifacts={[a['name'] for a in manifest.get('artifacts', [])]} "
+                f"signature={activation.get('signature_algorithm')} (download URLs valid 15 min, not shown)"
+            )
+
+            step("POST /v1/usage: the hourly reporter's aggregates (sent twice: the retry is a duplicate)")
+            hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            records = [
+                {"id": "demo-requests", "dimension": "requests", "quantity": 1200, "timestamp": iso(hour)},
+                {"id": "demo-characters", "dimension": "characters", "quantity": 345, "timestamp": iso(hour)},
+            ]
+            show(*api.signed(key["access_key"], key["secret_key"], "POST", "/v1/usage", {"records": records}))
+            show(*api.signed(key["access_key"], key["secret_key"], "POST", "/v1/usage", {"records": records}))
+
+            step("Hourly metering job, run once the hour's acceptance window has passed")
+            show(
+                *api.call(
+                    "POST", "/_sandbox/jobs/metering", {"now": iso(hour + timedelta(hours=7, minutes=2))}
+                )
+            )
+            status, metered = api.call("GET", "/_sandbox/marketplace/metered")
+            for record in metered["records"]:
+                print(
+                    f"   BatchMeterUsage: {record['dimension']} {record['quantity']} "
+                    f"at {record['timestamp']} -> {record['status']}"
+                )
 
             step("DELETE /v1/keys/{access_key}, then the key no longer works")
             show(*api.call("DELETE", f"/v1/keys/{key['access_key']}", headers=bearer))
