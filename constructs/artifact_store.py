@@ -42,50 +42,11 @@ class ArtifactStore(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.bucket = s3.Bucket(
-            self,
-            "Bucket",
-            versioned=True,
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.bucket_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="artifacts/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-old-artifact-versions",
-                    noncurrent_version_expiration=Duration.days(365),
-                    noncurrent_versions_to_retain=10,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
+        self.bucket = self._release_bucket(
+            "Bucket", "artifacts", "expire-old-artifact-versions", noncurrent_versions_to_retain=10
         )
         # Rendered customer templates, one per release; CloudFormation reads them by presigned URL.
-        self.templates = s3.Bucket(
-            self,
-            "Templates",
-            versioned=True,
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.bucket_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="templates/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-old-template-versions",
-                    noncurrent_version_expiration=Duration.days(365),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.templates = self._release_bucket("Templates", "templates", "expire-old-template-versions")
         self.signing_profile = signer.SigningProfile(
             self,
             "SigningProfile",
@@ -98,6 +59,31 @@ class ArtifactStore(Construct):
             description="Signs vendstack release manifests and license tokens (RSASSA_PKCS1_V1_5_SHA_256)",
             key_spec=kms.KeySpec.RSA_2048,
             key_usage=kms.KeyUsage.SIGN_VERIFY,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _release_bucket(self, construct_id: str, log_prefix: str, rule_id: str, **lifecycle) -> s3.Bucket:
+        """Versioned (releases name exact object versions), KMS-encrypted, private, SSL only, logged."""
+        return s3.Bucket(
+            self,
+            construct_id,
+            versioned=True,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.bucket_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=f"{log_prefix}/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id=rule_id,
+                    noncurrent_version_expiration=Duration.days(365),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                    **lifecycle,
+                )
+            ],
             removal_policy=RemovalPolicy.RETAIN,
         )
 

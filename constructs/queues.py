@@ -10,9 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 
-def private_queue(
-    scope: Construct, construct_id: str, *, retention_days: int = 14, **props
-) -> sqs.Queue:
+def private_queue(scope: Construct, construct_id: str, *, retention_days: int = 14, **props) -> sqs.Queue:
     return sqs.Queue(
         scope,
         construct_id,

@@ -135,10 +135,10 @@ def cognito_claims(sub: str = SUB, email: str = EMAIL) -> dict[str, str]:
 def reset_caches(*, clients: bool) -> None:
     """Config, stores and cached secrets belong to one test; boto3 clients to one moto world."""
     import audit.log
-    import keys.dal.aws
     import keys.handlers.api
     import license.handlers.api
     import license.handlers.auth
+    import shared.aws
     from shared.config import get_config
 
     cached = [
@@ -150,7 +150,7 @@ def reset_caches(*, clients: bool) -> None:
         license.handlers.api.audit_log,
     ]
     if clients:
-        cached += [keys.dal.aws.client, audit.log.dynamodb_client]
+        cached += [shared.aws.client, audit.log.dynamodb_client]
     for function in cached:
         function.cache_clear()
 
@@ -250,9 +250,9 @@ class Vault:
 
 
 def _client(service: str) -> Any:
-    import keys.dal.aws
+    import shared.aws
 
-    return keys.dal.aws.client(service)
+    return shared.aws.client(service)
 
 
 def _answer(response: dict) -> Answer:

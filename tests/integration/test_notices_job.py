@@ -37,7 +37,7 @@ def parse(value: str) -> datetime:
 
 @pytest.fixture(name="notices_world", scope="module")
 def notices_world_fixture(aws_world: str) -> Iterator[None]:
-    import keys.dal.aws
+    import shared.aws
     from shared.config import get_config
 
     patch = pytest.MonkeyPatch()
@@ -48,7 +48,7 @@ def notices_world_fixture(aws_world: str) -> Iterator[None]:
     create_data_table(boto3.client("dynamodb", region_name=REGION))
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
     get_config.cache_clear()
-    keys.dal.aws.client.cache_clear()
+    shared.aws.client.cache_clear()
     try:
         yield
     finally:

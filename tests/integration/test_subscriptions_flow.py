@@ -45,11 +45,11 @@ class Clock:
 
 
 def reset_caches() -> None:
-    import keys.dal.aws
+    import shared.aws
     from shared.config import get_config
 
     get_config.cache_clear()
-    keys.dal.aws.client.cache_clear()
+    shared.aws.client.cache_clear()
 
 
 @pytest.fixture(name="emulator", scope="module")

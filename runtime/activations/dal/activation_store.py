@@ -15,7 +15,7 @@ from activations.models import (
     activation_pk,
     customer_activations_pk,
 )
-from keys.dal.aws import client
+from shared.aws import client
 from shared.errors import ServiceError
 
 INDEX = "gsi1"

@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activations.models import SIGNATURE_ALGORITHM, ReleaseArtifact, rfc3339
-from keys.dal.aws import client
+from shared.aws import client
 from shared.errors import ServiceError
 
 DOWNLOAD_SECONDS = 900  # CONTRACT §4.1: at most 15 minutes

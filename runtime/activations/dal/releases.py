@@ -8,7 +8,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activations.models import CURRENT_SK, Release, release_pk, version_sk
-from keys.dal.aws import client
+from shared.aws import client
 from shared.errors import ServiceError
 
 _deserializer = TypeDeserializer()

@@ -20,8 +20,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.aws import client
 from keys.models import KeyItem, KeySet, format_sortable, format_timestamp, parse_timestamp
+from shared.aws import client
 from shared.errors import ServiceError
 
 KEY_SK = "KEY"

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.aws import client
+from shared.aws import client
 from shared.errors import ServiceError
 
 SECRET_PREFIX = "vsSK_"  # noqa: S105 - a public prefix, not a secret

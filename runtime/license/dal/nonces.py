@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.aws import client
+from shared.aws import client
 from shared.errors import ReplayDetected, ServiceError
 
 NONCE_SK = "NONCE"

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.aws import client
+from shared.aws import client
 from shared.errors import ServiceError
 from usage.dal.usage_store import dump, load
 from usage.models import DUE_SHARDS, due_pk

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.aws import client
+from shared.aws import client
 from shared.errors import ServiceError
 from subscriptions.dal.store import SUB_SK, sub_pk, subscription_from_item
 from subscriptions.models import Subscription

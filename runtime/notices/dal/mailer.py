@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.aws import client
+from shared.aws import client
 
 
 class MailError(Exception):

@@ -16,8 +16,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.aws import client
 from keys.models import format_sortable, format_timestamp
+from shared.aws import client
 from shared.errors import ServiceError
 
 NOTICE_SK = "NOTICE"

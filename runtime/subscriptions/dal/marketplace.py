@@ -1,6 +1,6 @@
 """AWS Marketplace Metering (ResolveCustomer) and Entitlement (GetEntitlements) calls.
 
-Both clients are built lazily (`keys.dal.aws.client`), so `AWS_ENDPOINT_URL_MARKETPLACE_METERING`
+Both clients are built lazily (`shared.aws.client`), so `AWS_ENDPOINT_URL_MARKETPLACE_METERING`
 and `AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` (the sandbox's emulator) are honoured.
 SDK errors become the project's own: a bad token is the caller's fault (400), anything else
 is ours and retryable (503).
@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from keys.dal.aws import client
 from keys.models import format_timestamp
+from shared.aws import client
 from shared.errors import InvalidRegistrationToken, ServiceError
 
 # ResolveCustomer errors that mean "this token will never work" (botocore's service model).

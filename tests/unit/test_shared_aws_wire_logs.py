@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import keys.dal.aws  # noqa: F401 - installs the filter
+import shared.aws  # noqa: F401 - installs the filter
 
 
 def test_generate_mac_response_bodies_are_dropped_at_debug(caplog):
