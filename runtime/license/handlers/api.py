@@ -31,8 +31,7 @@ app = make_resolver(logger)
 app.use(middlewares=[require_signature])
 app.include_router(whoami.router)
 app.include_router(activations.router)
-app.include_router(usage_ingest.router)  # POST /v1/usage
-# Later features: app.include_router(usage.router)
+app.include_router(usage_ingest.router)
 
 
 @lru_cache(maxsize=1)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from audit.redaction import make_logger
 from product.logic.catalog import health_document, product_document
 from shared.config import get_config
 from shared.http import json_response, make_resolver
 
-logger = Logger()
+logger = make_logger()  # the redacting logger every platform function uses
 tracer = Tracer()
 metrics = Metrics()
 app = make_resolver(logger)
