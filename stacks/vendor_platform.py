@@ -37,7 +37,10 @@ class VendorPlatformStack(Stack):
             throttle_burst=config.throttle_burst,
             cors_origins=config.developer_page_origins,
         )
-        product_env = {"VS_PRODUCT": config.runtime_product_json()}
+        product_env = {
+            "VS_PRODUCT": config.runtime_product_json(),
+            "VS_CORS_ORIGINS": ",".join(config.developer_page_origins),
+        }
         keys_env = {
             **product_env,
             "VS_TABLE_KEYS": vault.table.table_name,

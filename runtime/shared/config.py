@@ -75,6 +75,13 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
         raise RuntimeError(f"function environment is missing {exc.args[0]}") from None
 
 
+def cors_origins(env: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The developer page's origins (`VS_CORS_ORIGINS`, comma-separated). Read on its own, at
+    import, because the resolver is built then; everything else waits for `get_config()`."""
+    value = (os.environ if env is None else env).get("VS_CORS_ORIGINS", "")
+    return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+
+
 @lru_cache(maxsize=1)
 def get_config() -> RuntimeConfig:
     return config_from_env(dict(os.environ))

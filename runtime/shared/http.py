@@ -12,10 +12,11 @@ import json
 from typing import TypeVar
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from shared.config import cors_origins
 from shared.errors import ApiError, NotFound, PayloadTooLarge, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -32,7 +33,18 @@ def json_response(status: int, body: dict | None, headers: dict[str, str] | None
 
 
 def make_resolver(logger: Logger) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver()
+    origins = cors_origins()
+    cors = (
+        CORSConfig(
+            allow_origin=origins[0],
+            extra_origins=list(origins[1:]),
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=300,
+        )
+        if origins
+        else None
+    )
+    app = APIGatewayRestResolver(cors=cors)
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
