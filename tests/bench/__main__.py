@@ -44,7 +44,14 @@ start = time.perf_counter()
 importlib.import_module(sys.argv[1])
 print(time.perf_counter() - start)
 """
-HANDLERS = ["product.handlers.api", "keys.handlers.api", "license.handlers.api"]
+HANDLERS = [
+    "product.handlers.api",
+    "keys.handlers.api",
+    "license.handlers.api",
+    "subscriptions.handlers.events",
+    "metering.handlers.job",
+    "notices.handlers.job",
+]
 
 
 def timed_run(code: str, *args: str) -> float:

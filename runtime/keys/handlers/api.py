@@ -29,7 +29,7 @@ from subscriptions.handlers import router as subscriptions
 from usage.handlers import history as usage_history
 
 logger = make_logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
 metrics = Metrics()
 app = make_resolver(logger)
 NO_STORE = {"Cache-Control": "no-store"}

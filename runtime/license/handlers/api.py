@@ -25,7 +25,7 @@ from shared.http import make_resolver
 from usage.handlers import ingest as usage_ingest
 
 logger = make_logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
 metrics = Metrics()
 app = make_resolver(logger)
 app.use(middlewares=[require_signature])

@@ -24,7 +24,7 @@ from metering.logic.job import MeteringJob, Summary
 from shared.config import get_config
 
 logger = make_logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
 metrics = Metrics()
 WORKERS = 8
 

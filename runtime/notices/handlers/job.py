@@ -22,7 +22,7 @@ from shared.config import get_config
 from subscriptions.dal.store import SubscriptionStore
 
 logger = make_logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
 metrics = Metrics()
 
 
