@@ -64,9 +64,9 @@ from activations.models import (  # noqa: E402
     Release,
     ReleaseArtifact,
     release_pk,
-    rfc3339,
     version_sk,
 )
+from shared.timestamps import format_timestamp  # noqa: E402
 
 DEFAULT_STACK = "VendstackVendorPlatform"
 DEFAULT_TEMPLATE = Path("dist/customer.template.json")
@@ -529,7 +529,7 @@ def publish(
     release = Release(
         product=product,
         version=version,
-        published_at=rfc3339(datetime.now(UTC)),
+        published_at=format_timestamp(datetime.now(UTC)),
         signing=signing,
         bucket=bucket,
         artifacts=tuple(artifacts),

@@ -34,6 +34,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from shared.timestamps import format_timestamp
+
 SIGNATURE_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
 SIGNING_AWS = "aws-signer"
 SIGNING_SANDBOX = "sandbox-standin-unsigned"
@@ -67,11 +69,6 @@ def activation_pk(activation_id: str) -> str:
 
 def customer_activations_pk(customer_id: str) -> str:
     return f"CUSTACT#{customer_id}"
-
-
-def rfc3339(value: datetime) -> str:
-    """The wire form (CONTRACT §1): whole seconds in UTC, `Z`."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sortable(value: datetime) -> str:
@@ -154,7 +151,7 @@ class Release:
         return {
             "product": self.product,
             "version": self.version,
-            "issued_at": rfc3339(issued_at),
+            "issued_at": format_timestamp(issued_at),
             "activation_id": activation_id,
             "account_id": account_id,
             "artifacts": [{"name": a.name, "sha256": a.sha256, "size": int(a.size)} for a in self.artifacts],

@@ -8,41 +8,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
+from shared.timestamps import format_timestamp, parse_timestamp
+
 ACCESS_KEY_RE = re.compile(r"^VSAK[A-Z2-7]{16}$")
-_RFC3339_Z_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$")
 
 ACTIVE = "active"
 EXPIRED = "expired"
 REVOKED = "revoked"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def parse_timestamp(value: str) -> datetime:
-    """RFC 3339 in UTC with a `Z` suffix (CONTRACT §1); fractions are kept to the microsecond."""
-    match = _RFC3339_Z_RE.match(value)
-    if match is None:
-        raise ValueError("not an RFC 3339 UTC timestamp ending in Z")
-    *parts, fraction = match.groups()
-    micros = int((fraction or "0")[:6].ljust(6, "0"))
-    return datetime(*(int(p) for p in parts), micros, tzinfo=UTC)
-
-
-def format_timestamp(value: datetime) -> str:
-    """The wire form: whole seconds, `Z`."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_sortable(value: datetime) -> str:
-    """Fixed-width microsecond form, so keys created in the same second still sort by age."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class CreateKeyRequest(BaseModel):

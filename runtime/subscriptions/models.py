@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
-from keys.models import parse_timestamp
+from shared.timestamps import parse_timestamp
 
 ACTIVE = "active"
 PENDING = "pending"

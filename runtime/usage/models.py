@@ -39,7 +39,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from keys.models import format_timestamp, parse_timestamp
+from shared.timestamps import format_timestamp, parse_timestamp
 
 MAX_RECORDS = 500
 MAX_ID_LENGTH = 64

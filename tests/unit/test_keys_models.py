@@ -10,9 +10,10 @@ from pydantic import ValidationError
 
 from keys.dal.secrets import SecretDeriver, secret_from_mac
 from keys.logic.keys import check_expiry, new_access_key
-from keys.models import CreateKeyRequest, KeyItem, KeySet, format_timestamp, parse_timestamp
+from keys.models import CreateKeyRequest, KeyItem, KeySet
 from shared import errors
 from shared.http import parse_body
+from shared.timestamps import format_timestamp, parse_timestamp
 
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
 

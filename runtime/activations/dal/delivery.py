@@ -11,9 +11,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from activations.models import SIGNATURE_ALGORITHM, ReleaseArtifact, rfc3339
+from activations.models import SIGNATURE_ALGORITHM, ReleaseArtifact
 from shared.aws import client
 from shared.errors import ServiceError
+from shared.timestamps import format_timestamp
 
 DOWNLOAD_SECONDS = 900  # CONTRACT §4.1: at most 15 minutes
 KMS_RAW_LIMIT = 4096  # KMS Sign takes at most 4096 bytes with MessageType RAW
@@ -70,4 +71,4 @@ class Downloads:
             )
         except (ClientError, BotoCoreError) as exc:
             raise ServiceError("Download links cannot be made right now; retry later.") from exc
-        return {"url": url, "expires_at": rfc3339(now + timedelta(seconds=DOWNLOAD_SECONDS))}
+        return {"url": url, "expires_at": format_timestamp(now + timedelta(seconds=DOWNLOAD_SECONDS))}

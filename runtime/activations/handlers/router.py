@@ -17,11 +17,11 @@ from activations.dal.delivery import Downloads, ManifestSigner
 from activations.dal.releases import ReleaseStore
 from activations.logic.activations import Delivery, activate, deactivate
 from activations.models import ActivationRequest
-from keys.models import utcnow
 from license.handlers.auth import current_principal, signed_body
 from shared.config import get_config
 from shared.errors import ValidationError
 from shared.http import json_response, parse_body
+from shared.timestamps import utcnow
 
 router = Router()
 logger = Logger(child=True)

@@ -22,10 +22,10 @@ from activations.models import (
     ActivationRequest,
     activation_id_for,
     canonical_manifest,
-    rfc3339,
     sortable,
 )
 from shared.errors import ApiError, NotFound, SubscriptionInactive
+from shared.timestamps import format_timestamp
 from subscriptions.logic import status as subscription_status
 
 
@@ -70,7 +70,7 @@ def activate(
     manifest = release.manifest(activation_id=activation_id, account_id=request.account_id, issued_at=now)
     signature = delivery.signer.sign(canonical_manifest(manifest))
     downloads = {a.name: delivery.downloads.presign(a, now) for a in release.artifacts}
-    stamp = rfc3339(now)
+    stamp = format_timestamp(now)
     try:
         delivery.activations.record(
             Activation(
@@ -109,4 +109,4 @@ def deactivate(store: ActivationStore, *, customer_id: str, activation_id: str, 
         raise NotFound("No such activation.")
     if found.status == DEACTIVATED:
         return
-    store.deactivate(activation_id, customer_id, rfc3339(now))
+    store.deactivate(activation_id, customer_id, format_timestamp(now))

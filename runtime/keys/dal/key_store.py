@@ -20,9 +20,10 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.models import KeyItem, KeySet, format_sortable, format_timestamp, parse_timestamp
+from keys.models import KeyItem, KeySet
 from shared.aws import client
 from shared.errors import ServiceError
+from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 
 KEY_SK = "KEY"
 KEYSET_SK = "KEYSET"

@@ -21,10 +21,11 @@ from audit.redaction import make_logger
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
 from keys.logic.keys import create_key, list_keys, revoke_key
-from keys.models import Caller, CreateKeyRequest, utcnow
+from keys.models import Caller, CreateKeyRequest
 from shared.config import get_config
 from shared.errors import InvalidToken, ValidationError
 from shared.http import json_response, make_resolver, parse_body, raw_body
+from shared.timestamps import utcnow
 from subscriptions.handlers import router as subscriptions
 from usage.handlers import history as usage_history
 

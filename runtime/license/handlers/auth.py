@@ -17,12 +17,12 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from audit.middleware import current_audit
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
-from keys.models import utcnow
 from license.dal.nonces import NonceStore
 from license.logic.verifier import AuthAttempt, Principal, SignedRequest, Verifier
 from shared.config import get_config
 from shared.errors import ApiError
 from shared.http import raw_body
+from shared.timestamps import utcnow
 
 PRINCIPAL = "principal"
 BODY = "signed_body"

@@ -23,7 +23,7 @@ from aws_lambda_powertools import Logger
 
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
-from keys.models import ACCESS_KEY_RE, REVOKED, KeyItem, format_timestamp
+from keys.models import ACCESS_KEY_RE, REVOKED, KeyItem
 from license.dal.nonces import NonceStore
 from shared import signing
 from shared.errors import (
@@ -35,6 +35,7 @@ from shared.errors import (
     RequestExpired,
     SignatureDoesNotMatch,
 )
+from shared.timestamps import format_timestamp
 
 logger = Logger(child=True)
 WINDOW = timedelta(seconds=signing.WINDOW_SECONDS)

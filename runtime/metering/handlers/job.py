@@ -16,12 +16,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audit.redaction import make_logger
-from keys.models import parse_timestamp, utcnow
 from metering.dal.aggregates import MeterStore
 from metering.dal.marketplace import BatchMeter
 from metering.dal.subscriptions import SubscriptionReader
 from metering.logic.job import MeteringJob, Summary
 from shared.config import get_config
+from shared.timestamps import parse_timestamp, utcnow
 
 logger = make_logger()
 tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.

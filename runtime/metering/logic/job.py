@@ -34,7 +34,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from keys.models import format_timestamp
 from metering.dal.aggregates import MeterStore
 from metering.dal.subscriptions import SubscriptionReader
 from metering.logic.plan import (
@@ -59,6 +58,7 @@ from metering.logic.submit import (
     Outcome,
     submit_batch,
 )
+from shared.timestamps import format_timestamp
 from usage.models import (
     AWAITING,
     DUPLICATE,

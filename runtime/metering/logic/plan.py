@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from keys.models import parse_timestamp
+from shared.timestamps import parse_timestamp
 from usage.models import MAX_QUANTITY, PENDING
 
 BATCH_SIZE = 25  # BatchMeterUsage: at most 25 UsageRecords per call

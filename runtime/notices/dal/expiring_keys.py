@@ -16,9 +16,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.models import parse_timestamp
 from shared.aws import client
 from shared.errors import ServiceError
+from shared.timestamps import parse_timestamp
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

@@ -16,9 +16,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.models import format_sortable, format_timestamp
 from shared.aws import client
 from shared.errors import ServiceError
+from shared.timestamps import format_sortable, format_timestamp
 
 NOTICE_SK = "NOTICE"
 SENDING = "sending"

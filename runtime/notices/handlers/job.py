@@ -13,12 +13,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audit.redaction import make_logger
-from keys.models import parse_timestamp, utcnow
 from notices.dal.expiring_keys import ExpiringKeys
 from notices.dal.mailer import Mailer
 from notices.dal.notice_store import NoticeStore
 from notices.logic.notices import Sources, run_notices
 from shared.config import get_config
+from shared.timestamps import parse_timestamp, utcnow
 from subscriptions.dal.store import SubscriptionStore
 
 logger = make_logger()

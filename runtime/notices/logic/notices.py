@@ -20,6 +20,7 @@ from notices.dal.expiring_keys import ExpiringKey, ExpiringKeys
 from notices.dal.mailer import Mailer, MailError
 from notices.dal.notice_store import NoticeStore
 from shared.errors import ServiceError
+from shared.timestamps import format_timestamp
 from subscriptions.dal.store import SubscriptionStore
 from subscriptions.models import GRACE, Subscription
 
@@ -55,7 +56,7 @@ class Summary:
     def document(self) -> dict:
         return {
             "job": "notices",
-            "now": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "now": format_timestamp(self.now),
             "sent": self.sent,
             "skipped": self.skipped,
             "failed": self.failed,
@@ -123,7 +124,7 @@ def grace_notice(sub: Subscription, product: str, page_url: str) -> Notice:
     )
     return Notice(
         customer_id=sub.customer_id,
-        subject_key=f"GRACE#{sub.grace_until.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        subject_key=f"GRACE#{format_timestamp(sub.grace_until)}",
         to=sub.email,
         subject=f"Your {product} subscription has ended: access until {_day(sub.grace_until)}",
         text=text,

@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from keys.models import format_timestamp
 from shared.aws import client
 from shared.errors import InvalidRegistrationToken, ServiceError
+from shared.timestamps import format_timestamp
 
 # ResolveCustomer errors that mean "this token will never work" (botocore's service model).
 _BAD_TOKEN = {"InvalidTokenException", "ExpiredTokenException"}

@@ -33,9 +33,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.models import format_sortable, format_timestamp, parse_timestamp
 from shared.aws import client
 from shared.errors import ServiceError
+from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 from subscriptions.models import MarketplaceEvent, Subscription, event_from_dict, event_to_dict
 
 SUB_SK = "SUB"

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audit.redaction import make_logger
-from keys.models import utcnow
+from shared.timestamps import utcnow
 from subscriptions.handlers.router import event_context
 from subscriptions.logic.events import (
     IGNORED,

@@ -10,10 +10,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from keys.models import Caller, utcnow
+from keys.models import Caller
 from shared.config import get_config
 from shared.errors import ValidationError
 from shared.http import json_response, parse_body, raw_body
+from shared.timestamps import utcnow
 from subscriptions.dal.marketplace import Marketplace
 from subscriptions.dal.store import SubscriptionStore
 from subscriptions.logic.events import EventContext

@@ -23,8 +23,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from keys.models import parse_timestamp
 from shared.errors import ServiceError
+from shared.timestamps import parse_timestamp
 from subscriptions.dal.marketplace import Marketplace
 from subscriptions.dal.store import (
     LinkConflict,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from keys.models import format_timestamp
 from shared.config import get_config
+from shared.timestamps import format_timestamp
 from subscriptions.dal.store import SubscriptionStore
 from subscriptions.models import GRACE, INACTIVE, Subscription
 

@@ -16,9 +16,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.models import format_timestamp, parse_timestamp
 from shared.aws import client
 from shared.errors import ServiceError
+from shared.timestamps import format_timestamp, parse_timestamp
 from usage.models import (
     RECORD_SK,
     Attribution,

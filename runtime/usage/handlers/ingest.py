@@ -15,11 +15,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from keys.models import utcnow
 from license.handlers.auth import current_principal, signed_body
 from shared.config import get_config
 from shared.errors import ValidationError
 from shared.http import json_response, parse_body
+from shared.timestamps import utcnow
 from usage.dal.attribution import ActivationAttributor, activation_store
 from usage.dal.usage_store import UsageStore
 from usage.logic.ingest import ingest
