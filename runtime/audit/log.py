@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.record import AuditRecord
+from shared.aws import all_items
 from shared.errors import ServiceError
 
 _serializer = TypeSerializer()
@@ -55,15 +56,11 @@ class AuditLog:
         }
         records: list[dict] = []
         try:
-            while True:
-                answer = self._client.query(**request)
-                records.extend(
-                    {k: _deserializer.deserialize(v) for k, v in item.items()}
-                    for item in answer.get("Items", [])
-                )
-                if "LastEvaluatedKey" not in answer:
-                    return records
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            records.extend(
+                {k: _deserializer.deserialize(v) for k, v in item.items()}
+                for item in all_items(self._client, "query", request)
+            )
+            return records
         except (ClientError, BotoCoreError) as exc:
             raise ServiceError("The audit log is unavailable.") from exc
 

@@ -7,6 +7,7 @@ local emulator) and `AWS_REGION` from the function's environment, and tests can 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -44,3 +45,15 @@ for _name in _WIRE_LOGGERS:
 @cache
 def client(service: str) -> Any:
     return boto3.client(service, config=_CONFIG)
+
+
+def all_items(ddb: Any, operation: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every raw item of a DynamoDB `query` or `scan`, following `LastEvaluatedKey` page by page.
+    SDK errors surface while iterating, so callers consume it inside their own error mapping."""
+    request = dict(request)
+    while True:
+        answer = getattr(ddb, operation)(**request)
+        yield from answer.get("Items", [])
+        if "LastEvaluatedKey" not in answer:
+            return
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 
+from shared.aws import all_items
 from usage.dal.usage_store import UsageStore, dump, load
 from usage.logic.history import MAX_RANGE_DAYS
 from usage.models import FLAGGED, STATUSES_IN_ORDER, UNMETERED, parse_day
@@ -49,12 +50,8 @@ def hourly_items(ddb: Any, table: str, first: date, last: date, customer: str | 
             ),
         }
         found: list[dict[str, Any]] = []
-        while True:
-            answer = ddb.scan(**request)
-            found.extend(load(item) for item in answer.get("Items", []))
-            if "LastEvaluatedKey" not in answer:
-                return found
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        found.extend(load(item) for item in all_items(ddb, "scan", request))
+        return found
 
     with ThreadPoolExecutor(max_workers=SCAN_SEGMENTS) as pool:
         return [item for part in pool.map(segment, range(SCAN_SEGMENTS)) for item in part]

@@ -15,7 +15,7 @@ from activations.models import (
     activation_pk,
     customer_activations_pk,
 )
-from shared.aws import client
+from shared.aws import all_items, client
 from shared.errors import ServiceError
 
 INDEX = "gsi1"
@@ -141,11 +141,7 @@ class ActivationStore:
             "ExpressionAttributeValues": {":pk": {"S": customer_activations_pk(customer_id)}},
         }
         try:
-            while True:
-                answer = self.ddb.query(**request)
-                found.extend(_load(item) for item in answer.get("Items", []))
-                if "LastEvaluatedKey" not in answer:
-                    return found
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            found.extend(_load(item) for item in all_items(self.ddb, "query", request))
+            return found
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc

@@ -21,7 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keys.models import KeyItem, KeySet
-from shared.aws import client
+from shared.aws import all_items, client
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 
@@ -197,12 +197,8 @@ class KeyStore:
             "ScanIndexForward": False,
         }
         try:
-            while True:
-                answer = self._client.query(**request)
-                keys.extend(key_from_item(_load(item)) for item in answer.get("Items", []))
-                if "LastEvaluatedKey" not in answer:
-                    return keys
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            keys.extend(key_from_item(_load(item)) for item in all_items(self._client, "query", request))
+            return keys
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
 

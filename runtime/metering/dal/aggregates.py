@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.aws import client
+from shared.aws import all_items, client
 from shared.errors import ServiceError
 from usage.dal.usage_store import dump, load
 from usage.models import DUE_SHARDS, due_pk
@@ -72,12 +72,8 @@ class MeterStore:
         }
         found: list[dict[str, Any]] = []
         try:
-            while True:
-                answer = self.ddb.query(**request)
-                found.extend(load(item) for item in answer.get("Items", []))
-                if "LastEvaluatedKey" not in answer:
-                    return found
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            found.extend(load(item) for item in all_items(self.ddb, "query", request))
+            return found
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable() from exc
 

@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.aws import client
+from shared.aws import all_items, client
 from shared.errors import ServiceError
 from shared.timestamps import parse_timestamp
 
@@ -62,19 +62,14 @@ class ExpiringKeys:
             },
         }
         try:
-            while True:
-                answer = self._client.scan(**request)
-                for raw in answer.get("Items", []):
-                    item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
-                    yield ExpiringKey(
-                        access_key=item["access_key"],
-                        owner=item["owner"],
-                        owner_email=item.get("owner_email", ""),
-                        expires_at=parse_timestamp(item["expires_at"]),
-                        label=item.get("label"),
-                    )
-                if "LastEvaluatedKey" not in answer:
-                    return
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            for raw in all_items(self._client, "scan", request):
+                item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
+                yield ExpiringKey(
+                    access_key=item["access_key"],
+                    owner=item["owner"],
+                    owner_email=item.get("owner_email", ""),
+                    expires_at=parse_timestamp(item["expires_at"]),
+                    label=item.get("label"),
+                )
         except (ClientError, BotoCoreError) as exc:
             raise ServiceError("The key vault is unavailable; retry later.") from exc

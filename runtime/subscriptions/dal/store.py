@@ -33,7 +33,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.aws import client
+from shared.aws import all_items, client
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 from subscriptions.models import MarketplaceEvent, Subscription, event_from_dict, event_to_dict
@@ -451,14 +451,10 @@ class SubscriptionStore:
         }
         found: list[tuple[str, MarketplaceEvent]] = []
         try:
-            while True:
-                answer = self._client.query(**request)
-                for raw in answer.get("Items", []):
-                    item = _load(raw)
-                    found.append((item["sk"], event_from_dict(json.loads(item["event"]))))
-                if "LastEvaluatedKey" not in answer:
-                    return found
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            for raw in all_items(self._client, "query", request):
+                item = _load(raw)
+                found.append((item["sk"], event_from_dict(json.loads(item["event"]))))
+            return found
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
 

@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.aws import client
+from shared.aws import all_items, client
 from shared.errors import ServiceError
 from shared.timestamps import format_timestamp, parse_timestamp
 from usage.models import (
@@ -273,12 +273,8 @@ class UsageStore:
         }
         found: list[dict[str, Any]] = []
         try:
-            while True:
-                answer = self.ddb.query(**request)
-                found.extend(load(item) for item in answer.get("Items", []))
-                if "LastEvaluatedKey" not in answer:
-                    return found
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            found.extend(load(item) for item in all_items(self.ddb, "query", request))
+            return found
         except (ClientError, BotoCoreError) as exc:
             raise unavailable() from exc
 
