@@ -18,11 +18,10 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import boto3
 
 ACCOUNT = "123456789012"
 # Types moto's CloudFormation creates faithfully enough for the platform's handlers.
@@ -37,6 +36,10 @@ CFN_TYPES = {
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
 }
+
+
+# service name -> a boto3 client of the emulator (the caller decides endpoint and credentials)
+Clients = Callable[[str], Any]
 
 
 class ProvisionError(RuntimeError):
@@ -100,9 +103,9 @@ def _substitute(node: Any, values: dict[str, str], attributes: dict[tuple[str, s
     return node
 
 
-def publish_assets(cdk_out: Path, stack_name: str, region: str) -> None:
+def publish_assets(cdk_out: Path, stack_name: str, region: str, clients: Clients) -> None:
     manifest = json.loads((cdk_out / f"{stack_name}.assets.json").read_text())
-    s3 = boto3.client("s3", region_name=region)
+    s3 = clients("s3")
     for asset in manifest.get("files", {}).values():
         source = cdk_out / asset["source"]["path"]
         if source.is_dir():
@@ -125,12 +128,14 @@ def publish_assets(cdk_out: Path, stack_name: str, region: str) -> None:
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
 
 
-def _create_special(template: dict, region: str) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+def _create_special(
+    template: dict, region: str, clients: Clients
+) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
     """Create what moto's CloudFormation skips, from the template's own properties."""
     values: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
     resources = template["Resources"]
-    kms = boto3.client("kms", region_name=region)
+    kms = clients("kms")
     for logical, resource in sorted(resources.items()):
         props = resource.get("Properties", {})
         if (
@@ -146,7 +151,7 @@ def _create_special(template: dict, region: str) -> tuple[dict[str, str], dict[t
             values[logical] = meta["KeyId"]
             attributes[(logical, "Arn")] = meta["Arn"]
             attributes[(logical, "KeyId")] = meta["KeyId"]
-    signer = boto3.client("signer", region_name=region)
+    signer = clients("signer")
     for logical, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Signer::SigningProfile":
             continue
@@ -162,7 +167,7 @@ def _create_special(template: dict, region: str) -> tuple[dict[str, str], dict[t
                 (logical, "ProfileVersionArn"): made["profileVersionArn"],
             }
         )
-    cognito = boto3.client("cognito-idp", region_name=region)
+    cognito = clients("cognito-idp")
     for logical, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Cognito::UserPool":
             continue
@@ -227,10 +232,12 @@ def _schema_attribute(attribute: dict) -> dict:
     return out
 
 
-def provision(cdk_out: Path, stack_name: str, region: str, *, timeout_s: float = 60) -> Provisioned:
+def provision(
+    cdk_out: Path, stack_name: str, region: str, clients: Clients, *, timeout_s: float = 60
+) -> Provisioned:
     template = json.loads((cdk_out / f"{stack_name}.template.json").read_text())
-    publish_assets(cdk_out, stack_name, region)
-    values, attributes = _create_special(template, region)
+    publish_assets(cdk_out, stack_name, region, clients)
+    values, attributes = _create_special(template, region, clients)
     emulated = {
         logical: _substitute(resource, values, attributes)
         for logical, resource in template["Resources"].items()
@@ -242,7 +249,7 @@ def provision(cdk_out: Path, stack_name: str, region: str, *, timeout_s: float =
             depends = [depends] if isinstance(depends, str) else depends
             resource["DependsOn"] = [d for d in depends if d in emulated]
     body = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": emulated}
-    cfn = boto3.client("cloudformation", region_name=region)
+    cfn = clients("cloudformation")
     cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(body), Capabilities=["CAPABILITY_IAM"])
     deadline = time.monotonic() + timeout_s
     while True:
@@ -260,7 +267,7 @@ def provision(cdk_out: Path, stack_name: str, region: str, *, timeout_s: float =
     for item in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
         result.physical[item["LogicalResourceId"]] = item["PhysicalResourceId"]
     # moto's CloudFormation drops VersioningConfiguration; releases name exact object versions.
-    s3 = boto3.client("s3", region_name=region)
+    s3 = clients("s3")
     for logical, resource in result.resources_of_type("AWS::S3::Bucket").items():
         status = resource.get("Properties", {}).get("VersioningConfiguration", {}).get("Status")
         if status == "Enabled":

@@ -84,11 +84,13 @@ class Sandbox:
             region_name=REGION,
         )
         progress(f"AWS emulator (moto) on {self.aws_endpoint}")
-        import os
-
-        os.environ.update(base_environment(self.aws_endpoint, REGION))
         progress(f"provisioning {self.vendor_stack} from {self.cdk_out}")
-        self.stack = provision(self.cdk_out, self.vendor_stack, REGION)
+        self.stack = provision(
+            self.cdk_out,
+            self.vendor_stack,
+            REGION,
+            lambda service: self._session.client(service, endpoint_url=self.aws_endpoint),
+        )
         product = self._product()
         self._marketplace = MarketplaceEmulator(
             product["product_code"], [d["name"] for d in product["dimensions"]], clock=self.now
