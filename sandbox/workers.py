@@ -79,7 +79,8 @@ class FunctionWorker:
     def stop(self) -> None:
         with self._lock:
             if self._process and self._process.poll() is None:
-                self._process.stdin.close() if self._process.stdin else None
+                if self._process.stdin:
+                    self._process.stdin.close()  # end of input: the worker's loop ends
                 try:
                     self._process.wait(timeout=5)
                 except subprocess.TimeoutExpired:
