@@ -107,7 +107,12 @@ SNS_EXPECTED = {
 
 
 def test_every_marketplace_fixture_is_covered() -> None:
-    names = {p.name for p in FIXTURES.glob("marketplace-*.json")}
+    # Every documented event payload (EventBridge and SNS); API request/response shapes are not events.
+    names = {
+        p.name
+        for pattern in ("marketplace-eventbridge-*.json", "marketplace-sns-*.json")
+        for p in FIXTURES.glob(pattern)
+    }
     assert names == set(EVENTBRIDGE_EXPECTED) | set(SNS_EXPECTED)
 
 
