@@ -22,7 +22,7 @@ node_modules/.installed: package.json package-lock.json
 
 synth: setup
 	@rm -rf cdk.out
-	@$(CDK) synth --quiet --output cdk.out > /dev/null
+	@$(CDK) synth --quiet --output cdk.out -c vendstack:sandbox=true > /dev/null
 	@mkdir -p dist
 	@cp cdk.out/VendstackCustomer.template.json dist/customer.template.json
 	@echo "synthesized: cdk.out/ (both stacks), dist/customer.template.json"

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_signer as signer
 
 from constructs import Construct
+from constructs.key_policies import data_key_policy, grant_key_use, sensitive_key_policy
 
 
 class ArtifactStore(Construct):
@@ -22,6 +23,7 @@ class ArtifactStore(Construct):
             "BucketKey",
             description="Encrypts vendstack release artifacts",
             enable_key_rotation=True,
+            policy=data_key_policy(self, "s3"),
             removal_policy=RemovalPolicy.RETAIN,
         )
         # S3 server access logs can only be delivered to an SSE-S3 bucket.
@@ -53,12 +55,16 @@ class ArtifactStore(Construct):
             platform=signer.Platform.AWS_LAMBDA_SHA384_ECDSA,
             signature_validity=Duration.days(365 * 3),
         )
+        # Customers' code-signing configs trust this profile's version ARN: deleting the vendor
+        # stack must not revoke what they run (AWS docs: "Configuring code signing for Lambda").
+        self.signing_profile.apply_removal_policy(RemovalPolicy.RETAIN)
         self.manifest_key = kms.Key(
             self,
             "ManifestSigningKey",
             description="Signs vendstack release manifests and license tokens (RSASSA_PKCS1_V1_5_SHA_256)",
             key_spec=kms.KeySpec.RSA_2048,
             key_usage=kms.KeyUsage.SIGN_VERIFY,
+            policy=sensitive_key_policy(public_key_readable=True),
             removal_policy=RemovalPolicy.RETAIN,
         )
 
@@ -97,4 +103,4 @@ class ArtifactStore(Construct):
         self.bucket_key.grant(grantee, "kms:Decrypt")
 
     def grant_manifest_signing(self, grantee: iam.IGrantable) -> None:
-        self.manifest_key.grant(grantee, "kms:Sign")
+        grant_key_use(self.manifest_key, grantee, "kms:Sign")

@@ -33,6 +33,7 @@ class DeveloperKeys(Construct):
         data: PlatformData,
         environment: dict[str, str],
         layer_version: int,
+        contract_pricing: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = PlatformFunction(
@@ -55,7 +56,7 @@ class DeveloperKeys(Construct):
         )
         vault.grant_owner_index_query(fn)
         audit.grant_write(fn)
-        vault.secret_key.grant(fn, "kms:GenerateMac")
+        vault.grant_secret_derivation(fn)
         data.grant_items(
             fn,
             "dynamodb:GetItem",
@@ -65,11 +66,10 @@ class DeveloperKeys(Construct):
             "dynamodb:Query",
             index=True,
         )
-        # Marketplace has no resource-level permissions for these.
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["aws-marketplace:ResolveCustomer", "aws-marketplace:GetEntitlements"],
-                resources=["*"],
-            )
-        )
+        # Marketplace has no resource-level permissions for these; entitlements exist for
+        # contract pricing only.
+        marketplace_actions = ["aws-marketplace:ResolveCustomer"]
+        if contract_pricing:
+            marketplace_actions.append("aws-marketplace:GetEntitlements")
+        fn.add_to_role_policy(iam.PolicyStatement(actions=marketplace_actions, resources=["*"]))
         api.add_routes(fn, ROUTES, developer_auth=True)

@@ -1,6 +1,7 @@
 """The one way the platform makes a DynamoDB table: `pk`/`sk` strings, on demand, encrypted
 with its own rotating customer-managed key, point-in-time recovery, deletion protection, a
-`ttl` attribute, retained on stack deletion; and item grants that include the key."""
+`ttl` attribute, retained on stack deletion; and item grants that include the key. The key is
+usable only through DynamoDB (`constructs/key_policies.py`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
+from constructs.key_policies import data_key_policy
 
 KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
@@ -21,6 +23,7 @@ def encrypted_table(scope: Construct, description: str) -> tuple[kms.Key, dynamo
         "TableKey",
         description=description,
         enable_key_rotation=True,
+        policy=data_key_policy(scope, "dynamodb"),
         removal_policy=RemovalPolicy.RETAIN,
     )
     table = dynamodb.Table(

@@ -13,6 +13,7 @@ from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 from constructs.encrypted_table import encrypted_table, grant_table_items
+from constructs.key_policies import grant_key_use, sensitive_key_policy
 
 OWNER_INDEX = "by-owner"
 
@@ -27,6 +28,7 @@ class KeyVault(Construct):
             description="Derives API secret keys (GenerateMac); the secrets themselves are never stored",
             key_spec=kms.KeySpec.HMAC_256,
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            policy=sensitive_key_policy(),
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.table.add_global_secondary_index(
@@ -39,6 +41,10 @@ class KeyVault(Construct):
     def grant_items(self, grantee: iam.IGrantable, *actions: str) -> None:
         """Item actions on the table itself (not its indexes), with use of the table's KMS key."""
         grant_table_items(grantee, self.table, self.table_key, actions)
+
+    def grant_secret_derivation(self, grantee: iam.IGrantable) -> None:
+        """GenerateMac on the secret-derivation key: the grantee's role is named in the key policy."""
+        grant_key_use(self.secret_key, grantee, "kms:GenerateMac")
 
     def grant_owner_index_query(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(

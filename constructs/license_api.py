@@ -49,7 +49,7 @@ class LicenseApi(Construct):
         fn = self.handler.function
         vault.grant_items(fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         audit.grant_write(fn)
-        vault.secret_key.grant(fn, "kms:GenerateMac")
+        vault.grant_secret_derivation(fn)
         # PutItem/UpdateItem also authorise the usage transaction (TransactWriteItems).
         data.grant_items(fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", index=True)
         artifacts.grant_release_downloads(fn)

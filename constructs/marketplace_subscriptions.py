@@ -38,6 +38,7 @@ class MarketplaceSubscriptions(Construct):
         *,
         product_code: str,
         sns_topic_account: str,
+        contract_pricing: bool,
         environment: dict[str, str],
         layer_version: int,
     ) -> None:
@@ -64,8 +65,12 @@ class MarketplaceSubscriptions(Construct):
         fn.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
         )
-        # The Marketplace topics live in AWS Marketplace's own account, in us-east-1.
-        for topic_kind in ("subscription", "entitlement"):
+        # The Marketplace topics live in AWS Marketplace's own account, in us-east-1. The
+        # entitlement topic exists only for contract pricing: subscribing to it for a usage-priced
+        # product fails the deployment (AWS docs: "Amazon SNS notifications for SaaS products",
+        # https://docs.aws.amazon.com/marketplace/latest/userguide/saas-notification.html).
+        topic_kinds = ("subscription", "entitlement") if contract_pricing else ("subscription",)
+        for topic_kind in topic_kinds:
             topic = sns.Topic.from_topic_arn(
                 self,
                 f"{topic_kind.title()}Topic",
@@ -82,9 +87,12 @@ class MarketplaceSubscriptions(Construct):
             event_pattern=events.EventPattern(source=[AGREEMENT_SOURCE], detail_type=DETAIL_TYPES),
             targets=[targets.LambdaFunction(fn, retry_attempts=4, dead_letter_queue=self.dead_letters)],
         )
-        fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["aws-marketplace:GetEntitlements"], resources=["*"])
-        )
+        if contract_pricing:
+            # Entitlements exist for contract pricing only (AWS docs: "Checking entitlements
+            # using the AWS Marketplace Entitlement Service"); no resource-level permissions.
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=["aws-marketplace:GetEntitlements"], resources=["*"])
+            )
         self.dead_letter_alarm = dead_letter_alarm(
             self,
             "DeadLetterAlarm",

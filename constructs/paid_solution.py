@@ -4,7 +4,7 @@ verified artifacts and which only run code signed by the vendor's signing profil
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Annotations, Aws, CfnCondition, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -24,6 +24,7 @@ class PaidSolution(Construct):
         staging_bucket: s3.IBucket,
         artifact_key: str,
         authorization: str,
+        access_logging: CfnCondition,
     ) -> None:
         super().__init__(scope, construct_id)
         self.code_signing = lambda_.CfnCodeSigningConfig(
@@ -64,9 +65,6 @@ class PaidSolution(Construct):
             "CodeSigningConfigArn", self.code_signing.attr_code_signing_config_arn
         )
 
-        self.access_logs = logs.LogGroup(
-            self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
-        )
         self.api = apigw.LambdaRestApi(
             self,
             "RestApi",
@@ -77,26 +75,46 @@ class PaidSolution(Construct):
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
                 stage_name="prod",
-                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
                 tracing_enabled=True,
                 throttling_rate_limit=100,
                 throttling_burst_limit=200,
             ),
         )
+        self._access_logs_if(access_logging)
         self.api.add_request_validator(
             "Validator", validate_request_parameters=True, validate_request_body=True
         )
         # "AWS_IAM" by default; a customer may choose "NONE" for a private test deployment.
         for method in self.api.methods:
             method.node.default_child.add_property_override("AuthorizationType", authorization)
+
+    def _access_logs_if(self, condition: CfnCondition) -> None:
+        """Stage access logs only when the buyer opts in (`condition`).
+
+        API Gateway writes any stage log, access logs included, through the account-level
+        CloudWatch Logs role (`AWS::ApiGateway::Account` `CloudWatchRoleArn`); a brand-new account
+        has none, and the stage then fails to deploy. AWS docs: "Set up CloudWatch logging for
+        REST APIs in API Gateway"
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html).
+        """
+        self.access_logs = logs.LogGroup(
+            self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.access_logs.node.default_child.cfn_options.condition = condition
+        log_format = apigw.AccessLogFormat.json_with_standard_fields(
+            caller=True,
+            http_method=True,
+            ip=True,
+            protocol=True,
+            request_time=True,
+            resource_path=True,
+            response_length=True,
+            status=True,
+            user=True,
+        )
+        stage = self.api.deployment_stage.node.default_child
+        stage.access_log_setting = Fn.condition_if(
+            condition.logical_id,
+            {"DestinationArn": self.access_logs.log_group_arn, "Format": log_format.to_string()},
+            Aws.NO_VALUE,
+        )

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlparse
 
 CONTEXT_KEY = "vendstack"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -19,6 +20,12 @@ _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 _PRODUCT_CODE = re.compile(r"^[a-z0-9]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^https?://[^\s]+$")
+# AWS Marketplace pricing models (AWS docs: "SaaS product pricing" in the AWS Marketplace Seller
+# Guide): usage-based, contract, and contract with pay-as-you-go (consumption) pricing.
+PRICING_MODELS = ("usage", "contract", "contract_with_usage")
+CONTRACT_PRICING = frozenset({"contract", "contract_with_usage"})
+# Hosts that only exist on the developer's own machine.
+_LOCAL_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|0\.0\.0\.0|::1)$", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -31,6 +38,16 @@ class DimensionConfig:
     unit: str
     description: str
     price_per_unit: Decimal
+
+
+@dataclass(frozen=True)
+class RouteThrottle:
+    """A stage-level throttle of its own for one `METHOD /path` route (API Gateway MethodSettings)."""
+
+    method: str
+    path: str
+    rate_per_second: int
+    burst: int
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,15 @@ class VendstackConfig:
     marketplace_sns_account: str
     notices_sender: str
     developer_page_url: str
+    pricing_model: str = "usage"
+    waf_enabled: bool = True
+    waf_requests_per_5_minutes: int = 1000
+    route_throttles: tuple[RouteThrottle, ...] = ()
+
+    @property
+    def contract_pricing(self) -> bool:
+        """Contract pricing has entitlements (GetEntitlements, the entitlement topic); usage has none."""
+        return self.pricing_model in CONTRACT_PRICING
 
     def runtime_product_json(self) -> str:
         """The `VS_PRODUCT` variable every platform function reads (`runtime/shared/config.py`)."""
@@ -75,6 +101,7 @@ class VendstackConfig:
                 "audit_retention_days": self.audit_retention_days,
                 "usage_window_hours": self.usage_window_hours,
                 "product_code": self.product_code,
+                "pricing_model": self.pricing_model,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -130,6 +157,67 @@ def _dimension(item: Any, index: int) -> DimensionConfig:
     return DimensionConfig(name, _text(item, "unit"), _text(item, "description"), price)
 
 
+def _optional(tree: dict, path: str, default: Any) -> Any:
+    try:
+        return _get(tree, path)
+    except ConfigError:
+        return default
+
+
+def _bool(tree: dict, path: str, default: bool) -> bool:
+    value = _optional(tree, path, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.{path}' is {value!r}; expected true or false")
+    return value
+
+
+def _pricing_model(tree: dict) -> str:
+    value = _optional(tree, "marketplace.pricing_model", "usage")
+    if value not in PRICING_MODELS:
+        raise ConfigError(
+            f"cdk.json context '{CONTEXT_KEY}.marketplace.pricing_model' is {value!r}; "
+            f"expected one of {', '.join(repr(m) for m in PRICING_MODELS)}"
+        )
+    return value
+
+
+def _route_throttles(tree: dict) -> tuple[RouteThrottle, ...]:
+    raw = _optional(tree, "api.route_throttles", {})
+    where = f"cdk.json context '{CONTEXT_KEY}.api.route_throttles'"
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{where} must be an object such as "
+            '{"POST /v1/usage": {"rate_per_second": 100, "burst": 200}}'
+        )
+    throttles = []
+    for route, limits in sorted(raw.items()):
+        match = re.match(r"^(GET|POST|PUT|PATCH|DELETE) (/[A-Za-z0-9_{}/.-]*)$", route)
+        if not match:
+            raise ConfigError(
+                f'{where} has the route {route!r}; expected "METHOD /path" such as "POST /v1/usage"'
+            )
+        if not isinstance(limits, dict) or set(limits) != {"rate_per_second", "burst"}:
+            raise ConfigError(
+                f"{where}.{route!r} must be an object with exactly 'rate_per_second' and 'burst'"
+            )
+        throttles.append(
+            RouteThrottle(
+                method=match.group(1),
+                path=match.group(2),
+                rate_per_second=_limit(limits, "rate_per_second", f"{where}.{route!r}", 10000),
+                burst=_limit(limits, "burst", f"{where}.{route!r}", 5000),
+            )
+        )
+    return tuple(throttles)
+
+
+def _limit(limits: dict, name: str, where: str, high: int) -> int:
+    value = limits[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise ConfigError(f"{where}.{name} is {value!r}; expected a whole number from 1 to {high}")
+    return value
+
+
 def parse_config(context: Any) -> VendstackConfig:
     if not isinstance(context, dict):
         raise ConfigError(f"cdk.json context '{CONTEXT_KEY}' is missing or not an object")
@@ -171,4 +259,43 @@ def parse_config(context: Any) -> VendstackConfig:
         ),
         notices_sender=_text(context, "notices.sender", _EMAIL, "an email address verified in SES"),
         developer_page_url=_text(context, "notices.developer_page_url", _URL, "an https:// or http:// URL"),
+        pricing_model=_pricing_model(context),
+        waf_enabled=_bool(context, "api.waf.enabled", True),
+        # WAF rate-based rules count requests per IP over 5 minutes by default, at least 10
+        # (AWS docs: "Rate-based rule statement", AWS WAF Developer Guide).
+        waf_requests_per_5_minutes=_int(context, "api.waf.requests_per_5_minutes", 10, 2_000_000_000)
+        if _optional(context, "api.waf.requests_per_5_minutes", None) is not None
+        else 1000,
+        route_throttles=_route_throttles(context),
     )
+
+
+SANDBOX_CONTEXT_KEY = "vendstack:sandbox"
+
+
+def local_addresses(config: VendstackConfig) -> list[str]:
+    """What in the configuration points at the developer's own machine or uses plain http.
+
+    A deployed platform would send Cognito redirects, CORS grants and customer emails there.
+    """
+    found = []
+    named = [("api.developer_page_origins", origin) for origin in config.developer_page_origins]
+    named.append(("notices.developer_page_url", config.developer_page_url))
+    for key, url in named:
+        parsed = urlparse(url)
+        if parsed.scheme != "https" or _LOCAL_HOSTS.match(parsed.hostname or ""):
+            found.append(f"'{CONTEXT_KEY}.{key}' is {url!r}")
+    return found
+
+
+def check_deployable(config: VendstackConfig) -> None:
+    """Refuse a synth meant for deployment that still names local or plain-http addresses."""
+    found = local_addresses(config)
+    if found:
+        raise ConfigError(
+            "this synth is for deployment, but "
+            + "; ".join(found)
+            + ". Set https addresses of the real developer page in cdk.json, or synthesize for the "
+            f"local sandbox with `-c {SANDBOX_CONTEXT_KEY}=true` (what `make synth`, the sandbox and "
+            "the tests do)"
+        )

@@ -8,7 +8,7 @@ render step (`customer_stack/render.py`), not from the synth.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, CfnParameter, RemovalPolicy, SecretValue, Stack
+from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 
@@ -78,6 +78,21 @@ class CustomerStack(Stack):
             allowed_values=["AWS_IAM", "NONE"],
             description="Who may call the solution API (AWS_IAM: SigV4 with IAM credentials)",
         )
+        api_access_logging = CfnParameter(
+            self,
+            "ApiAccessLogging",
+            type="String",
+            default="Disabled",
+            allowed_values=["Enabled", "Disabled"],
+            description=(
+                "Access logs of the solution API in CloudWatch Logs. Enable only if this account and "
+                "region already have the API Gateway CloudWatch Logs role set (API Gateway console, "
+                "Settings, CloudWatch log role ARN): a new account has none, and the stack would fail."
+            ),
+        )
+        access_logging = CfnCondition(
+            self, "ApiAccessLoggingEnabled", expression=Fn.condition_equals(api_access_logging, "Enabled")
+        )
         self.template_options.metadata = {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
@@ -85,7 +100,10 @@ class CustomerStack(Stack):
                         "Label": {"default": "Your API key (from the developer page)"},
                         "Parameters": ["AccessKey", "SecretKey"],
                     },
-                    {"Label": {"default": "Solution options"}, "Parameters": ["ApiAuthorization"]},
+                    {
+                        "Label": {"default": "Solution options"},
+                        "Parameters": ["ApiAuthorization", "ApiAccessLogging"],
+                    },
                     {
                         "Label": {"default": "Vendor settings (pre-filled, leave as they are)"},
                         "Parameters": ["VendorApiUrl", "VendorPublicKey", "SigningProfileVersionArn"],
@@ -95,6 +113,7 @@ class CustomerStack(Stack):
                     "AccessKey": {"default": "Access key"},
                     "SecretKey": {"default": "Secret key"},
                     "ApiAuthorization": {"default": "API authorization"},
+                    "ApiAccessLogging": {"default": "API access logs"},
                     "VendorApiUrl": {"default": "Vendor API URL"},
                     "VendorPublicKey": {"default": "Vendor public key"},
                     "SigningProfileVersionArn": {"default": "Signing profile version ARN"},
@@ -137,6 +156,7 @@ class CustomerStack(Stack):
             staging_bucket=self.staging_bucket,
             artifact_key=activation.resource.get_att_string("ApiKey"),
             authorization=api_auth.value_as_string,
+            access_logging=access_logging,
         )
         usage = UsageReporting(
             self,

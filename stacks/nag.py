@@ -22,6 +22,10 @@ EXEC_LOGS = (
     "Access logging (JSON, one line per request) is on; execution logging needs the account-wide "
     "API Gateway CloudWatch role, which this stack does not change"
 )
+OPT_IN_ACCESS_LOGS = (
+    "Access logs (JSON) are on when the buyer sets ApiAccessLogging=Enabled: API Gateway needs the "
+    "account-level CloudWatch Logs role for them, which a new account lacks, so they cannot be the default"
+)
 WAF = (
     "Throttling is set on the stage and every request is authenticated in the function; "
     "a WAF web ACL is the operator's choice"
@@ -117,6 +121,8 @@ def acknowledge_customer_findings(stack: Stack) -> None:
     for queue in ("Usage/DeadLetters/Resource", "Usage/FailedRuns/Resource"):
         ack(stack, queue, "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
     ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
+    for rule in ("AwsSolutions-APIG1", "Serverless-APIGWAccessLogging", "Serverless-APIGWStructuredLogging"):
+        ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", rule, OPT_IN_ACCESS_LOGS)
     ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
     for method in ("Default/ANY", "Default/{proxy+}/ANY"):
         ack(

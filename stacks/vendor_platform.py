@@ -59,6 +59,7 @@ class VendorPlatformStack(Stack):
             data=data,
             environment={**keys_env, **data_env},
             layer_version=layer,
+            contract_pricing=config.contract_pricing,
         )
         license_env = {
             **keys_env,
@@ -83,6 +84,7 @@ class VendorPlatformStack(Stack):
             "Marketplace",
             product_code=config.product_code,
             sns_topic_account=config.marketplace_sns_account,
+            contract_pricing=config.contract_pricing,
             environment={**product_env, **data_env},
             layer_version=layer,
         )

@@ -12,8 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-def load_context() -> dict:
-    return json.loads((ROOT / "cdk.json").read_text())["context"]
+def load_context(*, sandbox: bool = True) -> dict:
+    """cdk.json's context; `sandbox` adds the flag `make synth` passes (local developer-page URLs allowed)."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    if sandbox:
+        context["vendstack:sandbox"] = True
+    return context
 
 
 def synth_app(outdir: Path, context: dict | None = None, mutate=None):

@@ -25,7 +25,8 @@ ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "PYT
 WHOLE_APP = """
 import json, sys, aws_cdk as cdk
 from app import build_app
-app = cdk.App(context=json.load(open("cdk.json"))["context"], outdir=sys.argv[1])
+context = {**json.load(open("cdk.json"))["context"], "vendstack:sandbox": True}
+app = cdk.App(context=context, outdir=sys.argv[1])
 build_app(app).synth()
 """
 MINIMAL_APP = """

@@ -1,0 +1,303 @@
+"""Deploy-time facts of real AWS, as tests over the synthesized templates (issue 8 and 9).
+
+Moto enforces none of these (no region rules, no account prerequisites, no key policies), so
+each one is pinned here: the region, the pricing model's Marketplace resources, what survives
+deleting the vendor stack, what a brand-new buyer account can deploy, and who may use each key.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import load_context, synth_app
+
+pytestmark = pytest.mark.xdist_group("synth")
+VENDOR = "VendstackVendorPlatform"
+
+
+def build(context: dict):
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    return build_app(cdk.App(context=context))
+
+
+def resources(template: dict, type_name: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_name}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+# ---- region (issue 8, item 1) ----
+
+
+def test_vendor_stack_is_pinned_to_us_east_1_and_the_customer_stack_is_not(assembly):
+    assert assembly.get_stack_by_name(VENDOR).environment.region == "us-east-1"
+    assert assembly.get_stack_by_name("VendstackCustomer").environment.region == "unknown-region"
+
+
+def test_context_naming_another_region_stops_the_synth_and_says_why():
+    with pytest.raises(SystemExit) as stop:
+        build({**load_context(), "vendstack:region": "eu-west-1"})
+    message = str(stop.value)
+    assert "'eu-west-1'" in message and "us-east-1 only" in message
+    assert "GetEntitlements" in message and "EventBridge" in message and "SNS" in message
+
+
+def test_cli_default_region_elsewhere_stops_the_synth(monkeypatch):
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "ap-southeast-2")
+    with pytest.raises(SystemExit, match="'ap-southeast-2'"):
+        build(load_context())
+    # an explicit us-east-1 in context wins over the profile's default region
+    build({**load_context(), "vendstack:region": "us-east-1"})
+
+
+# ---- pricing model (issue 8, item 2) ----
+
+
+def marketplace_facts(template: dict) -> tuple[list[str], set[str]]:
+    topics = [
+        json.dumps(s["Properties"]["TopicArn"]) for s in resources(template, "AWS::SNS::Subscription").values()
+    ]
+    actions = {
+        action
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in as_list(statement["Action"])
+    }
+    return topics, actions
+
+
+def test_usage_pricing_is_the_default_without_entitlements(vendor_template):
+    topics, actions = marketplace_facts(vendor_template)
+    assert len(topics) == 1 and "aws-mp-subscription-notification-" in topics[0]
+    assert not any("aws-mp-entitlement-notification" in t for t in topics)
+    assert "aws-marketplace:GetEntitlements" not in actions
+    assert {"aws-marketplace:ResolveCustomer", "aws-marketplace:BatchMeterUsage"} <= actions
+    product = json.loads(
+        next(
+            f["Properties"]["Environment"]["Variables"]["VS_PRODUCT"]
+            for f in resources(vendor_template, "AWS::Lambda::Function").values()
+        )
+    )
+    assert product["pricing_model"] == "usage"
+
+
+@pytest.mark.parametrize("model", ["contract", "contract_with_usage"])
+def test_contract_pricing_subscribes_to_entitlements_and_may_read_them(tmp_path, model):
+    context = load_context()
+    context["vendstack"]["marketplace"]["pricing_model"] = model
+    template = synth_app(tmp_path / model, context).get_stack_by_name(VENDOR).template
+    topics, actions = marketplace_facts(template)
+    assert sorted("entitlement" in t for t in topics) == [False, True]
+    assert "aws-marketplace:GetEntitlements" in actions
+    for fn in resources(template, "AWS::Lambda::Function").values():
+        assert json.loads(fn["Properties"]["Environment"]["Variables"]["VS_PRODUCT"])["pricing_model"] == model
+
+
+def test_unknown_pricing_model_stops_the_synth():
+    context = load_context()
+    context["vendstack"]["marketplace"]["pricing_model"] = "subscription"
+    with pytest.raises(SystemExit, match="pricing_model' is 'subscription'; expected one of 'usage'"):
+        build(context)
+
+
+# ---- retained on stack deletion (issue 8, item 9) ----
+
+RETAINED_TYPES = (
+    "AWS::Signer::SigningProfile",
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::Cognito::UserPool",
+)
+
+
+@pytest.mark.parametrize("type_name", RETAINED_TYPES)
+def test_deleting_the_vendor_stack_keeps_what_customers_depend_on(vendor_template, type_name):
+    found = resources(vendor_template, type_name)
+    assert found, type_name
+    for name, resource in found.items():
+        assert resource.get("DeletionPolicy") == "Retain", name
+        assert resource.get("UpdateReplacePolicy") == "Retain", name
+
+
+# ---- brand-new accounts (issue 8, item 4) ----
+
+
+def test_customer_access_logs_only_when_the_buyer_opts_in(customer_template):
+    parameter = customer_template["Parameters"]["ApiAccessLogging"]
+    assert parameter["Default"] == "Disabled" and parameter["AllowedValues"] == ["Enabled", "Disabled"]
+    assert "CloudWatch Logs role" in parameter["Description"]
+    condition = customer_template["Conditions"]["ApiAccessLoggingEnabled"]
+    assert condition == {"Fn::Equals": [{"Ref": "ApiAccessLogging"}, "Enabled"]}
+    for name, stage in resources(customer_template, "AWS::ApiGateway::Stage").items():
+        setting = stage["Properties"].get("AccessLogSetting")
+        assert setting is None or (
+            set(setting) == {"Fn::If"} and setting["Fn::If"][0] == "ApiAccessLoggingEnabled"
+        ), name
+        for setting in stage["Properties"].get("MethodSettings", []):  # execution logs need the role too
+            assert setting.get("LoggingLevel", "OFF") == "OFF" and not setting.get("DataTraceEnabled"), name
+    for name, group in resources(customer_template, "AWS::Logs::LogGroup").items():
+        if "ApiAccessLogs" in name:
+            assert group.get("Condition") == "ApiAccessLoggingEnabled", name
+
+
+@pytest.mark.parametrize("stack", ["vendor", "customer"])
+def test_no_template_changes_account_settings_or_reserves_vendor_concurrency(
+    stack, vendor_template, customer_template
+):
+    """New accounts have a Lambda concurrency quota of 10 and no API Gateway CloudWatch role:
+    neither template may set the account's API Gateway role, and the vendor's functions reserve
+    no concurrency (AWS docs: "Lambda quotas"; "Set up CloudWatch logging for REST APIs")."""
+    template = vendor_template if stack == "vendor" else customer_template
+    assert not resources(template, "AWS::ApiGateway::Account")
+    if stack == "vendor":
+        for name, fn in resources(template, "AWS::Lambda::Function").items():
+            assert "ReservedConcurrentExecutions" not in fn["Properties"], name
+
+
+# ---- key policies (issue 9, item 2) ----
+
+USE_ACTIONS = {
+    "kms:*",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey*",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac",
+    "kms:VerifyMac",
+    "kms:Sign",
+    "kms:Verify",
+    "kms:CreateGrant",
+    "kms:Generate*",
+    "kms:Re*",
+    "kms:Create*",
+}
+DATA_SERVICES = {"dynamodb.us-east-1.amazonaws.com", "s3.us-east-1.amazonaws.com"}
+
+
+def key_statements(vendor_template) -> dict[str, list[dict]]:
+    return {
+        name: key["Properties"]["KeyPolicy"]["Statement"]
+        for name, key in resources(vendor_template, "AWS::KMS::Key").items()
+    }
+
+
+def is_account_or_anyone(principal) -> bool:
+    if principal == "*":
+        return True
+    text = json.dumps(principal)
+    return '"*"' in text or ":root" in text
+
+
+def test_no_key_policy_lets_the_account_or_anyone_use_a_key_directly(vendor_template):
+    for name, statements in key_statements(vendor_template).items():
+        for statement in statements:
+            assert statement["Effect"] == "Allow", name
+            actions = set(as_list(statement["Action"]))
+            if not is_account_or_anyone(statement["Principal"]):
+                continue
+            used = actions & USE_ACTIONS
+            if not used:
+                continue
+            # Only data keys, and only through DynamoDB or S3 for this account's identities.
+            via = statement.get("Condition", {}).get("StringEquals", {})
+            assert via.get("kms:ViaService") in DATA_SERVICES, (name, sorted(used))
+            assert via.get("kms:CallerAccount") == {"Ref": "AWS::AccountId"}, name
+            assert "kms:*" not in actions and not {"kms:GenerateMac", "kms:Sign"} & actions, name
+            if "kms:CreateGrant" in actions:
+                assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}, name
+
+
+def principals_allowed(statements: list[dict], action: str) -> list:
+    return sorted(
+        json.dumps(p, sort_keys=True)
+        for s in statements
+        if action in as_list(s["Action"]) or "kms:*" in as_list(s["Action"])
+        for p in as_list(s["Principal"].get("AWS"))
+    )
+
+
+def role_arn(vendor_template, construct_path_part: str) -> str:
+    (logical,) = [
+        k
+        for k, r in resources(vendor_template, "AWS::IAM::Role").items()
+        if k.startswith(construct_path_part)
+    ]
+    return json.dumps({"Fn::GetAtt": [logical, "Arn"]}, sort_keys=True)
+
+
+def test_sensitive_keys_admit_exactly_the_roles_that_need_them(vendor_template):
+    keys = key_statements(vendor_template)
+    (secret,) = [k for k in keys if k.startswith("KeyVaultSecretDerivationKey")]
+    (manifest,) = [k for k in keys if k.startswith("ArtifactsManifestSigningKey")]
+    developer, license_ = role_arn(vendor_template, "DeveloperKeysApiRole"), role_arn(
+        vendor_template, "LicenseApiRole"
+    )
+    assert principals_allowed(keys[secret], "kms:GenerateMac") == sorted([developer, license_])
+    assert principals_allowed(keys[manifest], "kms:Sign") == [license_]
+    for key in (secret, manifest):
+        for action in USE_ACTIONS - {"kms:GenerateMac", "kms:Sign"}:
+            assert principals_allowed(keys[key], action) == [], (key, action)
+    # The public half stays readable by the account (publish and render read it).
+    assert any(":root" in p for p in principals_allowed(keys[manifest], "kms:GetPublicKey"))
+    # Administrators can still manage (and must, or KMS refuses the policy) every key.
+    for name, statements in keys.items():
+        assert any(":root" in p for p in principals_allowed(statements, "kms:PutKeyPolicy")), name
+        assert any(":root" in p for p in principals_allowed(statements, "kms:ScheduleKeyDeletion")), name
+
+
+def test_the_key_policy_test_bites(vendor_template):
+    broken = json.loads(json.dumps(vendor_template))
+    key = next(k for k in resources(broken, "AWS::KMS::Key") if k.startswith("KeyVaultSecretDerivationKey"))
+    broken["Resources"][key]["Properties"]["KeyPolicy"]["Statement"][0]["Action"] = "kms:*"
+    with pytest.raises(AssertionError):
+        test_no_key_policy_lets_the_account_or_anyone_use_a_key_directly(broken)
+    with pytest.raises(AssertionError):
+        test_sensitive_keys_admit_exactly_the_roles_that_need_them(broken)
+
+
+# ---- deployable defaults (issue 9, item 10) ----
+
+
+def test_a_deployment_synth_refuses_local_developer_page_addresses():
+    with pytest.raises(SystemExit) as stop:
+        build(load_context(sandbox=False))
+    message = str(stop.value)
+    assert "'vendstack.api.developer_page_origins' is 'http://localhost:8080'" in message
+    assert "'vendstack.notices.developer_page_url' is 'http://localhost:8080'" in message
+    assert "-c vendstack:sandbox=true" in message
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://app.example.com", "https://127.0.0.1:8443", "https://localhost", "http://[::1]:8080"],
+)
+def test_plain_http_and_loopback_are_refused_for_deployment(origin):
+    from stacks.config import ConfigError, check_deployable, parse_config
+
+    tree = load_context(sandbox=False)["vendstack"]
+    tree["api"]["developer_page_origins"] = ["https://app.example.com", origin]
+    tree["notices"]["developer_page_url"] = "https://app.example.com"
+    with pytest.raises(ConfigError, match="developer_page_origins"):
+        check_deployable(parse_config(tree))
+
+
+def test_real_https_addresses_deploy():
+    from stacks.config import check_deployable, parse_config
+
+    tree = load_context(sandbox=False)["vendstack"]
+    tree["api"]["developer_page_origins"] = ["https://app.example.com"]
+    tree["notices"]["developer_page_url"] = "https://app.example.com/keys"
+    check_deployable(parse_config(tree))
