@@ -61,9 +61,8 @@ def test_cli_default_region_elsewhere_stops_the_synth(monkeypatch):
 
 
 def marketplace_facts(template: dict) -> tuple[list[str], set[str]]:
-    topics = [
-        json.dumps(s["Properties"]["TopicArn"]) for s in resources(template, "AWS::SNS::Subscription").values()
-    ]
+    subscriptions = resources(template, "AWS::SNS::Subscription").values()
+    topics = [json.dumps(s["Properties"]["TopicArn"]) for s in subscriptions]
     actions = {
         action
         for policy in resources(template, "AWS::IAM::Policy").values()
@@ -97,7 +96,8 @@ def test_contract_pricing_subscribes_to_entitlements_and_may_read_them(tmp_path,
     assert sorted("entitlement" in t for t in topics) == [False, True]
     assert "aws-marketplace:GetEntitlements" in actions
     for fn in resources(template, "AWS::Lambda::Function").values():
-        assert json.loads(fn["Properties"]["Environment"]["Variables"]["VS_PRODUCT"])["pricing_model"] == model
+        product = json.loads(fn["Properties"]["Environment"]["Variables"]["VS_PRODUCT"])
+        assert product["pricing_model"] == model
 
 
 def test_unknown_pricing_model_stops_the_synth():
@@ -242,8 +242,9 @@ def test_sensitive_keys_admit_exactly_the_roles_that_need_them(vendor_template):
     keys = key_statements(vendor_template)
     (secret,) = [k for k in keys if k.startswith("KeyVaultSecretDerivationKey")]
     (manifest,) = [k for k in keys if k.startswith("ArtifactsManifestSigningKey")]
-    developer, license_ = role_arn(vendor_template, "DeveloperKeysApiRole"), role_arn(
-        vendor_template, "LicenseApiRole"
+    developer, license_ = (
+        role_arn(vendor_template, "DeveloperKeysApiRole"),
+        role_arn(vendor_template, "LicenseApiRole"),
     )
     assert principals_allowed(keys[secret], "kms:GenerateMac") == sorted([developer, license_])
     assert principals_allowed(keys[manifest], "kms:Sign") == [license_]
