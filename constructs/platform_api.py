@@ -1,11 +1,21 @@
 """The platform's REST API: one API Gateway with access logs, throttling, tracing and a
 Cognito authorizer that developer routes use. Features attach their routes with
 `add_routes`, so the API construct knows nothing of what each feature does.
+
+Every route gets throttle settings of its own (stage `MethodSettings` per method), so a flood on
+one route is throttled on that route and `POST /v1/usage` keeps its own budget; and the routes'
+rates together stay within the account's regional API Gateway quota, so floods on the other
+routes cannot use up the account-level bucket that every route shares. AWS docs: "Throttle
+requests to your REST APIs for better throughput in API Gateway"
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html:
+per-API, per-stage limits apply per method; the account-level limit applies across all APIs of
+the account in a region) and "Amazon API Gateway quotas" (10,000 requests per second by default).
 """
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+import jsii
+from aws_cdk import Aspects, IAspect, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
@@ -14,6 +24,26 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 STAGE = "prod"
+# The default account-level throttle of API Gateway per region (Service Quotas can raise it).
+ACCOUNT_RATE_QUOTA = 10_000
+
+
+def resource_path(path: str) -> str:
+    """A route's path as MethodSettings names it: every `/` of the path written `~1`, after a `/`
+    (AWS docs: AWS::ApiGateway::Stage MethodSetting, `ResourcePath`)."""
+    return "/" + path.replace("/", "~1")
+
+
+@jsii.implements(IAspect)
+class _MethodSettings:
+    """Writes the stage's MethodSettings before synthesis, once every feature has added its routes."""
+
+    def __init__(self, api: PlatformApi) -> None:
+        self._api = api
+
+    def visit(self, node) -> None:
+        if node.node.path == self._api.rest_api.deployment_stage.node.default_child.node.path:
+            node.method_settings = self._api.method_settings()
 
 
 class PlatformApi(Construct):
@@ -26,8 +56,14 @@ class PlatformApi(Construct):
         throttle_rate: int,
         throttle_burst: int,
         cors_origins: tuple[str, ...],
+        route_throttles: dict[tuple[str, str], tuple[int, int]] | None = None,
     ) -> None:
+        """`route_throttles` maps `(METHOD, /path)` to `(rate per second, burst)`; other routes get
+        `throttle_rate`/`throttle_burst` as their own limits."""
         super().__init__(scope, construct_id)
+        self._default_throttle = (throttle_rate, throttle_burst)
+        self._route_throttles = dict(route_throttles or {})
+        self._routes: list[tuple[str, str]] = []
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
         )
@@ -90,6 +126,7 @@ class PlatformApi(Construct):
                 '"message":"Request body is over the limit."}}'
             },
         )
+        Aspects.of(self).add(_MethodSettings(self))
         self.validator = self.rest_api.add_request_validator(
             "Validator", validate_request_parameters=True, validate_request_body=True
         )
@@ -113,6 +150,7 @@ class PlatformApi(Construct):
     ) -> None:
         """Attach `(METHOD, /path)` routes to `function`; `developer_auth` puts the Cognito check in front."""
         integration = apigw.LambdaIntegration(function, proxy=True)
+        self._routes.extend(routes)
         for method, path in routes:
             resource = self.rest_api.root.resource_for_path(path)
             if developer_auth:
@@ -130,3 +168,33 @@ class PlatformApi(Construct):
                     authorization_type=apigw.AuthorizationType.NONE,
                     request_validator=self.validator,
                 )
+
+    def method_settings(self) -> list[apigw.CfnStage.MethodSettingProperty]:
+        """The stage default (`*` on `/*`) and one entry per route with that route's own limits."""
+        unknown = set(self._route_throttles) - set(self._routes)
+        if unknown:
+            raise ValueError(f"throttles configured for routes the API does not have: {sorted(unknown)}")
+        rate, burst = self._default_throttle
+        settings = [_setting("*", "/*", rate, burst)]
+        for method, path in sorted(self._routes):
+            route_rate, route_burst = self._route_throttles.get((method, path), self._default_throttle)
+            settings.append(_setting(method, resource_path(path), route_rate, route_burst))
+        total = sum(s.throttling_rate_limit for s in settings[1:])
+        if total > ACCOUNT_RATE_QUOTA:
+            raise ValueError(
+                f"the routes' throttles add up to {total} requests per second, over API Gateway's default "
+                f"account quota of {ACCOUNT_RATE_QUOTA} per region: lower api.throttle_rate_per_second or "
+                "api.route_throttles"
+            )
+        return settings
+
+
+def _setting(method: str, path: str, rate: int, burst: int) -> apigw.CfnStage.MethodSettingProperty:
+    return apigw.CfnStage.MethodSettingProperty(
+        http_method=method,
+        resource_path=path,
+        throttling_rate_limit=rate,
+        throttling_burst_limit=burst,
+        metrics_enabled=True,
+        data_trace_enabled=False,
+    )

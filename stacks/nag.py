@@ -30,6 +30,10 @@ WAF = (
     "Throttling is set on the stage and every request is authenticated in the function; "
     "a WAF web ACL is the operator's choice"
 )
+WAF_OFF = (
+    "The vendor turned the platform's WAF web ACL off (cdk.json api.waf.enabled=false); per-route "
+    "stage throttles remain"
+)
 
 
 def ack(stack: Stack, path: str, rule: str, reason: str) -> None:
@@ -61,7 +65,8 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
     for owner in ("Product/Api", "DeveloperKeys/Api", "License/Api"):
         _function_findings(stack, owner, "Function", sync=True)
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
-    ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
+    if getattr(stack, "firewall", None) is None:
+        ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF_OFF)
     public = "Public by design (CONTRACT §3): describes the product; no customer data"
     signed = (
         "License API: every request carries a VS1-HMAC-SHA256 signature that the function verifies "

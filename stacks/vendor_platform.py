@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 
 from constructs import Construct
+from constructs.api_firewall import ApiFirewall
 from constructs.artifact_store import ArtifactStore
 from constructs.audit_log import AuditLog
 from constructs.customer_identity import CustomerIdentity
@@ -36,6 +37,19 @@ class VendorPlatformStack(Stack):
             throttle_rate=config.throttle_rate,
             throttle_burst=config.throttle_burst,
             cors_origins=config.developer_page_origins,
+            route_throttles={
+                (t.method, t.path): (t.rate_per_second, t.burst) for t in config.route_throttles
+            },
+        )
+        self.firewall = (
+            ApiFirewall(
+                self,
+                "Firewall",
+                stage=self.api.rest_api.deployment_stage,
+                requests_per_5_minutes=config.waf_requests_per_5_minutes,
+            )
+            if config.waf_enabled
+            else None
         )
         product_env = {
             "VS_PRODUCT": config.runtime_product_json(),

@@ -302,3 +302,99 @@ def test_real_https_addresses_deploy():
     tree["api"]["developer_page_origins"] = ["https://app.example.com"]
     tree["notices"]["developer_page_url"] = "https://app.example.com/keys"
     check_deployable(parse_config(tree))
+
+
+# ---- usage floods (issue 9, item 5) ----
+
+
+def stage_of(template: dict) -> dict:
+    (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+    return stage["Properties"]
+
+
+def test_every_route_has_its_own_throttle_and_usage_its_own_budget(vendor_template):
+    settings = {(s["HttpMethod"], s["ResourcePath"]): s for s in stage_of(vendor_template)["MethodSettings"]}
+    assert settings[("*", "/*")]["ThrottlingRateLimit"] == 50  # the stage default, applied per method
+    routed = {
+        (m["Properties"]["HttpMethod"], m["Properties"]["ResourceId"]["Ref"])
+        for m in resources(vendor_template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] != "OPTIONS"
+    }
+    assert len(settings) - 1 == len(routed) >= 12
+    usage = settings[("POST", "/~1v1~1usage")]
+    assert (usage["ThrottlingRateLimit"], usage["ThrottlingBurstLimit"]) == (200, 400)
+    assert settings[("GET", "/~1v1~1whoami")]["ThrottlingRateLimit"] == 50
+    assert settings[("DELETE", "/~1v1~1keys~1{access_key}")]["ThrottlingBurstLimit"] == 100
+    # Together the routes stay inside the account's regional quota they all share.
+    assert sum(s["ThrottlingRateLimit"] for key, s in settings.items() if key != ("*", "/*")) <= 10_000
+
+
+@pytest.mark.parametrize(
+    ("throttles", "message"),
+    [
+        ({"POST /v1/nothing": {"rate_per_second": 5, "burst": 5}}, "routes the API does not have"),
+        ({"POST /v1/usage": {"rate_per_second": 9_900, "burst": 5000}}, "over API Gateway's default account"),
+    ],
+)
+def test_impossible_route_throttles_stop_the_synth(tmp_path, throttles, message):
+    context = load_context()
+    context["vendstack"]["api"]["route_throttles"] = throttles
+    with pytest.raises(Exception, match=message):
+        synth_app(tmp_path / "out", context)
+
+
+def test_badly_written_route_throttles_name_the_key():
+    context = load_context()
+    context["vendstack"]["api"]["route_throttles"] = {"usage": {"rate_per_second": 5, "burst": 5}}
+    with pytest.raises(SystemExit, match="route_throttles' has the route 'usage'; expected \"METHOD /path\""):
+        build(context)
+
+
+def test_waf_web_acl_rate_limits_each_ip_on_the_api_stage(vendor_template):
+    (acl_name, acl), *more = resources(vendor_template, "AWS::WAFv2::WebACL").items()
+    assert not more
+    props = acl["Properties"]
+    assert props["Scope"] == "REGIONAL" and props["DefaultAction"] == {"Allow": {}}
+    (rule,) = props["Rules"]
+    assert rule["Statement"]["RateBasedStatement"] == {
+        "AggregateKeyType": "IP",
+        "EvaluationWindowSec": 300,
+        "Limit": 1000,
+    }
+    block = rule["Action"]["Block"]["CustomResponse"]
+    assert block["ResponseCode"] == 429
+    body = json.loads(props["CustomResponseBodies"][block["CustomResponseBodyKey"]]["Content"])
+    assert set(body["error"]) == {"code", "message"}
+    (association,) = resources(vendor_template, "AWS::WAFv2::WebACLAssociation").values()
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_name, "Arn"]}
+    (stage_name,) = resources(vendor_template, "AWS::ApiGateway::Stage")
+    assert {"Ref": stage_name} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
+
+
+def test_waf_acknowledgement_only_when_the_vendor_turns_waf_off(tmp_path, monkeypatch):
+    import stacks.nag as nag
+
+    acknowledged = []
+    real_ack = nag.ack
+
+    def recording_ack(stack, path, rule, reason):
+        acknowledged.append((stack.stack_name, rule))
+        real_ack(stack, path, rule, reason)
+
+    monkeypatch.setattr(nag, "ack", recording_ack)
+    build(load_context())
+    assert (VENDOR, "AwsSolutions-APIG3") not in acknowledged
+    acknowledged.clear()
+    context = load_context()
+    context["vendstack"]["api"]["waf"] = {"enabled": False}
+    template = synth_app(tmp_path / "nowaf", context).get_stack_by_name(VENDOR).template
+    assert (VENDOR, "AwsSolutions-APIG3") in acknowledged
+    assert not resources(template, "AWS::WAFv2::WebACL")
+    assert len(stage_of(template)["MethodSettings"]) > 1  # the per-route throttles remain
+
+
+def test_sandbox_provisioning_leaves_waf_to_the_readme():
+    """moto's CloudFormation has no WAFv2: the sandbox provisions only the types it lists."""
+    from sandbox.provision import CFN_TYPES
+
+    assert not any(t.startswith("AWS::WAFv2::") for t in CFN_TYPES)

@@ -142,7 +142,13 @@ def test_api_stage_has_access_logs_throttling_and_tracing(template: Template):
             "StageName": "prod",
             "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
             "TracingEnabled": True,
-            "MethodSettings": [Match.object_like({"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100})],
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {"HttpMethod": "*", "ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+                    )
+                ]
+            ),
         },
     )
 
