@@ -2,7 +2,8 @@
 
 Every platform function ships the whole `runtime/` folder as its asset (handlers are referred
 to by their string path; the CDK code never imports them), runs on the same Python runtime
-with the Powertools public layer, has X-Ray tracing and a log group with a retention.
+with the Powertools public layer and the pinned-SDK layer (`constructs/sdk_layer.py`), has
+X-Ray tracing and a log group with a retention.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
+from constructs.sdk_layer import sdk_layer
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -83,7 +85,11 @@ class PlatformFunction(Construct):
             dead_letter_queue=dead_letter_queue,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
-            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn)],
+            # The SDK layer comes last: on a path both layers hold, the later layer's file wins.
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn),
+                sdk_layer(self, PYTHON_RUNTIME),
+            ],
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": "Vendstack",

@@ -9,7 +9,11 @@
 
 Nothing here lists resources by hand: every name, key spec and setting comes from the template.
 Not emulated at all: API Gateway (the sandbox serves the template's routes itself, see
-`gateway.py`), bucket policies (moto neither creates nor enforces them) and log delivery.
+`gateway.py`), bucket policies (moto neither creates nor enforces them), log delivery, the WAF
+web ACL and its association (moto's CloudFormation has no WAFv2; only `CFN_TYPES` are
+provisioned), and Lambda layers: the pinned-SDK layer is neither uploaded nor created, because
+each emulated function runs in a worker of the sandbox's own virtualenv, whose boto3 and botocore
+are the same `requirements.txt` pins the layer is built from; functions name it by a stand-in ARN.
 """
 
 from __future__ import annotations
@@ -103,10 +107,15 @@ def _substitute(node: Any, values: dict[str, str], attributes: dict[tuple[str, s
     return node
 
 
-def publish_assets(cdk_out: Path, stack_name: str, region: str, clients: Clients) -> None:
+def publish_assets(
+    cdk_out: Path, stack_name: str, region: str, clients: Clients, *, skip: frozenset[str] = frozenset()
+) -> None:
+    """Upload the stack's file assets, except those whose object key is in `skip`."""
     manifest = json.loads((cdk_out / f"{stack_name}.assets.json").read_text())
     s3 = clients("s3")
     for asset in manifest.get("files", {}).values():
+        if all(d["objectKey"] in skip for d in asset["destinations"].values()):
+            continue
         source = cdk_out / asset["source"]["path"]
         if source.is_dir():
             buffer = io.BytesIO()
@@ -236,8 +245,16 @@ def provision(
     cdk_out: Path, stack_name: str, region: str, clients: Clients, *, timeout_s: float = 60
 ) -> Provisioned:
     template = json.loads((cdk_out / f"{stack_name}.template.json").read_text())
-    publish_assets(cdk_out, stack_name, region, clients)
+    layers = {
+        logical: resource
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::LayerVersion"
+    }
+    layer_keys = frozenset(r["Properties"]["Content"]["S3Key"] for r in layers.values())
+    publish_assets(cdk_out, stack_name, region, clients, skip=layer_keys)
     values, attributes = _create_special(template, region, clients)
+    for logical in layers:
+        values[logical] = f"arn:aws:lambda:{region}:{ACCOUNT}:layer:{logical}:1"
     emulated = {
         logical: _substitute(resource, values, attributes)
         for logical, resource in template["Resources"].items()

@@ -21,9 +21,11 @@ def mask(template: dict) -> dict:
         for key in ("aws:asset:path", "aws:asset:hash"):
             if key in metadata:
                 metadata[key] = "<asset>"
-        code = resource.get("Properties", {}).get("Code", {})
-        if isinstance(code.get("S3Key"), str):
-            code["S3Key"] = ASSET_HASH.sub("<asset-hash>", code["S3Key"])
+        properties = resource.get("Properties", {})
+        for code in (properties.get("Code", {}), properties.get("Content", {})):  # functions, layers
+            if isinstance(code.get("S3Key"), str):
+                code["S3Key"] = ASSET_HASH.sub("<asset-hash>", code["S3Key"])
+        code = properties.get("Code", {})
         if "ZipFile" in code:
             code["ZipFile"] = (
                 "<inline activation code: see test_activation_code_is_inline_and_is_the_shipped_source>"
