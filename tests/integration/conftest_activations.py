@@ -166,9 +166,12 @@ class DeliveryWorld:
         resource: str | None = None,
         path_parameters: dict[str, str] | None = None,
         query: list[tuple[str, str]] | None = None,
+        nonce: str | None = None,
     ) -> Answer:
         pairs = list(query or [])
-        headers = signing.sign_request(key["access_key"], key["secret_key"], method, path, pairs, body)
+        headers = signing.sign_request(
+            key["access_key"], key["secret_key"], method, path, pairs, body, nonce=nonce
+        )
         event = rest_event(
             method,
             path,
@@ -180,7 +183,9 @@ class DeliveryWorld:
         )
         return self.vault.license_api(event)
 
-    def activate(self, key: dict, request_type: str = "Create", **overrides: Any) -> Answer:
+    def activate(
+        self, key: dict, request_type: str = "Create", *, nonce: str | None = None, **overrides: Any
+    ) -> Answer:
         document = {
             "stack_id": STACK_ID,
             "account_id": ACCOUNT_ID,
@@ -188,7 +193,7 @@ class DeliveryWorld:
             "request_type": request_type,
             **overrides,
         }
-        return self.activate_raw(key, json.dumps(document).encode())
+        return self.activate_raw(key, json.dumps(document).encode(), nonce=nonce)
 
     def activate_raw(self, key: dict, body: bytes, **kwargs: Any) -> Answer:
         return self.call(key, "POST", "/v1/activations", body, **kwargs)
