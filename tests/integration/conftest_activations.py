@@ -40,13 +40,14 @@ _deserializer = TypeDeserializer()
 
 
 def customer_template() -> dict:
-    """The shape of the synthesized customer template that rendering needs (its three vendor
-    parameters with their AllowedPatterns), without synthesizing the CDK app in every test."""
+    """The shape of the synthesized customer template that rendering needs (its vendor parameters
+    and ReleaseVersion, with their AllowedPatterns), without synthesizing the CDK app in every test."""
     return {
         "Parameters": {
             "VendorApiUrl": {"Type": "String", "AllowedPattern": "^https?://.+"},
             "VendorPublicKey": {"Type": "String", "AllowedPattern": "^[A-Za-z0-9+/=]+$"},
             "SigningProfileVersionArn": {"Type": "String", "AllowedPattern": "^arn:aws[a-z-]*:signer:.+"},
+            "ReleaseVersion": {"Type": "String", "AllowedPattern": "^\\d+\\.\\d+\\.\\d+$"},
             "AccessKey": {"Type": "String"},
         },
         "Resources": {},
