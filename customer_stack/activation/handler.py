@@ -314,7 +314,7 @@ def _cr_check_binding(manifest, expected):
     """Refuses a replayed answer: another stack's, an earlier request's, an old one, another release."""
     if manifest.get("stack_id") != expected["stack_id"]:
         raise _CrFailure("the signed manifest is for another stack: refused as a replay")
-    if manifest.get("request_nonce") != expected["nonce"]:
+    if not expected["nonce"] or manifest.get("request_nonce") != expected["nonce"]:
         raise _CrFailure("the signed manifest answers another request (its nonce is not this request's)")
     issued = _cr_issued_at(manifest.get("issued_at"))
     if issued is None:

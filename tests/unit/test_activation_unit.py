@@ -259,3 +259,12 @@ def test_activation_answers_an_unknown_request_type(act, monkeypatch):
     event["RequestType"] = "Replace"
     act.handler(event, fx.FakeContext(60))
     assert [r["Status"] for r in sent] == ["FAILED"]
+
+
+def test_activation_refuses_a_manifest_without_a_nonce_when_none_was_sent(act, key):
+    answer = _answer(act, key)
+    manifest = {k: v for k, v in answer["manifest"].items() if k != "request_nonce"}
+    unbound = {**answer, "manifest": manifest, "manifest_signature": fx.sign_manifest(key, manifest)}
+    public = act._cr_rsa_public_key(fx.public_key_b64(key))
+    with pytest.raises(act._CrFailure, match="answers another request"):
+        act._cr_checked_activation(unbound, public, _expected(nonce=None))
