@@ -1,5 +1,5 @@
 """Render the published customer template: the synthesized one with the vendor's real values
-as parameter defaults (CONTRACT §5).
+as parameter defaults (docs/protocol.md §5).
 
     python -m customer_stack.render --api-url URL --public-key B64 --signing-profile-version-arn ARN \
         [--template dist/customer.template.json] [--out dist/customer.rendered.template.json]

@@ -58,7 +58,7 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         _function_findings(stack, owner, "Function", sync=True)
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
-    public = "Public by design (CONTRACT §3): describes the product; no customer data"
+    public = "Public by design (docs/protocol.md §3): describes the product; no customer data"
     signed = (
         "License API: every request carries a VS1-HMAC-SHA256 signature that the function verifies "
         "over the body, which no API Gateway authorizer can see"

@@ -71,8 +71,8 @@ except ImportError:  # the repository: runtime/ is on sys.path (tests, sandbox)
     from shared import signing
 
 USAGE_PATH = "/v1/usage"
-MAX_RECORDS_PER_REQUEST = 500  # CONTRACT §4.2
-MAX_BODY_BYTES = 64 * 1024  # CONTRACT §1: over 64 KiB is 413; 500 long-named records can exceed it
+MAX_RECORDS_PER_REQUEST = 500  # docs/protocol.md §4.2
+MAX_BODY_BYTES = 64 * 1024  # docs/protocol.md §1: over 64 KiB is 413; 500 long-named records can exceed it
 RECORD_ID_PREFIX = "u1-"
 RECORD_ID_HEX_CHARS = 32  # 128 bits: collisions are out of reach; short ids keep 500 records < 64 KiB
 

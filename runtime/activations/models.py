@@ -83,7 +83,7 @@ def activation_id_for(customer_id: str, stack_id: str) -> str:
 
 
 def canonical_manifest(manifest: dict) -> bytes:
-    """The bytes the manifest signature covers (CONTRACT §4.1)."""
+    """The bytes the manifest signature covers (docs/protocol.md §4.1)."""
     return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 

@@ -1,4 +1,4 @@
-"""Activate and deactivate customer stacks (CONTRACT §4.1).
+"""Activate and deactivate customer stacks (docs/protocol.md §4.1).
 
 Order of an activation: subscription (402, nothing recorded or handed out) → current release
 (503 `ReleaseUnavailable` when the vendor has published none) → manifest signed by KMS and
