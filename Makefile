@@ -7,7 +7,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk
 
-.PHONY: setup synth sandbox demo test lint bench snapshot-update usage-report clean
+.PHONY: setup synth sandbox demo test lint bench snapshot-update usage-report openapi clean
 
 setup: .venv/.installed node_modules/.installed
 
@@ -46,6 +46,10 @@ bench: synth
 # make usage-report FROM=2026-11-01 TO=2026-11-30 TABLE=<DataTable output> [ARGS="--customer <sub> --json"]
 usage-report: setup
 	@PYTHONPATH=runtime $(PY) -m usage.report --table "$(TABLE)" --from "$(FROM)" --to "$(TO)" $(ARGS)
+
+# docs/openapi.json from the synthesized vendor template (commit the result)
+openapi: synth
+	@$(PY) -m customer_stack.openapi
 
 snapshot-update: setup
 	@$(PY) -m pytest -q tests/infra --snapshot-update
