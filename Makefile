@@ -35,9 +35,11 @@ demo: synth
 
 lint: setup
 	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
 
 test: setup
 	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
 	@$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: synth
