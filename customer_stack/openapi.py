@@ -564,9 +564,9 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m customer_stack.openapi") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m customer_stack.openapi",
+        prog=prog,
         description="Write docs/openapi.json from the synthesized vendor template (run `make synth` first).",
     )
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="vendor template (cdk.out/…)")

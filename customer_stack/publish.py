@@ -601,10 +601,8 @@ def _outputs_from_stack(
     return {o["OutputKey"]: o.get("OutputValue", "") for o in found.get("Outputs", [])}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m customer_stack.publish", description=__doc__.split("\n\n")[0]
-    )
+def main(argv: list[str] | None = None, *, prog: str = "python -m customer_stack.publish") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--stack", default=DEFAULT_STACK, help="vendor platform stack to read outputs from")
     source.add_argument(

@@ -63,8 +63,8 @@ def write_rendered(template_path: Path, out_path: Path, **values: str) -> Path:
     return out_path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, *, prog: str = "python -m customer_stack.render") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--api-url", required=True)
     parser.add_argument(
         "--public-key", required=True, help="base64 DER SubjectPublicKeyInfo (KMS GetPublicKey)"
