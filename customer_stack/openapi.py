@@ -193,6 +193,11 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     "issued_at": TIMESTAMP,
                     "activation_id": STRING,
                     "account_id": {"type": "string", "pattern": "^\\d{12}$"},
+                    "stack_id": {"type": "string", "description": "the stack ARN of the request it answers"},
+                    "request_nonce": {
+                        "type": "string",
+                        "description": "the X-Vs-Nonce of the request it answers",
+                    },
                     "artifacts": {"type": "array", "items": ARTIFACT},
                 }
             ),
@@ -303,7 +308,7 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         tags=("license",),
     ),
     ("POST", "/v1/activations"): RouteDoc(
-        "Activate a customer stack: a signed manifest and download URLs of the current release",
+        "Activate a customer stack: a signed manifest and download URLs of its release",
         "vs1",
         (200, "Activation"),
         request=ActivationRequest,

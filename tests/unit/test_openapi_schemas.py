@@ -59,7 +59,13 @@ def _activation() -> dict:
     )
     return {
         "activation_id": "act-abc",
-        "manifest": release.manifest(activation_id="act-abc", account_id="111122223333", issued_at=NOW),
+        "manifest": release.manifest(
+            activation_id="act-abc",
+            account_id="111122223333",
+            stack_id="arn:aws:cloudformation:us-east-1:111122223333:stack/s/00000000-0000-4000-8000-000000000001",
+            request_nonce="n0nce-EXAMPLE-0001",
+            issued_at=NOW,
+        ),
         "manifest_signature": "c2ln",
         "signature_algorithm": "RSASSA_PKCS1_V1_5_SHA_256",
         "downloads": {"api": {"url": "https://example.com/x?sig=1", "expires_at": "2026-11-22T14:09:00Z"}},
