@@ -382,7 +382,7 @@ def build_records(messages: list[dict], summary: dict, unusable: list[dict] | No
 
 def expire(records: list[Pending], window_hours: int, now: datetime, summary: dict) -> None:
     """Gives up records the vendor would refuse as too old: their hour started `window_hours` or
-    more ago (CONTRACT §4.2). They go to the dead-letter queue when the run settles."""
+    more ago (docs/protocol.md §4.2). They go to the dead-letter queue when the run settles."""
     window = timedelta(hours=window_hours)
     for entry in records:
         if entry.outcome != "unsent" or parse_time(entry.record["timestamp"]) + window > now:
