@@ -9,6 +9,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -139,8 +140,10 @@ class Sandbox:
         if self._http:
             self._http.shutdown()
             self._http.server_close()
-        for worker in self._workers.values():
-            worker.stop()
+        # All workers at once: each may take up to its grace period to exit, and on a loaded machine
+        # one after another outlasted a caller's patience.
+        with ThreadPoolExecutor(max_workers=max(1, len(self._workers))) as pool:
+            list(pool.map(lambda worker: worker.stop(), self._workers.values()))
         if self._marketplace:
             self._marketplace.stop()
         if self._moto:
