@@ -143,9 +143,11 @@ class DeveloperPage(Construct):
         user_pool_endpoint = f"https://cognito-idp.{stack.region}.{stack.url_suffix}/"
         csp = security_headers(api_origin, user_pool_endpoint.rstrip("/"))["Content-Security-Policy"]
         policy = self.headers_policy.node.default_child
-        assert isinstance(policy, CfnResource)
+        if not isinstance(policy, CfnResource):
+            raise TypeError("the response headers policy has no CloudFormation resource")
         policy.add_property_override(
-            "ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy", csp
+            "ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy",
+            csp,
         )
         s3deploy.BucketDeployment(
             self,

@@ -160,7 +160,12 @@ def _developer_page_findings(stack: Stack) -> None:
         "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
         "Resource::<DeveloperPageSiteC8BD77B4.Arn>/*",
     ):
-        ack(stack, f"{deployer}/ServiceRole/DefaultPolicy/Resource", f"AwsSolutions-IAM5[{finding}]", cdk_owned)
+        ack(
+            stack,
+            f"{deployer}/ServiceRole/DefaultPolicy/Resource",
+            f"AwsSolutions-IAM5[{finding}]",
+            cdk_owned,
+        )
     for rule in (
         "AwsSolutions-L1",
         "Serverless-LambdaLatestVersion",

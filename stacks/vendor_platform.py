@@ -8,8 +8,8 @@ from constructs import Construct
 from constructs.artifact_store import ArtifactStore
 from constructs.audit_log import AuditLog
 from constructs.customer_identity import CustomerIdentity
-from constructs.developer_page import DeveloperPage
 from constructs.developer_keys import DeveloperKeys
+from constructs.developer_page import DeveloperPage
 from constructs.key_vault import KeyVault
 from constructs.license_api import LicenseApi
 from constructs.marketplace_subscriptions import MarketplaceSubscriptions
@@ -131,7 +131,9 @@ class VendorPlatformStack(Stack):
         CfnOutput(
             self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)"
         )
-        CfnOutput(self, "DeveloperPageUrl", value=self.page.url, description="The developer page (CloudFront)")
+        CfnOutput(
+            self, "DeveloperPageUrl", value=self.page.url, description="The developer page (CloudFront)"
+        )
         CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=identity.client.user_pool_client_id)
         CfnOutput(self, "ArtifactBucket", value=self.artifacts.bucket.bucket_name)

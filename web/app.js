@@ -47,7 +47,7 @@ async function cognito(operation, body) {
         "Content-Type": "application/x-amz-json-1.1",
         "X-Amz-Target": `AWSCognitoIdentityProviderService.${operation}`,
       },
-      body: JSON.stringify({ ClientId: config.user_pool_client_id, ...body }),
+      body: JSON.stringify(body),
     });
   } catch (_error) {
     throw new CognitoError("NetworkError", "The sign-in service cannot be reached. Check your connection.");
@@ -172,7 +172,7 @@ async function onSignUp(event) {
   const password = $("signup-password").value;
   if (!email || !password) return complain("Enter an email address and a password.");
   try {
-    await cognito("SignUp", {
+    await cognito("SignUp", { ClientId: config.user_pool_client_id,
       Username: email,
       Password: password,
       UserAttributes: [{ Name: "email", Value: email }],
@@ -198,7 +198,7 @@ async function onConfirm(event) {
   const code = $("confirm-code").value.trim();
   if (!code) return complain("Enter the code from the email.");
   try {
-    await cognito("ConfirmSignUp", { Username: pendingEmail, ConfirmationCode: code });
+    await cognito("ConfirmSignUp", { ClientId: config.user_pool_client_id, Username: pendingEmail, ConfirmationCode: code });
   } catch (error) {
     if (error.code === "CodeMismatchException") return complain("That code is not right. Check the email and try again.");
     if (error.code === "ExpiredCodeException") return complain("That code has expired: send a new one.");
@@ -212,7 +212,7 @@ async function onConfirm(event) {
 
 async function onResend() {
   try {
-    await cognito("ResendConfirmationCode", { Username: pendingEmail });
+    await cognito("ResendConfirmationCode", { ClientId: config.user_pool_client_id, Username: pendingEmail });
     say("A new code is on its way.");
   } catch (error) {
     complain(error.message);
@@ -226,7 +226,7 @@ async function onSignIn(event) {
   if (!email || !password) return complain("Enter your email address and password.");
   let result;
   try {
-    result = await cognito("InitiateAuth", {
+    result = await cognito("InitiateAuth", { ClientId: config.user_pool_client_id,
       AuthFlow: "USER_PASSWORD_AUTH",
       AuthParameters: { USERNAME: email, PASSWORD: password },
     });
