@@ -26,7 +26,12 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 HEADERS_FILE = WEB_DIR / "security-headers.json"
-FILES = {"/index.html": "text/html; charset=utf-8", "/app.js": "text/javascript", "/style.css": "text/css"}
+FILES = {
+    "/index.html": "text/html; charset=utf-8",
+    "/app.js": "text/javascript",
+    "/style.css": "text/css",
+    "/favicon.svg": "image/svg+xml",
+}
 COGNITO_PATH = "/_sandbox/cognito-idp/"
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 

@@ -208,7 +208,7 @@ class ApiGateway:
         stage: str,
         preflight: dict[str, str] | None = None,
     ) -> None:
-        self.preflight = preflight or {}
+        self.preflight_headers = preflight or {}
         self.routes = routes
         self.workers = workers
         self.verifier = verifier
@@ -225,7 +225,7 @@ class ApiGateway:
         headers, and Access-Control-Allow-Origin only for an allowed origin, as the mock's template does."""
         if not any(route.pattern.match(path) for route in self.routes):
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
-        headers = dict(self.preflight)
+        headers = dict(self.preflight_headers)
         if origin and origin in allowed:
             headers["Access-Control-Allow-Origin"] = origin
         return GatewayResponse(204, "", headers)
