@@ -27,7 +27,8 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(request):
+    request.getfixturevalue("sandbox")  # set up first, so the browser closes before the sandbox stops
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -100,6 +100,27 @@ def test_activation_is_recorded_and_queryable_by_customer(
     assert ActivationStore(DATA_TABLE).for_customer(OTHER_SUB) == []
 
 
+def test_key_list_shows_the_stacks_that_use_each_key_until_deactivated(
+    world: DeliveryWorld, published: dict, customer_key: dict
+) -> None:
+    spare = world.vault.create_key(label="spare")
+    other = world.vault.create_key(sub=OTHER_SUB, email=OTHER_EMAIL)
+    activation_id = world.activate(customer_key).body["activation_id"]
+    world.activate(other)
+
+    def stacks() -> dict[str, list[dict]]:
+        return {k["access_key"]: k["stacks"] for k in world.vault.keys_api("GET").body["keys"]}
+
+    listed = stacks()
+    assert set(listed) == {customer_key["access_key"], spare["access_key"]}, "only the caller's keys"
+    [stack] = listed[customer_key["access_key"]]
+    assert stack["stack_id"] == STACK_ID and stack["stack_name"] == STACK_ID.split("/")[1]
+    assert (stack["aws_account_id"], stack["region"], stack["version"]) == (ACCOUNT_ID, REGION, "1.0.0")
+    assert listed[spare["access_key"]] == []
+    assert world.deactivate(customer_key, activation_id).status == 204
+    assert stacks()[customer_key["access_key"]] == [], "a deleted stack no longer uses the key"
+
+
 def test_update_reactivates_the_same_id(world: DeliveryWorld, published: dict, customer_key: dict) -> None:
     created = world.activate(customer_key, "Create").body
     [first] = world.activation_items()
