@@ -75,6 +75,13 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         "(releases/<product>/<version>/…); "
         "only GetObject/GetObjectVersion, only under releases/",
     )
+    ack(
+        stack,
+        "DeveloperKeys/Api/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5[Resource::<ArtifactsTemplatesEBF65117.Arn>/*]",
+        "GET /v1/launch presigns the current release's customer template, whose key is named by the "
+        "release record (<product>/<version>/customer.template.json); only GetObject/GetObjectVersion",
+    )
     ack(stack, "Marketplace/Events/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]", XRAY)
     ack(stack, "Marketplace/DeadLetters/Resource", "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
     function = stack.node.find_child("Marketplace").node.find_child("Events").node.find_child("Function")

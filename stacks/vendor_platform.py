@@ -60,7 +60,7 @@ class VendorPlatformStack(Stack):
             layer_version=layer,
         )
         data_env = {"VS_TABLE_DATA": data.table.table_name}
-        DeveloperKeys(
+        developer = DeveloperKeys(
             self,
             "DeveloperKeys",
             api=self.api,
@@ -70,6 +70,7 @@ class VendorPlatformStack(Stack):
             environment={**keys_env, **data_env},
             layer_version=layer,
         )
+        developer.allow_launch_links(self.artifacts.templates, self.artifacts.bucket_key)
         license_env = {
             **keys_env,
             **data_env,

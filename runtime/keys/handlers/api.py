@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from activations.dal.activation_store import ActivationStore
+from activations.handlers import launch as launch_link
 from audit.log import AuditLog
 from audit.middleware import current_audit, run_audited
 from audit.redaction import make_logger
@@ -84,6 +85,7 @@ def identify_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware
 app.use(middlewares=[identify_caller])
 app.include_router(subscriptions.router)  # POST /v1/marketplace/registrations, GET /v1/subscription
 app.include_router(usage_history.router)  # GET /v1/usage
+app.include_router(launch_link.router)  # GET /v1/launch
 
 
 def _caller() -> Caller:
