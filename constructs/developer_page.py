@@ -23,12 +23,15 @@ from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 
 from constructs import Construct
 from constructs.platform_api import PlatformApi
-from constructs.platform_function import PlatformFunction
+from constructs.platform_function import PlatformFunction, function_role
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 HEADERS_FILE = WEB_DIR / "security-headers.json"
@@ -117,10 +120,34 @@ class DeveloperPage(Construct):
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                cache_policy=cloudfront.CachePolicy(
+                    self,
+                    "Cache",
+                    comment="vendstack developer page: a new deployment shows within five minutes",
+                    default_ttl=Duration.minutes(5),
+                    min_ttl=Duration.seconds(0),
+                    max_ttl=Duration.hours(1),
+                    enable_accept_encoding_gzip=True,
+                    enable_accept_encoding_brotli=True,
+                ),
                 response_headers_policy=self.headers_policy,
                 compress=True,
             ),
+        )
+
+    def _trace(self, role: iam.Role) -> None:
+        """X-Ray tracing on CDK's deployment function, like every other function of the stack."""
+        stack = Stack.of(self)
+        handler = next(
+            c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")
+        ).node.default_child
+        if not isinstance(handler, lambda_.CfnFunction):
+            raise TypeError("the BucketDeployment function has no CloudFormation resource")
+        handler.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+            )
         )
 
     @property
@@ -149,6 +176,13 @@ class DeveloperPage(Construct):
             "ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy",
             csp,
         )
+        # The deployment function gets this construct's own role and log group (no managed policy)
+        # and no CloudFront invalidation (whose permission has no resource scope in CDK's grant):
+        # the cache policy's five-minute TTL brings a new page out instead.
+        logs_group = logs.LogGroup(
+            self, "DeployLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+        )
+        role = function_role(self, "DeployRole", logs_group)
         s3deploy.BucketDeployment(
             self,
             "Content",
@@ -166,11 +200,12 @@ class DeveloperPage(Construct):
                     },
                 ),
             ],
-            distribution=self.distribution,
-            distribution_paths=["/*"],
             memory_limit=256,
             prune=True,
+            role=role,
+            log_group=logs_group,
         )
+        self._trace(role)
         self.fulfillment = PlatformFunction(
             self,
             "Fulfillment",
