@@ -145,7 +145,9 @@ def test_buyer_journey_from_marketplace_to_usage(browser, sandbox, api, screensh
     assert account in page.inner_text("#subscription-details")
     page.screenshot(path=screenshots / "8-subscription.png", full_page=True)
     page.click("nav a[data-view=launch]")
-    page.wait_for_selector("#launch-status:not(:empty)")
+    page.wait_for_selector("#launch-link:not([hidden])")
+    assert "/stacks/quickcreate?templateURL=" in page.get_attribute("#launch-link", "href")
+    assert "is published" in page.inner_text("#launch-status")
     page.screenshot(path=screenshots / "9-launch.png", full_page=True)
 
     page.click("#sign-out")
@@ -231,3 +233,44 @@ def test_security_headers_on_the_page(sandbox):
     assert origin(sandbox["api_url"]) in csp
     assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_fulfillment_without_a_token_is_a_readable_400_page(sandbox, api):
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _, headers = _raw(api, "POST", "/v1/marketplace/fulfillment", b"other=1", form)
+    assert status == 400 and headers["Content-Type"].startswith("text/html")
+    status, _, headers = _raw(
+        api, "POST", "/v1/marketplace/fulfillment", b"x-amzn-marketplace-token=a%2Bb", form
+    )
+    assert status == 303 and headers["Location"] == f"{sandbox['developer_page_url']}#register=a%2Bb"
+
+
+def test_api_preflight_allows_the_page_origin_only(sandbox, api):
+    page = origin(sandbox["developer_page_url"])
+    for path in ("/v1/keys", "/v1/keys/VSAKAAAAAAAAAAAAAAAA", "/v1/usage"):
+        status, _, headers = _raw(
+            api, "OPTIONS", path, None, {"Origin": page, "Access-Control-Request-Method": "GET"}
+        )
+        assert status == 204 and headers["Access-Control-Allow-Origin"] == page
+        assert "Authorization" in headers["Access-Control-Allow-Headers"]
+    status, _, headers = _raw(api, "OPTIONS", "/v1/keys", None, {"Origin": "https://evil.example"})
+    assert status == 204 and "Access-Control-Allow-Origin" not in headers
+    status, body, headers = _raw(api, "GET", "/v1/product", None, {"Origin": page})
+    assert status == 200 and headers.get("Access-Control-Allow-Origin") == page
+
+
+def _raw(api, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes, dict]:
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    request = urllib.request.Request(api.base + path, data=body, method=method, headers=headers)  # noqa: S310
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
