@@ -155,8 +155,7 @@ function route() {
       showView("keys");
       registerSubscription();
     } else {
-      showView("signin");
-      say("Sign in, or create an account, to finish your AWS Marketplace subscription.");
+      showView("signin"); // its hint says why: finish the AWS Marketplace subscription
     }
     return;
   }

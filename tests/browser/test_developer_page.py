@@ -60,7 +60,7 @@ def test_buyer_journey_from_marketplace_to_usage(browser, sandbox, api, screensh
     page.wait_for_selector("#view-signin:not([hidden])")
     assert origin(page.url) == origin(page_url)
     assert "register=" not in page.url and token not in page.url
-    assert "finish your AWS Marketplace subscription" in page.inner_text("#notice")
+    assert "finish your AWS Marketplace subscription" in page.inner_text("#register-hint")
     page.screenshot(path=screenshots / "1-sign-in-after-marketplace.png", full_page=True)
 
     # Sign up, then confirm with the emailed code (a wrong code first).
