@@ -27,6 +27,7 @@ from sandbox.gateway import (
     CognitoVerifier,
     GatewayResponse,
     HttpRequest,
+    binary_media_types,
     gateway_responses,
     preflight_headers,
     routes_from_template,
@@ -240,7 +241,8 @@ class Sandbox:
             CognitoVerifier(self.aws_endpoint, REGION, pools, clients),
             gateway_responses(template),
             stage,
-            preflight_headers(template),
+            preflight=preflight_headers(template),
+            binary_types=binary_media_types(template),
         )
         self._cognito = cognito
         self.sandbox_routes = {

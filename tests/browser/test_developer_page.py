@@ -236,7 +236,7 @@ def test_security_headers_on_the_page(sandbox):
 
 
 def test_fulfillment_without_a_token_is_a_readable_400_page(sandbox, api):
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
     status, _, headers = _raw(api, "POST", "/v1/marketplace/fulfillment", b"other=1", form)
     assert status == 400 and headers["Content-Type"].startswith("text/html")
     status, _, headers = _raw(

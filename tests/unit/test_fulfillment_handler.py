@@ -4,6 +4,7 @@ fragment; a readable 400 page otherwise; the token never reaches a log."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from urllib.parse import quote, unquote
 
@@ -28,8 +29,13 @@ def page_url(monkeypatch):
     monkeypatch.setenv(fulfillment.PAGE_URL_VARIABLE, PAGE)
 
 
-def event(body: str, content_type: str | None = FORM, *, b64: bool = False) -> dict:
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def event(body: str, content_type: str | None = FORM, *, b64: bool = False, accept: str = BROWSER) -> dict:
     headers = {"Content-Type": content_type} if content_type else {}
+    if accept:
+        headers["Accept"] = accept
     if b64:
         body = base64.b64encode(body.encode()).decode()
     return {"httpMethod": "POST", "headers": headers, "body": body, "isBase64Encoded": b64}
@@ -67,6 +73,13 @@ def test_400_html_page_without_exactly_one_token(body: str, content_type: str | 
     assert response["headers"]["Content-Type"].startswith("text/html")
     assert "<h1>" in response["body"] and "AWS Marketplace" in response["body"]
     assert "Location" not in response["headers"]
+
+
+def test_a_client_that_is_not_a_browser_gets_the_json_error_shape() -> None:
+    response = fulfillment.handler(event("other=1", accept=""), Context())
+    assert response["statusCode"] == 400 and response["headers"]["Content-Type"] == "application/json"
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "ValidationError" and "x-amzn-marketplace-token" in error["message"]
 
 
 def test_the_400_page_escapes_what_the_client_sent() -> None:

@@ -6,12 +6,14 @@ https://docs.aws.amazon.com/marketplace/latest/userguide/saas-product-customer-s
 A static page cannot take a POST, so this function answers `303 See Other` to the developer
 page with the token in the URL *fragment*: browsers never send a fragment to a server, so the
 token reaches no access log and no Referer. The token itself is never logged here either.
-Anything else gets a short HTML page a person can read, with status 400.
+Anything else gets status 400: a short HTML page a person can read when the client is a browser
+(`Accept` names `text/html`, as browsers do on a form POST), else the contract's JSON error.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 from urllib.parse import quote
 
@@ -58,10 +60,16 @@ def handler(event: dict, context: LambdaContext) -> dict:
     except ValueError as exc:
         # The reason names the form's shape only (content type, field count), never its values.
         logger.info("fulfillment refused", extra={"reason": str(exc)})
-        body = _BAD_REQUEST.format(reason=html.escape(str(exc)), page=html.escape(page_url, quote=True))
+        if "text/html" in _header(event.get("headers"), "accept").lower():
+            body = _BAD_REQUEST.format(reason=html.escape(str(exc)), page=html.escape(page_url, quote=True))
+            content_type = "text/html; charset=utf-8"
+        else:
+            message = f"Not an AWS Marketplace fulfillment form: {exc}."
+            body = json.dumps({"error": {"code": "ValidationError", "message": message}})
+            content_type = "application/json"
         return {
             "statusCode": 400,
-            "headers": {**_COMMON, "Content-Type": "text/html; charset=utf-8"},
+            "headers": {**_COMMON, "Content-Type": content_type},
             "body": body,
             "isBase64Encoded": False,
         }
