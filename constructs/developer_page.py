@@ -11,7 +11,7 @@ Marketplace fulfillment endpoint that leads buyers to it.
 - `config.json` (API URL, region, user pool, app client, the user pool's endpoint) is written at
   deploy time by `BucketDeployment` from the stack's own values.
 - `POST /v1/marketplace/fulfillment` answers `303` to this page with the token in the fragment
-  (CONTRACT §3.1), so the listing's fulfillment URL is the platform API, not the static site.
+  (docs/protocol.md §3.1), so the listing's fulfillment URL is the platform API, not the static site.
 """
 
 from __future__ import annotations

@@ -113,8 +113,8 @@ def _developer_page_findings(stack: Stack) -> None:
     BucketDeployment function (a singleton named by its memory size, found by prefix)."""
     _function_findings(stack, "DeveloperPage/Fulfillment", "Function", sync=True)
     fulfillment = (
-        "AWS Marketplace posts the buyer's browser here before the buyer has an account (CONTRACT §3.1); "
-        "the function only redirects, reads and writes nothing"
+        "AWS Marketplace posts the buyer's browser here before the buyer has an account "
+        "(docs/protocol.md §3.1); the function only redirects, reads and writes nothing"
     )
     for method, path in developer_page.FULFILLMENT_ROUTES:
         for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):

@@ -1,4 +1,4 @@
-"""`POST /v1/marketplace/fulfillment` (CONTRACT §3.1): 303 to the page with the token in the
+"""`POST /v1/marketplace/fulfillment` (docs/protocol.md §3.1): 303 to the page with the token in the
 fragment; a readable 400 page otherwise; the token never reaches a log."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`POST /v1/marketplace/fulfillment` (public, CONTRACT §3.1): the listing's fulfillment URL.
+"""`POST /v1/marketplace/fulfillment` (public, docs/protocol.md §3.1): the listing's fulfillment URL.
 
 AWS Marketplace sends the buyer's browser here with a form POST carrying
 `x-amzn-marketplace-token` (AWS docs: "Configuring your SaaS product to accept new buyers",
