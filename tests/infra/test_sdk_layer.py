@@ -3,6 +3,7 @@ synth time without Docker, attached to every vendor function, and the same bytes
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
