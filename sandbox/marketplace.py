@@ -150,7 +150,7 @@ class MarketplaceEmulator:
         *,
         clock: Callable[[], datetime] | None = None,
         token_ttl_s: float = 3600,
-        window_hours: float = 24,
+        window_hours: float = 6,
         future_skew_s: float = 300,
         product_id: str | None = None,
         product_title: str = "Vendstack Service",
@@ -498,6 +498,9 @@ class MarketplaceEmulator:
         return quantity
 
     def _check_window(self, timestamp: float, now: datetime) -> None:
+        """As strict as AWS's API reference: "Usage records aren't accepted 6 hours or more after an
+        event" (AWS docs: "BatchMeterUsage", AWS Marketplace Metering Service API reference; a newer
+        model text says 24 h, `window_hours=24` emulates that reading), plus the month-end close."""
         try:
             moment = datetime.fromtimestamp(timestamp, UTC)
         except (OverflowError, OSError, ValueError):

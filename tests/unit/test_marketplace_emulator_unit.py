@@ -4,7 +4,7 @@ metering rules, driven through `MarketplaceEmulator.handle` (the same entry poin
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timedelta
 
 import pytest
 
@@ -188,7 +188,22 @@ def test_registration_tokens_expire(emulator, clock):
 # ---------------------------------------------------------------- BatchMeterUsage rules
 
 
-def test_month_end_grace_closes_the_previous_month_at_six(emulator, clock):
+def test_records_are_refused_six_hours_after_the_usage_by_default(emulator, clock):
+    """The strict reading of the BatchMeterUsage API reference is the emulator's default."""
+    sub = emulator.create_subscription(BUYER)
+    usage = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    clock.now = usage + timedelta(hours=5, minutes=59)
+    status, _ = call(emulator, METER + "BatchMeterUsage", {"UsageRecords": [record(sub, ts=usage)]})
+    assert status == 200
+    clock.now = usage + timedelta(hours=6)
+    status, body = call(
+        emulator, METER + "BatchMeterUsage", {"UsageRecords": [record(sub, ts=usage, dimension="storage_gb")]}
+    )
+    assert (status, body["__type"]) == (400, "TimestampOutOfBoundsException")
+
+
+def test_month_end_grace_closes_the_previous_month_at_six(clock):
+    emulator = MarketplaceEmulator(PRODUCT, ["api_calls", "storage_gb"], clock=clock, window_hours=24)
     sub = emulator.create_subscription(BUYER)
     late = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)
     clock.now = datetime(2026, 4, 1, 5, 59, tzinfo=UTC)

@@ -29,7 +29,7 @@ from metering.logic.plan import (
 from metering.logic.submit import Backoff, BatchRejected, submit_batch
 from tests.aws_fixtures import AWS_FIXTURES
 
-WINDOW = timedelta(hours=6)
+WINDOW = timedelta(hours=3)  # the default `metering.usage_window_hours`
 HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
 LICENSE = "arn:aws:license-manager::444455556666:license:l-0123456789abcdef0123456789abcdef"
 FIXTURES = AWS_FIXTURES
@@ -70,38 +70,71 @@ def at(hours: float, minutes: float = 0) -> datetime:
     ("now", "sub", "extra", "action"),
     [
         (at(0, 59), Sub(), {}, WAIT),  # the hour is not over
-        (at(7), Sub(), {}, WAIT),  # window passed, settle not yet
-        (at(7, 1), Sub(), {}, SEAL),
+        (at(4), Sub(), {}, WAIT),  # window passed, settle not yet
+        (at(4, 1), Sub(), {}, SEAL),
         (at(1, 5), Sub(status="unsubscribe-pending"), {}, SEAL_EARLY),
+        (at(1, 5), Sub(status="grace"), {}, SEAL_EARLY),  # agreement ended / licence deprovisioned
+        (at(0, 59), Sub(status="grace"), {}, WAIT),  # not before the hour is over
         (at(1, 5), Sub(), {}, WAIT),
-        (at(7, 1), None, {}, AWAIT),
-        (at(7, 1), Sub(status="pending"), {}, AWAIT),
-        (at(7, 1), Sub(aws_account_id=""), {}, AWAIT),
-        (at(7, 1), Sub(license_arn=None), {}, AWAIT),
-        (at(7, 1), Sub(license_arn=None, customer_identifier="CID"), {}, SEAL),
-        (at(7, 1), Sub(status="inactive"), {}, SEAL),  # Marketplace decides: CustomerNotSubscribed
-        (at(23, 49), Sub(), {}, SEAL),
-        (at(23, 51), Sub(), {}, EXPIRE),  # too close to Marketplace's 24 h limit
-        (at(23, 51), None, {}, EXPIRE),
+        (at(4, 1), None, {}, AWAIT),
+        (at(4, 1), Sub(status="pending"), {}, AWAIT),
+        (at(4, 1), Sub(aws_account_id=""), {}, AWAIT),
+        (at(4, 1), Sub(license_arn=None), {}, AWAIT),
+        (at(4, 1), Sub(license_arn=None, customer_identifier="CID"), {}, SEAL),
+        (at(4, 1), Sub(status="inactive"), {}, SEAL),  # Marketplace decides: CustomerNotSubscribed
+        (at(5, 49), Sub(), {}, SEAL),
+        (at(5, 51), Sub(), {}, EXPIRE),  # too close to Marketplace's 6 h limit
+        (at(5, 51), None, {}, EXPIRE),
         (at(3), Sub(), {"meter_status": "pending", "meter_record": {"Quantity": 5}}, RESUBMIT),
-        (at(24), Sub(), {"meter_status": "pending", "meter_record": {"Quantity": 5}}, EXPIRE),
-        (at(7, 1), Sub(), {"meter_status": "awaiting-subscription"}, SEAL),
-        (at(7, 1), Sub(), {"quantity": 2**31}, EXPIRE),
+        (at(6), Sub(), {"meter_status": "pending", "meter_record": {"Quantity": 5}}, EXPIRE),
+        (at(4, 1), Sub(), {"meter_status": "awaiting-subscription"}, SEAL),
+        (at(4, 1), Sub(), {"quantity": 2**31}, EXPIRE),
     ],
 )
 def test_decide(now: datetime, sub: Sub | None, extra: dict, action: str) -> None:
     assert decide(item(**extra), sub, now, WINDOW).action == action
 
 
-def test_month_end() -> None:
+def test_marketplace_window_is_six_hours_from_the_hour_start() -> None:
+    """BatchMeterUsage API reference: records are refused 6 hours or more after the usage."""
+    assert submittable(HOUR, at(5, 49))
+    assert not submittable(HOUR, at(5, 50))  # the 10 min safety margin
     last = datetime(2026, 11, 30, 23, tzinfo=UTC)
     first_of_month = datetime(2026, 12, 1, tzinfo=UTC)
-    assert decide(item(last), Sub(), first_of_month + timedelta(hours=3, minutes=59), WINDOW).action == WAIT
-    assert decide(item(last), Sub(), first_of_month + timedelta(hours=4), WINDOW).action == SEAL_EARLY
-    assert decide(item(last), Sub(), first_of_month + timedelta(hours=5, minutes=55), WINDOW).action == EXPIRE
-    assert submittable(last, first_of_month + timedelta(hours=5, minutes=49))
-    assert not submittable(last, first_of_month + timedelta(hours=5, minutes=50))
-    assert submittable(first_of_month, first_of_month + timedelta(hours=7))
+    assert submittable(last, first_of_month + timedelta(hours=4, minutes=49))
+    assert not submittable(last, first_of_month + timedelta(hours=4, minutes=50))
+    # the month's close at 06:00 on the 1st comes later than any hour's own 6 h
+
+
+def _first_seal(hour: datetime, runs: list[datetime], sub: Sub | None = None) -> datetime | None:
+    for run in runs:
+        if decide(item(hour), sub or Sub(), run, WINDOW).action in (SEAL, SEAL_EARLY):
+            return run
+    return None
+
+
+@pytest.mark.parametrize("offset_minutes", [0, 1, 17, 29, 58, 59])
+def test_default_schedule_meters_every_hour_before_its_start_plus_6_hours(offset_minutes: int) -> None:
+    """Under the defaults (3 h window, a run every 60 min at any offset, a run lasting up to its
+    15 min timeout), every hour of two days, month end included, is sealed and sent before its
+    start + 6 h, the limit of the BatchMeterUsage API reference."""
+    from stacks.config import METERING_JOB_TIMEOUT_MINUTES
+
+    base = datetime(2026, 11, 29, tzinfo=UTC)
+    runs = [base + timedelta(minutes=offset_minutes + 60 * n) for n in range(80)]
+    for n in range(48):
+        hour = base + timedelta(hours=n)
+        sealed = _first_seal(hour, runs)
+        assert sealed is not None, hour
+        sent_by = sealed + timedelta(minutes=METERING_JOB_TIMEOUT_MINUTES)
+        assert sent_by < hour + timedelta(hours=6), (hour, sealed)
+        assert submittable(hour, sent_by), (hour, sealed)
+
+
+def test_ending_subscription_seals_at_the_first_run_after_the_hour() -> None:
+    runs = [HOUR + timedelta(minutes=30 + 60 * n) for n in range(8)]
+    for status in ("unsubscribe-pending", "grace"):
+        assert _first_seal(HOUR, runs, Sub(status=status)) == HOUR + timedelta(hours=1, minutes=30)
 
 
 # --------------------------------------------------------------------------- what

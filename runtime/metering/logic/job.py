@@ -17,7 +17,7 @@ Exactly once, even when a run dies anywhere and runs again:
    hour already sent.
 4. `CustomerNotSubscribed` is final: stored, flagged (`METERFLAG#not-subscribed`), counted.
    An aggregate with no usable subscription stays queued as `awaiting-subscription` and is sent
-   once a subscription is linked, while still inside Marketplace's 24 h window; after that it is
+   once a subscription is linked, while still inside Marketplace's 6 h window; after that it is
    flagged `expired`.
 """
 
