@@ -126,7 +126,6 @@ def test_window_and_schedule_that_fit_are_accepted(window: int, schedule: int) -
 def test_config_minutes_mirror_the_runtime() -> None:
     """stacks/ may not import runtime/: the numbers are written twice and kept equal here."""
     from metering.logic import plan
-
     from stacks import config
 
     assert timedelta(minutes=config.SETTLE_MINUTES) == plan.SETTLE

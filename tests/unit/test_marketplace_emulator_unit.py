@@ -4,7 +4,7 @@ metering rules, driven through `MarketplaceEmulator.handle` (the same entry poin
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
