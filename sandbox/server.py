@@ -153,6 +153,8 @@ class Sandbox:
             **base_environment(self.aws_endpoint, REGION),
             "AWS_ENDPOINT_URL_MARKETPLACE_METERING": self.marketplace_url,
             "AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": self.marketplace_url,
+            # Jobs run at the `now` a sandbox caller chose; deployed, the job clamps to real time.
+            "VS_SANDBOX_EVENT_CLOCK": "1",
         }
         assets = json.loads((self.cdk_out / f"{self.vendor_stack}.assets.json").read_text())["files"]
         for logical, resource in stack.resources_of_type("AWS::Lambda::Function").items():

@@ -287,3 +287,27 @@ def test_the_wire_shape_matches_the_aws_fixtures() -> None:
     ]
     assert sent.outcomes[record_key(stored[0])].metering_record_id == "00000000-example-metering-record-0001"
     assert sent.calls == 2 and len(statuses) == 3
+
+
+# --------------------------------------------------------------------------- the job's clock
+
+
+def test_the_jobs_clock_is_the_events_time_clamped_to_the_real_time() -> None:
+    from metering.handlers.job import job_clock
+
+    real = datetime(2026, 11, 22, 12, 0, 30, tzinfo=UTC)
+    assert job_clock({"time": "2026-11-22T12:00:00Z"}, {}, real) == datetime(2026, 11, 22, 12, tzinfo=UTC)
+    assert job_clock({}, {}, real) == real
+    # A principal that may invoke the function hands it a time two days ahead: the real time wins.
+    assert job_clock({"time": "2026-11-24T12:00:00Z"}, {}, real) == real
+    with pytest.raises(ValueError, match="RFC 3339"):
+        job_clock({"time": "tomorrow"}, {}, real)
+
+
+def test_only_the_sandbox_trusts_a_future_event_time() -> None:
+    from metering.handlers.job import SANDBOX_CLOCK_VARIABLE, job_clock
+
+    real = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    future = {"time": "2026-11-24T12:00:00Z"}
+    assert job_clock(future, {SANDBOX_CLOCK_VARIABLE: "1"}, real) == datetime(2026, 11, 24, 12, tzinfo=UTC)
+    assert job_clock(future, {SANDBOX_CLOCK_VARIABLE: "yes"}, real) == real
