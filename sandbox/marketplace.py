@@ -20,6 +20,7 @@ import secrets
 import string
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -171,6 +172,7 @@ class MarketplaceEmulator:
         self._metered: list[dict] = []
         self._throttle_calls = 0
         self._unprocessed_records = 0
+        self.calls: Counter[str] = Counter()  # operation name → requests received
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -353,6 +355,7 @@ class MarketplaceEmulator:
                 raise ApiError("UnknownOperationException", f"Unknown operation {target!r}")
             service, operation = OPERATIONS[target]
             with self._lock:
+                self.calls[operation] += 1
                 if self._throttle_calls > 0:
                     self._throttle_calls -= 1
                     raise ApiError("ThrottlingException", "Rate exceeded")

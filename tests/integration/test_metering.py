@@ -321,3 +321,24 @@ def test_vendor_report(usage: UsageWorld, capsys: pytest.CaptureFixture[str]) ->
     assert SUB in text and customer(0)[0] not in text and "unmetered" in text
     with pytest.raises(SystemExit):
         report.main(["--table", DATA_TABLE, "--from", "2026-11-30", "--to", "2026-11-01"], ddb=usage.ddb)
+
+
+def test_records_the_sdk_refuses_are_flagged_counted_and_never_retried(usage: UsageWorld) -> None:
+    from botocore.exceptions import ParamValidationError
+
+    calls = []
+
+    def old_sdk(records, product_code=None):
+        calls.append(len(records))
+        raise ParamValidationError(report='Unknown parameter in UsageRecords[0]: "LicenseArn"')
+
+    seed_customers(usage, 2)
+    summary = usage.run_job(JOB, meter=old_sdk)
+    assert (summary.sdk_refused, summary.failed, summary.metered, summary.stopped) == (4, 4, 0, None)
+    assert usage.sleeps == []  # not retried as if it were transient
+    for item in usage.hours():
+        assert item["meter_status"] == "failed" and item["gsi1pk"] == "METERFLAG#failed"
+        assert item["meter_error"].startswith("ParamValidationError")
+    calls.clear()
+    again = usage.run_job(JOB + timedelta(hours=1), meter=old_sdk)
+    assert (again.queued, calls) == (0, [])

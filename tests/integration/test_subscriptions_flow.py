@@ -66,7 +66,7 @@ def emulator_fixture() -> Iterator[MarketplaceEmulator]:
 def subs_world_fixture(aws_world: str, emulator: MarketplaceEmulator) -> Iterator[None]:
     patch = pytest.MonkeyPatch()
     patch.setenv("VS_TABLE_DATA", DATA_TABLE)
-    patch.setenv("VS_PRODUCT", json.dumps({**PRODUCT, "product_code": PRODUCT_CODE}))
+    patch.setenv("VS_PRODUCT", json.dumps(product_json(emulator)))
     patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_METERING", emulator.endpoint_url)
     patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE", emulator.endpoint_url)
     create_data_table(boto3.client("dynamodb", region_name=REGION))
@@ -76,6 +76,15 @@ def subs_world_fixture(aws_world: str, emulator: MarketplaceEmulator) -> Iterato
     finally:
         patch.undo()
         reset_caches()
+
+
+def product_json(emulator: MarketplaceEmulator, pricing_model: str = "contract_with_usage") -> dict:
+    return {
+        **PRODUCT,
+        "product_code": PRODUCT_CODE,
+        "product_id": emulator.product_id,
+        "pricing_model": pricing_model,
+    }
 
 
 class World:
@@ -443,6 +452,24 @@ def test_sqs_redelivery_is_a_noop(world: World) -> None:
     item = world.sub_item()
     assert world.deliver_sqs([body, body]) == {"batchItemFailures": []}
     assert world.sub_item() == item
+
+
+def test_a_usage_priced_product_never_calls_get_entitlements(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entitlement topic and GetEntitlements exist for contract pricing only (issue 8 item 2)."""
+    from shared.config import get_config
+
+    monkeypatch.setenv("VS_PRODUCT", json.dumps(product_json(world.emulator, "usage")))
+    get_config.cache_clear()
+    account = world.account()
+    before = world.emulator.calls["GetEntitlements"]
+    token = world.subscribe(account, entitlements={"seats": 5})["registration_token"]
+    assert world.register(token).status == 200
+    assert world.deliver(world.event("license-updated", account)) == {"outcome": "applied"}
+    assert world.deliver(world.event("entitlement-updated", account)) == {"batchItemFailures": []}
+    assert world.emulator.calls["GetEntitlements"] == before
+    assert world.sub_item()["entitlements"] == {} and world.sub_item()["status"] == "active"
 
 
 def test_entitlement_updated_refreshes_entitlements(world: World) -> None:

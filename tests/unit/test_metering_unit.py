@@ -311,3 +311,78 @@ def test_only_the_sandbox_trusts_a_future_event_time() -> None:
     future = {"time": "2026-11-24T12:00:00Z"}
     assert job_clock(future, {SANDBOX_CLOCK_VARIABLE: "1"}, real) == datetime(2026, 11, 24, 12, tzinfo=UTC)
     assert job_clock(future, {SANDBOX_CLOCK_VARIABLE: "yes"}, real) == real
+
+
+# --------------------------------------------------------------------------- the SDK
+
+
+def _metering_model_without_license_arn():
+    """botocore's Marketplace Metering model as an SDK from before Concurrent Agreements had it."""
+    import copy
+
+    from botocore.model import ServiceModel
+
+    session = botocore.session.get_session()
+    raw = copy.deepcopy(session.get_service_data("meteringmarketplace"))
+    del raw["shapes"]["UsageRecord"]["members"]["LicenseArn"]
+    del raw["shapes"]["ResolveCustomerResult"]["members"]["LicenseArn"]
+    return ServiceModel(raw, service_name="meteringmarketplace")
+
+
+def test_cold_start_check_passes_with_the_pinned_sdk() -> None:
+    from subscriptions.dal.sdk_models import missing_members, require_license_arn
+
+    assert missing_members() == []
+    require_license_arn()
+
+
+def test_cold_start_check_fails_loudly_with_an_sdk_that_lacks_license_arn() -> None:
+    from subscriptions.dal.sdk_models import SdkTooOld, missing_members, require_license_arn
+
+    old = _metering_model_without_license_arn()
+    assert missing_members(old) == [
+        "BatchMeterUsage: UsageRecord.LicenseArn",
+        "ResolveCustomer: ResolveCustomerResult.LicenseArn",
+    ]
+    with pytest.raises(SdkTooOld, match=r"botocore .* lacks BatchMeterUsage: UsageRecord\.LicenseArn"):
+        require_license_arn(old)
+
+
+def test_param_validation_error_is_rejected_at_once_never_retried() -> None:
+    """An SDK whose model lacks LicenseArn refuses the record client-side: the same request would
+    fail identically forever, so it is not retried (no sleep, one call)."""
+    from botocore.exceptions import ParamValidationError
+
+    from metering.logic.submit import PARAM_VALIDATION
+
+    calls, sleeps = [], []
+
+    def call(records):
+        calls.append(records)
+        raise ParamValidationError(report='Unknown parameter in UsageRecords[0]: "LicenseArn"')
+
+    record = {"Timestamp": 1, "Dimension": "requests", "Quantity": 1, "LicenseArn": LICENSE}
+    with pytest.raises(BatchRejected) as caught:
+        submit_batch(call, [record], backoff=Backoff(), sleep=sleeps.append)
+    assert caught.value.code == PARAM_VALIDATION and "LicenseArn" in caught.value.message
+    assert (len(calls), sleeps) == (1, [])
+
+
+def test_an_sdk_without_license_arn_really_refuses_the_record_client_side() -> None:
+    """The failure the check prevents, reproduced with botocore's own validator and the old model."""
+    from botocore.validate import ParamValidator
+
+    old = _metering_model_without_license_arn()
+    request = {
+        "UsageRecords": [
+            {
+                "Timestamp": datetime(2026, 11, 22, 10, tzinfo=UTC),
+                "Dimension": "requests",
+                "Quantity": 1,
+                "CustomerAWSAccountId": "111122223333",
+                "LicenseArn": LICENSE,
+            }
+        ]
+    }
+    report = ParamValidator().validate(request, old.operation_model("BatchMeterUsage").input_shape)
+    assert report.has_errors() and "LicenseArn" in report.generate_report()

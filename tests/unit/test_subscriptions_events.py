@@ -386,6 +386,21 @@ def test_license_updated_refreshes_entitlements() -> None:
     assert decision.refresh and decision.after.status == ACTIVE
 
 
+def test_usage_pricing_never_refreshes_entitlements() -> None:
+    """The entitlement topic and GetEntitlements exist for contract pricing only."""
+    updated = decide(
+        subscription(), parsed("marketplace-sns-entitlement-updated.json"), GRACE_DAYS, has_entitlements=False
+    )
+    assert updated.outcome == IGNORED and not updated.refresh
+    licence = decide(
+        subscription(),
+        parsed("marketplace-eventbridge-license-updated-manufacturer.json"),
+        GRACE_DAYS,
+        has_entitlements=False,
+    )
+    assert licence.after.status == ACTIVE and not licence.refresh
+
+
 @pytest.mark.parametrize(
     "name",
     [

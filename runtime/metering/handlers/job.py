@@ -26,6 +26,9 @@ from metering.dal.subscriptions import SubscriptionReader
 from metering.logic.job import MeteringJob, Summary
 from shared.config import get_config
 from shared.timestamps import parse_timestamp, utcnow
+from subscriptions.dal.sdk_models import require_license_arn
+
+require_license_arn()  # cold start: refuse to run with an SDK that would drop or refuse LicenseArn
 
 logger = make_logger()
 tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
@@ -74,6 +77,7 @@ def emit(summary: Summary) -> None:
     metrics.add_metric(name="MeteringAwaitingSubscription", unit=count, value=summary.awaiting_subscription)
     metrics.add_metric(name="MeteringPendingLeft", unit=count, value=summary.pending_left + summary.deferred)
     metrics.add_metric(name="MeteringThrottled", unit=count, value=summary.throttled)
+    metrics.add_metric(name="MeteringSdkRefused", unit=count, value=summary.sdk_refused)
 
 
 def _time_left(context: Any) -> Any:

@@ -52,6 +52,7 @@ from metering.logic.plan import (
 from metering.logic.submit import (
     CUSTOMER_NOT_SUBSCRIBED,
     DUPLICATE_RECORD,
+    PARAM_VALIDATION,
     SUCCESS,
     Backoff,
     BatchRejected,
@@ -83,6 +84,7 @@ RECORD_ERRORS = {
     "InvalidUsageDimensionException",
     "InvalidTagException",
     "ValidationException",
+    PARAM_VALIDATION,  # botocore refused it client-side: a bug, flagged, never retried
 }
 # Anything else refuses every call alike (product code, API disabled, credentials): stop the run,
 # leave everything queued for the next one.
@@ -105,6 +107,7 @@ class Summary:
     not_subscribed: int = 0
     expired: int = 0
     failed: int = 0
+    sdk_refused: int = 0  # ParamValidationError: the SDK's model refused the record (alarmed)
     pending_left: int = 0
     deferred: int = 0
     batches: int = 0
@@ -269,6 +272,10 @@ class MeteringJob:
             "gsi1pk": flag_pk(FAILED),
         }
         summary.add(failed=1, ddb_write_calls=self._store.put_items([item]))
+        if exc.code == PARAM_VALIDATION:
+            summary.add(sdk_refused=1)
+            logger.error("the SDK refused a usage record (a bug, not retried)", extra=_where(item))
+            return
         logger.warning("usage record refused by Marketplace", extra={**_where(item), "error_code": exc.code})
 
     def _resolution(self, item: dict[str, Any], outcome: Outcome, stamp: str, summary: Summary) -> dict:

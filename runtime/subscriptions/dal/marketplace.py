@@ -13,11 +13,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from shared.aws import client
 from shared.errors import InvalidRegistrationToken, ServiceError
 from shared.timestamps import format_timestamp
+from subscriptions.dal.sdk_models import SdkTooOld, require_license_arn
+
+logger = Logger(child=True)
 
 # ResolveCustomer errors that mean "this token will never work" (botocore's service model).
 _BAD_TOKEN = {"InvalidTokenException", "ExpiredTokenException"}
@@ -80,6 +84,11 @@ class Marketplace:
         return self._entitlement or client("marketplace-entitlement")
 
     def resolve_customer(self, registration_token: str) -> ResolvedCustomer:
+        try:  # an SDK without LicenseArn would drop the buyer's licence silently
+            require_license_arn()
+        except SdkTooOld as exc:
+            logger.error("ResolveCustomer refused: the SDK is too old", extra={"problem": str(exc)})
+            raise ServiceError("AWS Marketplace registration is unavailable; retry later.") from None
         try:
             answer = self._metering_client.resolve_customer(RegistrationToken=registration_token)
         except ParamValidationError:
@@ -116,7 +125,10 @@ class Marketplace:
                 if not token:
                     return rows
                 request["NextToken"] = token
-        except (ClientError, BotoCoreError, ParamValidationError) as exc:
+        except ParamValidationError as exc:  # a bug (the SDK refused our request), not transient
+            logger.error("the SDK refused a GetEntitlements request", extra={"problem": str(exc)[:300]})
+            raise ServiceError("AWS Marketplace entitlements are unavailable; retry later.") from exc
+        except (ClientError, BotoCoreError) as exc:
             raise ServiceError("AWS Marketplace entitlements are unavailable; retry later.") from exc
 
     def entitlements_for(

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audit.redaction import make_logger
 from shared.timestamps import utcnow
+from subscriptions.dal.sdk_models import require_license_arn
 from subscriptions.handlers.router import event_context
 from subscriptions.logic.events import (
     IGNORED,
@@ -27,6 +28,8 @@ from subscriptions.logic.events import (
     parse_eventbridge,
     parse_sqs_body,
 )
+
+require_license_arn()  # cold start: refuse to run with an SDK that would drop LicenseArn
 
 logger = make_logger()
 tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.

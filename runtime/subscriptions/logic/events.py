@@ -207,9 +207,13 @@ def grace_end(event_time: datetime, grace_days: int) -> datetime:
     return (event_time + timedelta(days=grace_days)).replace(microsecond=0)
 
 
-def decide(sub: Subscription, event: MarketplaceEvent, grace_days: int) -> Decision:
+def decide(
+    sub: Subscription, event: MarketplaceEvent, grace_days: int, *, has_entitlements: bool = True
+) -> Decision:
     """The pure state machine: what `event` does to `sub`."""
     if event.kind == "entitlement-updated":
+        if not has_entitlements:
+            return Decision(IGNORED, None, False, "entitlements exist only for contract pricing")
         return Decision(REFRESHED, None, True, "entitlements changed")
     target = TARGET_STATUS.get(event.kind)
     if target is None:
@@ -252,7 +256,8 @@ def decide(sub: Subscription, event: MarketplaceEvent, grace_days: int) -> Decis
         last_event_id=event.event_id,
         **changes,
     )
-    return Decision(APPLIED, after, event.kind in REFRESHES_ENTITLEMENTS, f"{event.kind} → {target}")
+    refresh = has_entitlements and event.kind in REFRESHES_ENTITLEMENTS
+    return Decision(APPLIED, after, refresh, f"{event.kind} → {target}")
 
 
 # ---------------------------------------------------------------------------------- applying
@@ -264,10 +269,19 @@ class EventContext:
     marketplace: Marketplace
     product_code: str
     grace_days: int
+    # Contract pricing (`pricing_model` contract | contract_with_usage) is the only kind with
+    # entitlements: AWS docs "Amazon SNS notifications for SaaS products" (the
+    # aws-mp-entitlement-notification topic is for contract products) and "GetEntitlements"
+    # (AWS Marketplace Entitlement Service API reference). A usage-priced product never calls it.
+    has_entitlements: bool = False
+    product_id: str = ""  # the catalog `prod-…` id, to tell this product's agreements apart
 
 
 def refresh_entitlements(ctx: EventContext, sub: Subscription, now: datetime) -> None:
-    """Raises `ServiceError` when AWS Marketplace is unavailable (the event is then redelivered)."""
+    """Raises `ServiceError` when AWS Marketplace is unavailable (the event is then redelivered).
+    Does nothing for a usage-priced product, which has no entitlements to fetch."""
+    if not ctx.has_entitlements:
+        return
     entitlements = ctx.marketplace.entitlements_for(
         sub.product_code or ctx.product_code, license_arn=sub.license_arn, aws_account_id=sub.aws_account_id
     )
@@ -283,7 +297,7 @@ def apply_to(
         before = ctx.store.get(customer_id)
         if before is None:
             return IGNORED
-        decision = decide(before, event, ctx.grace_days)
+        decision = decide(before, event, ctx.grace_days, has_entitlements=ctx.has_entitlements)
         if decision.refresh and refresh and not ctx.store.was_processed(event.event_id):
             # Before the event is marked processed, so a failure is retried with the event.
             refresh_entitlements(ctx, before, now)
@@ -350,8 +364,8 @@ def locate(
     if not identifier:
         return None
     sub = ctx.store.by_customer_identifier(identifier)
-    if sub is not None or not resolve:
-        return sub
+    if sub is not None or not resolve or not ctx.has_entitlements:
+        return sub  # usage pricing has no GetEntitlements: kept until registration links it
     try:
         account = ctx.marketplace.account_of_identifier(ctx.product_code, identifier)
     except ServiceError:
@@ -370,6 +384,9 @@ def handle_event(ctx: EventContext, event: MarketplaceEvent, now: datetime) -> s
     """Process one parsed event end to end; returns its outcome."""
     if event.kind not in TARGET_STATUS and event.kind != "entitlement-updated":
         logger.info("marketplace event needs no action", extra=_facts(event))
+        return IGNORED
+    if event.kind == "entitlement-updated" and not ctx.has_entitlements:
+        logger.info("entitlement-updated ignored: the product is usage-priced", extra=_facts(event))
         return IGNORED
     if event.product_code and ctx.product_code and event.product_code != ctx.product_code:
         logger.info("marketplace event for another product", extra=_facts(event))
