@@ -1,6 +1,7 @@
-"""A local AWS Marketplace emulator: Metering (ResolveCustomer, BatchMeterUsage) and Entitlement
-(GetEntitlements) over HTTP on 127.0.0.1, reached by boto3 through `endpoint_url` (or the
-`AWS_ENDPOINT_URL_MARKETPLACE_METERING` / `AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` variables).
+"""A local AWS Marketplace emulator: Metering (ResolveCustomer, BatchMeterUsage), Entitlement
+(GetEntitlements) and Agreement (DescribeAgreement) over HTTP on 127.0.0.1, reached by boto3 through
+`endpoint_url` (or the `AWS_ENDPOINT_URL_MARKETPLACE_METERING` /
+`AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` / `AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT` variables).
 
 moto has no Marketplace, so this fills the gap (DESIGN.md "Real parts"). It speaks awsJson1_1 — the
 protocol boto3 picks for both services (botocore prefers `json` over `smithy-rpc-v2-cbor`, which the
@@ -30,6 +31,7 @@ from typing import Any
 
 from sandbox import marketplace_events as events
 from sandbox.marketplace_model import (
+    AGREEMENT,
     ENTITLEMENT,
     METERING,
     Problem,
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 SELLER_ACCOUNT_ID = "444455556666"
 METERING_PREFIX = "AWSMPMeteringService"
 ENTITLEMENT_PREFIX = "AWSMPEntitlementService"
+AGREEMENT_PREFIX = "AWSMPCommerceService_v20200301"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_BODY = 1024 * 1024  # BatchMeterUsage: "each request must be less than 1 MB in size"
 
@@ -54,11 +57,17 @@ OPERATIONS = {
     f"{METERING_PREFIX}.MeterUsage": (METERING, "MeterUsage"),
     f"{METERING_PREFIX}.RegisterUsage": (METERING, "RegisterUsage"),
     f"{ENTITLEMENT_PREFIX}.GetEntitlements": (ENTITLEMENT, "GetEntitlements"),
+    # awsJson1_0 (botocore resolves the model's `json` protocol; SOURCES.md §8), same error shape.
+    f"{AGREEMENT_PREFIX}.DescribeAgreement": (AGREEMENT, "DescribeAgreement"),
 }
 # The error each service answers for a request that breaks the model's constraints. The metering model
 # defines none, so it is AWS's common `ValidationException`; the entitlement model defines
 # `InvalidParameterException` ("One or more parameters in your request was invalid").
-CONSTRAINT_ERROR = {METERING: "ValidationException", ENTITLEMENT: "InvalidParameterException"}
+CONSTRAINT_ERROR = {
+    METERING: "ValidationException",
+    ENTITLEMENT: "InvalidParameterException",
+    AGREEMENT: "ValidationException",
+}
 TAG_SHAPES = {"TagList", "TagKey", "TagValue"}
 
 _LOWER = string.ascii_lowercase + string.digits
@@ -134,6 +143,19 @@ class _Subscription:
 
 
 @dataclass
+class _Agreement:
+    """A purchase agreement of this seller: for this product, or for another of its products."""
+
+    agreement_id: str
+    aws_account_id: str
+    product_id: str
+    offer_id: str
+    start: datetime
+    end: datetime
+    status: str = "ACTIVE"
+
+
+@dataclass
 class _Accepted:
     quantity: Decimal
     metering_record_id: str
@@ -168,6 +190,7 @@ class MarketplaceEmulator:
         self.response_problems: list[str] = []  # responses that broke the output model (should stay empty)
         self._lock = threading.RLock()
         self._subscriptions: list[_Subscription] = []
+        self._agreements: dict[str, _Agreement] = {}
         self._accepted: dict[tuple, _Accepted] = {}
         self._metered: list[dict] = []
         self._throttle_calls = 0
@@ -258,6 +281,9 @@ class MarketplaceEmulator:
                 entitlements={k: _entitlement_value(v) for k, v in (entitlements or {}).items()},
             )
             self._subscriptions.append(sub)
+            self._agreements[sub.agreement_id] = _Agreement(
+                sub.agreement_id, aws_account_id, self.product_id, self.offer_id, sub.start, sub.end
+            )
         result = {
             "registration_token": sub.registration_token,
             "license_arn": sub.license_arn,
@@ -267,6 +293,49 @@ class MarketplaceEmulator:
         if legacy:
             result["customer_identifier"] = sub.customer_identifier
         return result
+
+    def other_product_agreement(self, aws_account_id: str, product_id: str | None = None) -> str:
+        """The buyer accepts an offer for *another* product of the same seller: an agreement (no
+        licence for this product, no metering); its events reach this product's rule too."""
+        now = self.now()
+        agreement = _Agreement(
+            agreement_id="agmt-" + _random(_LOWER, 25),
+            aws_account_id=aws_account_id,
+            product_id=product_id or "prod-" + _random(_LOWER, 13),
+            offer_id="offer-" + _random(_LOWER, 13),
+            start=now,
+            end=_agreement_end(now),
+        )
+        if agreement.product_id == self.product_id:
+            raise ValueError("that is this product's id")
+        with self._lock:
+            self._agreements[agreement.agreement_id] = agreement
+        return agreement.agreement_id
+
+    def agreement_event(self, kind: str, agreement_id: str) -> dict:
+        """An agreement event (`purchase-agreement-*`) about any agreement of the seller, as AWS
+        delivers it: created/ended name no product (SOURCES.md §3)."""
+        if not kind.startswith("purchase-agreement-"):
+            raise ValueError(f"not an agreement event kind: {kind!r}")
+        now = self.now()
+        with self._lock:
+            agreement = self._agreements[agreement_id]
+            if kind == "purchase-agreement-ended":
+                agreement.status = "CANCELLED"
+            subject = events.EventSubject(
+                seller_account_id=self.seller_account_id,
+                aws_account_id=agreement.aws_account_id,
+                customer_identifier="",
+                product_code="",
+                product_id=agreement.product_id,
+                product_title=self.product_title,
+                offer_id=agreement.offer_id,
+                agreement_id=agreement.agreement_id,
+                license_id="",
+                start=agreement.start,
+                end=agreement.end,
+            )
+        return events.build(kind, subject, now)
 
     def end_subscription(self, aws_account_id: str) -> None:
         """Ends every subscription of the account: later records → CustomerNotSubscribed."""
@@ -297,6 +366,8 @@ class MarketplaceEmulator:
                 sub.status = "ended"
             elif kind in ("unsubscribe-pending", "purchase-agreement-ended") and sub.status == "active":
                 sub.status = "ending"
+            if kind == "purchase-agreement-ended":
+                self._agreements[sub.agreement_id].status = "CANCELLED"
             subject = events.EventSubject(
                 seller_account_id=self.seller_account_id,
                 aws_account_id=sub.aws_account_id,
@@ -587,6 +658,31 @@ class MarketplaceEmulator:
             }
         )
         return {"UsageRecord": echo, "MeteringRecordId": record_id, "Status": "Success"}
+
+    # ---------------------------------------------------------------- agreement
+
+    def _op_DescribeAgreement(self, params: dict) -> dict:  # noqa: N802
+        """The fields of marketplace-agreement-describe-agreement-response*.json: the product is
+        `proposalSummary.resources[].id` (AWS docs: "DescribeAgreement", Agreement API reference)."""
+        with self._lock:
+            agreement = self._agreements.get(params["agreementId"])
+            if agreement is None:
+                raise ApiError("ResourceNotFoundException", f"Agreement {params['agreementId']} not found.")
+            return {
+                "agreementId": agreement.agreement_id,
+                "acceptor": {"accountId": agreement.aws_account_id},
+                "proposer": {"accountId": self.seller_account_id},
+                "startTime": int(agreement.start.timestamp()),
+                "endTime": int(agreement.end.timestamp()),
+                "acceptanceTime": int(agreement.start.timestamp()),
+                "agreementType": "PurchaseAgreement",
+                "estimatedCharges": {"currencyCode": "USD", "agreementValue": "0"},
+                "proposalSummary": {
+                    "resources": [{"id": agreement.product_id, "type": "SaaSProduct"}],
+                    "offerId": agreement.offer_id,
+                },
+                "status": agreement.status,
+            }
 
     # ---------------------------------------------------------------- entitlement
 

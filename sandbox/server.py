@@ -93,7 +93,10 @@ class Sandbox:
         )
         product = self._product()
         self._marketplace = MarketplaceEmulator(
-            product["product_code"], [d["name"] for d in product["dimensions"]], clock=self.now
+            product["product_code"],
+            [d["name"] for d in product["dimensions"]],
+            clock=self.now,
+            product_id=product.get("product_id") or None,
         )
         self.marketplace_url = self._marketplace.start()
         progress(f"AWS Marketplace emulator on {self.marketplace_url}")
@@ -153,6 +156,7 @@ class Sandbox:
             **base_environment(self.aws_endpoint, REGION),
             "AWS_ENDPOINT_URL_MARKETPLACE_METERING": self.marketplace_url,
             "AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": self.marketplace_url,
+            "AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT": self.marketplace_url,
             # Jobs run at the `now` a sandbox caller chose; deployed, the job clamps to real time.
             "VS_SANDBOX_EVENT_CLOCK": "1",
         }

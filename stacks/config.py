@@ -17,6 +17,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PRODUCT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 _PRODUCT_CODE = re.compile(r"^[a-z0-9]{1,64}$")
+_PRODUCT_ID = re.compile(r"^prod-[a-z0-9]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^https?://[^\s]+$")
 
@@ -96,6 +97,7 @@ class VendstackConfig:
     product_version: str
     product_description: str
     product_code: str
+    product_id: str
     dimensions: tuple[DimensionConfig, ...]
     key_max_lifetime_days: int
     max_active_keys: int
@@ -132,6 +134,7 @@ class VendstackConfig:
                 "audit_retention_days": self.audit_retention_days,
                 "usage_window_hours": self.usage_window_hours,
                 "product_code": self.product_code,
+                "product_id": self.product_id,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -214,6 +217,11 @@ def parse_config(context: Any) -> VendstackConfig:
         product_description=_text(context, "product.description"),
         product_code=_text(
             context, "marketplace.product_code", _PRODUCT_CODE, "the AWS Marketplace product code"
+        ),
+        # The catalog id (AWS docs: "DescribeAgreement": `proposalSummary.resources[].id`), which
+        # tells this product's agreements from the seller's others: agreement events name none.
+        product_id=_text(
+            context, "marketplace.product_id", _PRODUCT_ID, 'the AWS Marketplace product id, "prod-…"'
         ),
         dimensions=dimensions,
         key_max_lifetime_days=_int(context, "keys.max_lifetime_days", 1, 3650),

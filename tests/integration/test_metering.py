@@ -342,3 +342,55 @@ def test_records_the_sdk_refuses_are_flagged_counted_and_never_retried(usage: Us
     calls.clear()
     again = usage.run_job(JOB + timedelta(hours=1), meter=old_sdk)
     assert (again.queued, calls) == (0, [])
+
+
+def test_duplicate_record_is_flagged_for_reconciliation_never_counted_as_metered(
+    usage: UsageWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Marketplace already holds another quantity for the hour (e.g. metered by an earlier
+    deployment): it answers DuplicateRecord, which is not what was recorded."""
+    from usage import report
+
+    created = usage.subscribe(SUB, ACCOUNT)
+    usage.clock.now = JOB
+    usage.metering.batch_meter_usage(
+        UsageRecords=[
+            {
+                "Timestamp": HOUR,
+                "Dimension": "requests",
+                "Quantity": 1,
+                "CustomerAWSAccountId": ACCOUNT,
+                "LicenseArn": created["license_arn"],
+            }
+        ]
+    )
+    seed_usage(SUB, [("a", "requests", 9, HOUR)], INGESTED)
+    summary = usage.run_job(JOB)
+    assert (summary.duplicate, summary.metered, summary.failures) == (1, 0, 1)
+    [item] = usage.hours()
+    assert item["meter_status"] == "duplicate" and item["gsi1pk"] == "METERFLAG#duplicate"
+    assert "reconcile" in item["meter_error"]
+    args = ["--table", DATA_TABLE, "--from", "2026-11-01", "--to", "2026-11-30", "--json"]
+    assert report.main(args, ddb=usage.ddb) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "metered" not in document["metering"]
+    assert document["metering"]["duplicate"] == {"hours": 1, "quantity": 9}
+    [flag] = document["flagged"]
+    assert (flag["status"], flag["quantity"]) == ("duplicate", 9) and "reconcile" in flag["error"]
+    assert (usage.run_job(JOB + timedelta(hours=1))).queued == 0
+
+
+def test_customer_not_subscribed_is_shown_in_the_vendor_report(
+    usage: UsageWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from usage import report
+
+    usage.subscribe(SUB, ACCOUNT)
+    usage.emulator.end_subscription(ACCOUNT)
+    seed_usage(SUB, [("a", "requests", 3, HOUR)], INGESTED)
+    assert usage.run_job(JOB).not_subscribed == 1
+    assert (
+        report.main(["--table", DATA_TABLE, "--from", "2026-11-22", "--to", "2026-11-22"], ddb=usage.ddb) == 0
+    )
+    text = capsys.readouterr().out
+    assert "Flagged for the vendor (1)" in text and "not-subscribed: CustomerNotSubscribed" in text

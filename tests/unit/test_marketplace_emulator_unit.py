@@ -360,3 +360,51 @@ def test_absurd_timestamps_are_out_of_bounds(emulator, timestamp):
     body = json.dumps({"UsageRecords": [record(sub) | {"Timestamp": timestamp}]}).encode()
     status, answer = call(emulator, METER + "BatchMeterUsage", body)
     assert (status, answer["__type"]) == (400, "TimestampOutOfBoundsException")
+
+
+# ---------------------------------------------------------------- DescribeAgreement
+
+AGREE = "AWSMPCommerceService_v20200301."
+
+
+def _shape(value):
+    """Keys and value types, recursively: what the fixture pins (values are made up)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__
+
+
+def test_describe_agreement_names_the_product_in_the_documented_shape(emulator):
+    sub = emulator.create_subscription(BUYER)
+    status, body = call(emulator, AGREE + "DescribeAgreement", {"agreementId": sub["agreement_id"]})
+    assert status == 200 and emulator.response_problems == []
+    assert body["proposalSummary"]["resources"] == [{"id": emulator.product_id, "type": "SaaSProduct"}]
+    assert body["acceptor"] == {"accountId": BUYER} and body["status"] == "ACTIVE"
+    assert _shape(body) == _shape(fixture("marketplace-agreement-describe-agreement-response.json"))
+    assert validate_output("marketplace-agreement", "DescribeAgreement", body) == []
+    assert (
+        validate_input(
+            "marketplace-agreement",
+            "DescribeAgreement",
+            fixture("marketplace-agreement-describe-agreement-request.json"),
+        )
+        == []
+    )
+
+
+def test_describe_agreement_of_another_product_and_unknown_agreements(emulator):
+    other = emulator.other_product_agreement(BUYER, "prod-otherproduct0001")
+    status, body = call(emulator, AGREE + "DescribeAgreement", {"agreementId": other})
+    assert status == 200 and body["proposalSummary"]["resources"][0]["id"] == "prod-otherproduct0001"
+    event = emulator.agreement_event("purchase-agreement-ended", other)
+    assert event["detail"]["agreement"]["id"] == other and "product" not in event["detail"]
+    status, body = call(emulator, AGREE + "DescribeAgreement", {"agreementId": other})
+    assert body["status"] == "CANCELLED"
+    status, body = call(
+        emulator, AGREE + "DescribeAgreement", {"agreementId": "agmt-nosuchagreement00000000"}
+    )
+    assert (status, body["__type"]) == (400, "ResourceNotFoundException")
+    status, body = call(emulator, AGREE + "DescribeAgreement", {})
+    assert (status, body["__type"]) == (400, "ValidationException")

@@ -67,7 +67,8 @@ def job_clock(event: Any, env: dict[str, str] | None = None, real_now: datetime 
 
 def emit(summary: Summary) -> None:
     count = MetricUnit.Count
-    metrics.add_metric(name="MeteringRecordsMetered", unit=count, value=summary.metered + summary.duplicate)
+    metrics.add_metric(name="MeteringRecordsMetered", unit=count, value=summary.metered)
+    metrics.add_metric(name="MeteringDuplicateRecord", unit=count, value=summary.duplicate)
     metrics.add_metric(
         name="MeteringFailures", unit=count, value=summary.failures + (summary.stopped is not None)
     )

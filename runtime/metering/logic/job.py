@@ -12,10 +12,12 @@ Exactly once, even when a run dies anywhere and runs again:
    `not-subscribed`, with the MeteringRecordId) and the aggregate leaves the queue.
 3. A run that dies between 1 and 2 leaves `pending` aggregates in the queue. The next run sends
    the stored `meter_record` again, unchanged: Marketplace deduplicates on customer, dimension
-   and hour, answers Success (same MeteringRecordId) or DuplicateRecord, and the aggregate is
-   resolved without a second charge. Nothing is ever sent with a different quantity for an
-   hour already sent.
+   and hour and answers an identical resend with Success (same MeteringRecordId), so the
+   aggregate is resolved without a second charge. Nothing is ever sent with a different
+   quantity for an hour already sent.
 4. `CustomerNotSubscribed` is final: stored, flagged (`METERFLAG#not-subscribed`), counted.
+   `DuplicateRecord` means Marketplace kept a different quantity for that hour: flagged
+   (`METERFLAG#duplicate`) for reconciliation, counted, never counted as metered.
    An aggregate with no usable subscription stays queued as `awaiting-subscription` and is sent
    once a subscription is linked, while still inside Marketplace's 6 h window; after that it is
    flagged `expired`.
@@ -86,6 +88,7 @@ RECORD_ERRORS = {
     "ValidationException",
     PARAM_VALIDATION,  # botocore refused it client-side: a bug, flagged, never retried
 }
+RECONCILE = "DuplicateRecord: Marketplace holds a different quantity for this hour; reconcile"
 # Anything else refuses every call alike (product code, API disabled, credentials): stop the run,
 # leave everything queued for the next one.
 
@@ -132,8 +135,8 @@ class Summary:
 
     @property
     def failures(self) -> int:
-        """What the vendor must look at: not billed and not going to be by itself."""
-        return self.not_subscribed + self.expired + self.failed
+        """What the vendor must look at: not billed (or not as recorded) and not going to be by itself."""
+        return self.not_subscribed + self.expired + self.failed + self.duplicate
 
 
 class MeteringJob:
@@ -286,8 +289,18 @@ class MeteringJob:
             summary.add(metered=1)
             return {**done, "meter_status": METERED, "metered_at": stamp}
         if outcome.status == DUPLICATE_RECORD:
-            summary.add(duplicate=1)  # Marketplace already holds this hour: it is billed once
-            return {**done, "meter_status": DUPLICATE, "metered_at": stamp}
+            # Marketplace kept a different quantity for this hour (an identical resend answers
+            # Success): billed, but not what was recorded. Flagged for reconciliation.
+            summary.add(duplicate=1)
+            logger.warning("Marketplace holds another quantity for this hour", extra=_where(item))
+            return {
+                **item,
+                **({"metering_record_id": outcome.metering_record_id} if outcome.metering_record_id else {}),
+                "meter_status": DUPLICATE,
+                "meter_error": RECONCILE,
+                "flagged_at": stamp,
+                "gsi1pk": flag_pk(DUPLICATE),
+            }
         if outcome.status == CUSTOMER_NOT_SUBSCRIBED:
             summary.add(not_subscribed=1)
             logger.warning("customer not subscribed in Marketplace", extra=_where(item))

@@ -1,4 +1,5 @@
-"""AWS Marketplace Metering (ResolveCustomer) and Entitlement (GetEntitlements) calls.
+"""AWS Marketplace Metering (ResolveCustomer), Entitlement (GetEntitlements) and Agreement
+(DescribeAgreement) calls.
 
 Both clients are built lazily (`shared.aws.client`), so `AWS_ENDPOINT_URL_MARKETPLACE_METERING`
 and `AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` (the sandbox's emulator) are honoured.
@@ -11,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
@@ -70,10 +73,21 @@ def entitlements_map(rows: list[dict]) -> dict[str, dict]:
     return found
 
 
+# The Agreement API exists in us-east-1 only (AWS docs: "Supported AWS Regions", AWS Marketplace
+# Agreement API reference).
+AGREEMENT_REGION = "us-east-1"
+
+
+@cache
+def agreement_client() -> Any:
+    return boto3.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+
+
 class Marketplace:
-    def __init__(self, *, metering: Any = None, entitlement: Any = None) -> None:
+    def __init__(self, *, metering: Any = None, entitlement: Any = None, agreement: Any = None) -> None:
         self._metering = metering
         self._entitlement = entitlement
+        self._agreement = agreement
 
     @property
     def _metering_client(self) -> Any:
@@ -140,6 +154,22 @@ class Marketplace:
         else:
             filters = {"CUSTOMER_AWS_ACCOUNT_ID": [aws_account_id]}
         return entitlements_map(self.get_entitlements(product_code, filters))
+
+    def agreement_products(self, agreement_id: str) -> set[str]:
+        """The product ids (`prod-…`) an agreement is for (DescribeAgreement); empty when AWS does
+        not know the agreement. Raises `ServiceError` when the API is unavailable."""
+        try:
+            answer = (self._agreement or agreement_client()).describe_agreement(agreementId=agreement_id)
+        except ClientError as exc:
+            if _code(exc) in ("ResourceNotFoundException", "ValidationException"):
+                return set()
+            raise ServiceError("The AWS Marketplace Agreement API is unavailable; retry later.") from exc
+        except ParamValidationError:
+            return set()  # not an agreement id at all
+        except BotoCoreError as exc:
+            raise ServiceError("The AWS Marketplace Agreement API is unavailable; retry later.") from exc
+        resources = (answer.get("proposalSummary") or {}).get("resources") or []
+        return {r["id"] for r in resources if isinstance(r, dict) and isinstance(r.get("id"), str)}
 
     def account_of_identifier(self, product_code: str, customer_identifier: str) -> str | None:
         """Legacy SNS messages name only a customer identifier; an entitlement row names its account."""
