@@ -196,6 +196,7 @@ class MarketplaceEmulator:
         self._throttle_calls = 0
         self._unprocessed_records = 0
         self.calls: Counter[str] = Counter()  # operation name → requests received
+        self.sns_signer = events.SnsSigner()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -381,7 +382,12 @@ class MarketplaceEmulator:
                 start=sub.start,
                 end=sub.end,
             )
-        return events.build(kind, subject, now)
+        payload = events.build(kind, subject, now)
+        return self.sns_signer.sign(payload) if kind in events.SNS_KINDS else payload
+
+    def sns_trust(self) -> dict[str, str]:
+        """The certificate the emulator signs SNS messages with, for the sandbox's workers only."""
+        return self.sns_signer.trust()
 
     def metered(self) -> list[dict]:
         with self._lock:

@@ -159,6 +159,8 @@ class Sandbox:
             "AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT": self.marketplace_url,
             # Jobs run at the `now` a sandbox caller chose; deployed, the job clamps to real time.
             "VS_SANDBOX_EVENT_CLOCK": "1",
+            # The emulator signs its SNS messages with a certificate only these workers trust.
+            "VS_SANDBOX_SNS_CERTS": json.dumps(self._marketplace.sns_trust()),
         }
         assets = json.loads((self.cdk_out / f"{self.vendor_stack}.assets.json").read_text())["files"]
         for logical, resource in stack.resources_of_type("AWS::Lambda::Function").items():

@@ -52,6 +52,9 @@ def reset_caches() -> None:
     get_config.cache_clear()
     shared.aws.client.cache_clear()
     subscriptions.dal.marketplace.agreement_client.cache_clear()
+    import subscriptions.handlers.events
+
+    subscriptions.handlers.events.certificates.cache_clear()
 
 
 @pytest.fixture(name="emulator", scope="module")
@@ -72,6 +75,7 @@ def subs_world_fixture(aws_world: str, emulator: MarketplaceEmulator) -> Iterato
     patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_METERING", emulator.endpoint_url)
     patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE", emulator.endpoint_url)
     patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT", emulator.endpoint_url)
+    patch.setenv("VS_SANDBOX_SNS_CERTS", json.dumps(emulator.sns_trust()))
     create_data_table(boto3.client("dynamodb", region_name=REGION))
     reset_caches()
     try:
@@ -443,8 +447,25 @@ def test_partial_batch_failure_on_a_malformed_record(world: World) -> None:
     answer = world.deliver_sqs(
         ["{not json", good, json.dumps({"Type": "Notification"})], ids=["bad", "ok", "worse"]
     )
-    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "worse"}]}
+    # not JSON: failed (redelivered, then dead-lettered); unsigned: refused at once, never applied
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
     assert world.sub_item()["status"] == "active"
+
+
+def test_a_forged_sns_message_is_refused_and_changes_nothing(world: World) -> None:
+    """Issue 9 item 9: the queue's messages are verified before anything is applied."""
+    account = world.account()
+    assert world.register(world.subscribe(account, legacy=True)["registration_token"]).status == 200
+    assert world.deliver(world.event("subscribe-success", account)) == {"batchItemFailures": []}
+    genuine = world.event("unsubscribe-success", account)
+    forged = {**genuine, "Message": genuine["Message"].replace("unsubscribe-success", "unsubscribe-pending")}
+    stolen_url = {**genuine, "SigningCertURL": "https://attacker.example/SimpleNotificationService-1.pem"}
+    unsigned = {k: v for k, v in genuine.items() if k not in ("Signature", "SignatureVersion")}
+    for message in (forged, stolen_url, unsigned):
+        assert world.deliver(message) == {"batchItemFailures": []}  # refused, not redelivered
+        assert world.sub_item()["status"] == "active"
+    assert world.deliver(genuine) == {"batchItemFailures": []}
+    assert world.sub_item()["status"] == "grace"
 
 
 def test_sqs_redelivery_is_a_noop(world: World) -> None:
