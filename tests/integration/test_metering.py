@@ -394,3 +394,14 @@ def test_customer_not_subscribed_is_shown_in_the_vendor_report(
     )
     text = capsys.readouterr().out
     assert "Flagged for the vendor (1)" in text and "not-subscribed: CustomerNotSubscribed" in text
+
+
+def test_an_ended_agreements_last_hours_are_billed_at_the_next_run(usage: UsageWorld) -> None:
+    """Issue 8 item 6: Purchase Agreement Ended (grace) seals the open hours at once, so they are
+    billed inside Marketplace's final-metering window, not CustomerNotSubscribed later."""
+    usage.subscribe(SUB, ACCOUNT, status="grace")
+    usage.emulator.event("purchase-agreement-ended", ACCOUNT)  # Marketplace: final-metering window
+    seed_usage(SUB, [("a", "requests", 3, HOUR + timedelta(minutes=5))], INGESTED)
+    summary = usage.run_job(HOUR + timedelta(hours=1, minutes=10))  # long before the 3 h window passes
+    assert (summary.sealed_early, summary.metered, summary.not_subscribed) == (1, 1, 0)
+    assert [r["quantity"] for r in usage.emulator.metered()] == [3]
