@@ -3,6 +3,14 @@
 Its code is inlined into the template (no asset bucket, so the file deploys in any account,
 and the customer can read exactly what runs with their keys): the project's one signing
 module followed by the activation handler, both stdlib + boto3 only.
+
+The vendor's URL and public key reach the function as its own environment variables, never as
+resource properties: the function reads nothing that decides where it connects or whom it trusts
+from its invoking event. The one property is `ReleaseVersion`, because CloudFormation sends an
+Update to a custom resource only when its properties change (AWS docs: "Update request for
+CloudFormation custom resources",
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-update.html):
+a newer published template names a newer release, and that change is what delivers it.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ class Activation(Construct):
         staging_bucket: s3.IBucket,
         vendor_api_url: str,
         vendor_public_key: str,
+        release_version: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -64,7 +73,12 @@ class Activation(Construct):
             timeout=FUNCTION_TIMEOUT,
             memory_size=256,
             log_group=self.log_group,
-            environment={"SECRET_ARN": secret.secret_arn, "STAGING_BUCKET": staging_bucket.bucket_name},
+            environment={
+                "SECRET_ARN": secret.secret_arn,
+                "STAGING_BUCKET": staging_bucket.bucket_name,
+                "VENDOR_API_URL": vendor_api_url,
+                "VENDOR_PUBLIC_KEY": vendor_public_key,
+            },
         )
         secret.grant_read(self.function)
         self.function.add_to_role_policy(
@@ -81,5 +95,5 @@ class Activation(Construct):
             service_token=self.function.function_arn,
             resource_type="Custom::VendstackActivation",
             service_timeout=SERVICE_TIMEOUT,
-            properties={"VendorApiUrl": vendor_api_url, "VendorPublicKey": vendor_public_key},
+            properties={"ReleaseVersion": release_version},
         )

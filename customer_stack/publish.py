@@ -426,6 +426,7 @@ def publish(
             api_url=out["ApiUrl"],
             public_key_b64=public_key,
             signing_profile_version_arn=out["SigningProfileVersionArn"],
+            release_version=version,
         )
     except RenderError as exc:
         raise BadInput(f"the customer template cannot be rendered: {exc}") from None

@@ -2,7 +2,12 @@
 as parameter defaults (CONTRACT §5).
 
     python -m customer_stack.render --api-url URL --public-key B64 --signing-profile-version-arn ARN \
-        [--template dist/customer.template.json] [--out dist/customer.rendered.template.json]
+        --release-version X.Y.Z [--template dist/customer.template.json] \
+        [--out dist/customer.rendered.template.json]
+
+`ReleaseVersion` names the release the published template delivers: its custom resource passes
+it to the activation, so updating a stack to a newer published template (a changed property)
+delivers the newer release, and a stack only ever runs the release its template names.
 """
 
 from __future__ import annotations
@@ -25,7 +30,12 @@ class RenderError(ValueError):
 
 
 def render_template(
-    template: dict, *, api_url: str, public_key_b64: str, signing_profile_version_arn: str
+    template: dict,
+    *,
+    api_url: str,
+    public_key_b64: str,
+    signing_profile_version_arn: str,
+    release_version: str,
 ) -> dict:
     """A copy of `template` whose vendor parameters default to the given values, each checked
     against the parameter's own AllowedPattern so a bad value fails here, not in a customer's
@@ -42,6 +52,7 @@ def render_template(
         "VendorApiUrl": api_url.rstrip("/"),
         "VendorPublicKey": public_key_b64,
         "SigningProfileVersionArn": signing_profile_version_arn,
+        "ReleaseVersion": release_version,
     }
     rendered = copy.deepcopy(template)
     parameters = rendered.get("Parameters", {})
@@ -49,7 +60,7 @@ def render_template(
         if name not in parameters:
             raise RenderError(f"the template has no parameter {name}: is it the customer template?")
         pattern = parameters[name].get("AllowedPattern")
-        if pattern and not re.match(pattern, value):
+        if not isinstance(value, str) or (pattern and not re.match(pattern, value)):
             raise RenderError(f"{name} {value[:80]!r} does not match the template's pattern {pattern}")
         parameters[name]["Default"] = value
     return rendered
@@ -70,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "--public-key", required=True, help="base64 DER SubjectPublicKeyInfo (KMS GetPublicKey)"
     )
     parser.add_argument("--signing-profile-version-arn", required=True)
+    parser.add_argument("--release-version", required=True, help="X.Y.Z: the release the template delivers")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -80,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             api_url=args.api_url,
             public_key_b64=args.public_key,
             signing_profile_version_arn=args.signing_profile_version_arn,
+            release_version=args.release_version,
         )
     except (RenderError, OSError, json.JSONDecodeError) as exc:
         print(f"render: {exc}", file=sys.stderr)

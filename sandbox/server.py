@@ -291,6 +291,7 @@ class Sandbox:
             api_url=self.api_url,
             public_key_b64=base64.b64encode(public_key).decode(),
             signing_profile_version_arn=self.stack.attributes[(profile, "ProfileVersionArn")],
+            release_version=str(self._product()["version"]),
         )
 
     # -- clock, product -------------------------------------------------------------------

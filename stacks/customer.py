@@ -2,8 +2,8 @@
 
 It stands alone (no CDK bootstrap, no asset bucket, no metadata): the activation function is
 inline and the solution's code arrives through the activation resource. The vendor values
-(`VendorApiUrl`, `VendorPublicKey`, `SigningProfileVersionArn`) get their defaults from the
-render step (`customer_stack/render.py`), not from the synth.
+(`VendorApiUrl`, `VendorPublicKey`, `SigningProfileVersionArn`, `ReleaseVersion`) get their
+defaults from the render step (`customer_stack/render.py`), not from the synth.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from stacks.config import VendstackConfig
 
 ACCESS_KEY_PATTERN = "^VSAK[A-Z2-7]{16}$"
 SECRET_KEY_PATTERN = "^[A-Za-z0-9_-]{40,128}$"  # noqa: S105 - a pattern, not a secret
+# X.Y.Z as the vendor publishes it (runtime/activations/models.py VERSION_RE).
+RELEASE_VERSION_PATTERN = "^(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})$"
 
 
 class CustomerStack(Stack):
@@ -70,6 +72,17 @@ class CustomerStack(Stack):
             constraint_description="an AWS Signer signing profile version ARN",
             description="The only signing profile whose code may run (set by the vendor; leave as is)",
         )
+        release_version = CfnParameter(
+            self,
+            "ReleaseVersion",
+            type="String",
+            allowed_pattern=RELEASE_VERSION_PATTERN,
+            constraint_description="a released version X.Y.Z",
+            description=(
+                "Release of the solution this stack runs (set by the vendor; leave as is). Updating the "
+                "stack with a newer published template delivers that template's release"
+            ),
+        )
         api_auth = CfnParameter(
             self,
             "ApiAuthorization",
@@ -88,7 +101,12 @@ class CustomerStack(Stack):
                     {"Label": {"default": "Solution options"}, "Parameters": ["ApiAuthorization"]},
                     {
                         "Label": {"default": "Vendor settings (pre-filled, leave as they are)"},
-                        "Parameters": ["VendorApiUrl", "VendorPublicKey", "SigningProfileVersionArn"],
+                        "Parameters": [
+                            "ReleaseVersion",
+                            "VendorApiUrl",
+                            "VendorPublicKey",
+                            "SigningProfileVersionArn",
+                        ],
                     },
                 ],
                 "ParameterLabels": {
@@ -98,6 +116,7 @@ class CustomerStack(Stack):
                     "VendorApiUrl": {"default": "Vendor API URL"},
                     "VendorPublicKey": {"default": "Vendor public key"},
                     "SigningProfileVersionArn": {"default": "Signing profile version ARN"},
+                    "ReleaseVersion": {"default": "Release version"},
                 },
             }
         }
@@ -129,6 +148,7 @@ class CustomerStack(Stack):
             staging_bucket=self.staging_bucket,
             vendor_api_url=vendor_api_url.value_as_string,
             vendor_public_key=vendor_public_key.value_as_string,
+            release_version=release_version.value_as_string,
         )
         solution = PaidSolution(
             self,

@@ -4,11 +4,17 @@
 # to read. The function's index.py is runtime/shared/signing.py (which defines sign_request, the
 # request signature of the vendor's license API) followed by this file.
 #
-# Create/Update: asks the vendor API for an activation (a signed POST), checks that the manifest
-# it returns is signed by the vendor key given in VendorPublicKey and names this account, streams
-# every artifact from its presigned URL into the stack's own staging bucket while hashing it, and
-# answers SUCCESS only when every artifact has the size and sha256 the signed manifest states.
-# Nothing that fails verification is left in the bucket.
+# The vendor's URL and public key come from the function's environment (VENDOR_API_URL,
+# VENDOR_PUBLIC_KEY: the template's parameters), never from the invoking event. URLs must be https;
+# http to loopback only with VS_ACTIVATION_SANDBOX=1 (local sandbox and tests; never in a template).
+#
+# Create/Update: asks the vendor API (a signed POST) for the release the template names (property
+# ReleaseVersion; AWS docs "Update request for CloudFormation custom resources": an Update comes
+# only when properties change, so a newer template delivers its release). The manifest must be
+# signed by VENDOR_PUBLIC_KEY and answer this request: account, stack, this request's nonce, the
+# version asked for, issued within minutes. Every artifact is streamed from its presigned URL into
+# the stack's staging bucket while hashed; SUCCESS only when each has the size and sha256 the signed
+# manifest states. Nothing that fails verification is left in the bucket.
 # Delete: tells the vendor the activation ended (best effort) and always answers SUCCESS. Staged
 # artifacts are kept: after an Update with the same version a cleanup Delete must not remove the
 # objects the functions were just deployed from, and the bucket goes away with the stack.
@@ -17,6 +23,7 @@
 # key, the Authorization header and the query string of any presigned URL are never logged or
 # put in a Reason.
 import base64
+import calendar
 import hashlib
 import hmac
 import http.client
@@ -56,6 +63,11 @@ _CR_ARTIFACT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _CR_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _CR_URL_QUERY = re.compile(r"(https?://[^\s?#\"']*)\?[^\s\"']*")
 _CR_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_CR_SANDBOX_FLAG = "VS_ACTIVATION_SANDBOX"  # set only by the local sandbox and the tests
+_CR_VERSION = re.compile(r"(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})")
+_CR_ISSUED_AT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+_CR_MANIFEST_MAX_AGE_S = 300
+_CR_MANIFEST_MAX_SKEW_S = 60
 
 
 class _CrFailure(Exception):
@@ -91,13 +103,23 @@ def _cr_endpoint(url):
 
 
 def _cr_checked_url(url, what):
-    """https only; plain http is accepted for a loopback address (the local sandbox)."""
-    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    if parts is None or not parts.hostname:
+    """https only; http to loopback only in the sandbox (never to e.g. the Lambda runtime API)."""
+    try:
+        parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+        hostname = parts.hostname if parts else None
+    except ValueError:
+        parts, hostname = None, None
+    if parts is None or not hostname:
         raise _CrFailure(f"{what} is not a URL")
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _CR_LOOPBACK):
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and hostname in _CR_LOOPBACK and os.environ.get(_CR_SANDBOX_FLAG) == "1":
         return url
     raise _CrFailure(f"{what} must be an https URL (got {parts.scheme}://{_cr_endpoint(url)})")
+
+
+def _cr_vendor_api_url():
+    return _cr_checked_url(os.environ.get("VENDOR_API_URL"), "VendorApiUrl").rstrip("/")
 
 
 def _cr_check_time(deadline, cancel, doing):
@@ -148,7 +170,8 @@ def _cr_read_json(resp):
 
 
 def _cr_call_vendor(method, base_url, path, body, creds, deadline, cancel, *, timeout, attempts):
-    """One signed request, retried on connection errors, 429 and 5xx; returns (status, json)."""
+    """One signed request, retried on connection errors, 429 and 5xx (a fresh nonce each time);
+    returns (status, json, the nonce of the answered attempt)."""
     endpoint = _cr_endpoint(base_url)
     last = "no attempt made"
     for attempt in range(attempts):
@@ -157,21 +180,22 @@ def _cr_call_vendor(method, base_url, path, body, creds, deadline, cancel, *, ti
         # sign_request is defined by signing.py, which precedes this file in index.py.
         signed = sign_request(creds["access_key"], creds["secret_key"], method, path, (), body)  # noqa: F821
         headers = dict(signed)
+        nonce = headers.get("X-Vs-Nonce")
         if body:
             headers["Content-Type"] = "application/json"
-        # S310: the scheme was checked by _cr_checked_url (https, or http to loopback only).
+        # S310: the scheme was checked by _cr_checked_url.
         request = urllib.request.Request(  # noqa: S310
             base_url + path, data=body or None, method=method, headers=headers
         )
         retry_after = None
         try:
             with _CR_OPENER.open(request, timeout=socket_timeout) as resp:
-                return resp.status, _cr_read_json(resp)
+                return resp.status, _cr_read_json(resp), nonce
         except urllib.error.HTTPError as exc:
             with exc:
                 payload = _cr_read_json(exc)
             if exc.code not in _CR_RETRYABLE or attempt + 1 == attempts:
-                return exc.code, payload
+                return exc.code, payload, nonce
             last = f"HTTP {exc.code}"
             retry_after = _cr_retry_after(exc.headers)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
@@ -276,7 +300,40 @@ def _cr_canonical_manifest(manifest):
     return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def _cr_checked_activation(payload, public_key, account_id):
+def _cr_issued_at(value):
+    match = _CR_ISSUED_AT.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups())
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        return None
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+
+
+def _cr_check_binding(manifest, expected):
+    """Refuses a replayed answer: another stack's, an earlier request's, an old one, another release."""
+    if manifest.get("stack_id") != expected["stack_id"]:
+        raise _CrFailure("the signed manifest is for another stack: refused as a replay")
+    if not expected["nonce"] or manifest.get("request_nonce") != expected["nonce"]:
+        raise _CrFailure("the signed manifest answers another request (its nonce is not this request's)")
+    issued = _cr_issued_at(manifest.get("issued_at"))
+    if issued is None:
+        raise _CrFailure("the signed manifest has no valid issued_at")
+    age = expected["now"] - issued
+    if age > _CR_MANIFEST_MAX_AGE_S:
+        raise _CrFailure(
+            f"the signed manifest was issued {int(age)} s ago, more than {_CR_MANIFEST_MAX_AGE_S} s: stale"
+        )
+    if -age > _CR_MANIFEST_MAX_SKEW_S:
+        raise _CrFailure(f"the signed manifest is dated {int(-age)} s in the future: check the clocks")
+    if manifest.get("version") != expected["version"]:
+        raise _CrFailure(
+            f"the signed manifest is for release {str(manifest.get('version'))[:40]}, but this template "
+            f"names {expected['version']}"
+        )
+
+
+def _cr_checked_activation(payload, public_key, expected):
     """Verifies the signature before any field of the manifest is trusted; returns (id, manifest)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("manifest"), dict):
         raise _CrFailure("the vendor API's activation answer has no manifest")
@@ -294,8 +351,9 @@ def _cr_checked_activation(payload, public_key, account_id):
         raise _CrFailure("the vendor API returned an invalid activation_id")
     if manifest.get("activation_id") != activation_id:
         raise _CrFailure("the signed manifest is for another activation")
-    if manifest.get("account_id") != account_id:
-        raise _CrFailure(f"the signed manifest is for another AWS account, not {account_id}")
+    if manifest.get("account_id") != expected["account_id"]:
+        raise _CrFailure(f"the signed manifest is for another AWS account, not {expected['account_id']}")
+    _cr_check_binding(manifest, expected)
     for field in ("product", "version"):
         if not isinstance(manifest.get(field), str) or not _CR_SAFE_SEGMENT.fullmatch(manifest[field]):
             raise _CrFailure(f"the signed manifest has an invalid {field}")
@@ -345,7 +403,7 @@ def _cr_open_download(url, name, deadline, cancel):
         socket_timeout = _cr_socket_timeout(_CR_DOWNLOAD_TIMEOUT_S, deadline, cancel, doing)
         retry_after = None
         try:
-            # S310: the scheme was checked by _cr_checked_url (https, or http to loopback only).
+            # S310: the scheme was checked by _cr_checked_url.
             request = urllib.request.Request(url, method="GET")  # noqa: S310
             return _CR_OPENER.open(request, timeout=socket_timeout)
         except urllib.error.HTTPError as exc:
@@ -508,10 +566,20 @@ def _cr_stack_account_region(stack_id):
     return parts[4], parts[3]
 
 
+def _cr_release_version(properties):
+    version = properties.get("ReleaseVersion") if isinstance(properties, dict) else None
+    if not isinstance(version, str) or not _CR_VERSION.fullmatch(version):
+        raise _CrFailure("the activation resource's ReleaseVersion property is missing or not X.Y.Z")
+    return version
+
+
 def _cr_activate(event, state, deadline, cancel):
-    properties = event.get("ResourceProperties") or {}
-    base_url = _cr_checked_url(properties.get("VendorApiUrl"), "VendorApiUrl").rstrip("/")
-    public_key = _cr_rsa_public_key(properties.get("VendorPublicKey"))
+    version = _cr_release_version(event.get("ResourceProperties"))
+    base_url = _cr_vendor_api_url()
+    public_key = _cr_rsa_public_key(os.environ.get("VENDOR_PUBLIC_KEY"))
+    if event["RequestType"] == "Update":
+        old = (event.get("OldResourceProperties") or {}).get("ReleaseVersion")
+        _cr_log("update", from_version=str(old)[:40], to_version=version)
     bucket = os.environ.get("STAGING_BUCKET")
     secret_arn = os.environ.get("SECRET_ARN")
     if not bucket or not secret_arn:
@@ -523,9 +591,10 @@ def _cr_activate(event, state, deadline, cancel):
         "account_id": account_id,
         "region": region,
         "request_type": event["RequestType"],
+        "version": version,
     }
     body = json.dumps(request, separators=(",", ":")).encode("utf-8")
-    status, payload = _cr_call_vendor(
+    status, payload, nonce = _cr_call_vendor(
         "POST",
         base_url,
         "/v1/activations",
@@ -538,7 +607,14 @@ def _cr_activate(event, state, deadline, cancel):
     )
     if status != 200:
         raise _cr_vendor_error(status, payload, _cr_endpoint(base_url))
-    activation_id, manifest = _cr_checked_activation(payload, public_key, account_id)
+    expected = {
+        "account_id": account_id,
+        "stack_id": event["StackId"],
+        "nonce": nonce,
+        "version": version,
+        "now": time.time(),
+    }
+    activation_id, manifest = _cr_checked_activation(payload, public_key, expected)
     state.activation_id = activation_id
     artifacts = manifest["artifacts"]
     prefix = f"{manifest['product']}/{manifest['version']}"
@@ -578,10 +654,9 @@ def _cr_deactivate(event, state, deadline, cancel):
     if not _CR_ACTIVATION_ID.fullmatch(physical_id):
         _cr_log("nothing to deactivate", physical_id=physical_id)
         return
-    properties = event.get("ResourceProperties") or {}
-    base_url = _cr_checked_url(properties.get("VendorApiUrl"), "VendorApiUrl").rstrip("/")
+    base_url = _cr_vendor_api_url()
     creds = _cr_read_credentials(os.environ.get("SECRET_ARN") or "", state)
-    status, _ = _cr_call_vendor(
+    status, _, _ = _cr_call_vendor(
         "DELETE",
         base_url,
         f"/v1/activations/{physical_id}",

@@ -147,13 +147,21 @@ class Release:
             template=dict(item.get("template") or {}),
         )
 
-    def manifest(self, *, activation_id: str, account_id: str, issued_at: datetime) -> dict[str, Any]:
+    def manifest(
+        self, *, activation_id: str, account_id: str, stack_id: str, request_nonce: str, issued_at: datetime
+    ) -> dict[str, Any]:
+        """The signed manifest. Besides the release, it names the one request it answers: the stack
+        (`stack_id`) and the request's `X-Vs-Nonce` (`request_nonce`), with `issued_at`, so the
+        custom resource can refuse an answer given to another stack, to an earlier request, or long
+        ago (additive to CONTRACT §4.1)."""
         return {
             "product": self.product,
             "version": self.version,
             "issued_at": format_timestamp(issued_at),
             "activation_id": activation_id,
             "account_id": account_id,
+            "stack_id": stack_id,
+            "request_nonce": request_nonce,
             "artifacts": [{"name": a.name, "sha256": a.sha256, "size": int(a.size)} for a in self.artifacts],
         }
 
@@ -194,6 +202,15 @@ class ActivationRequest(BaseModel):
     region: str
     request_type: Literal["Create", "Update"]
     stack_id: str
+    # The release the stack's template names (its ReleaseVersion parameter); absent → current.
+    version: str | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        if value is not None and not VERSION_RE.match(value):
+            raise PydanticCustomError("version", "must be a released version such as 1.4.0")
+        return value
 
     @field_validator("account_id")
     @classmethod

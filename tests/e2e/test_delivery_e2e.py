@@ -164,14 +164,18 @@ def customer_account(sandbox, customer, monkeypatch) -> dict:
 
 
 def test_create_stages_the_signed_release_and_delete_deactivates(
-    sandbox, release, customer, customer_account, capsys
+    sandbox, release, customer, customer_account, capsys, monkeypatch
 ) -> None:
     template = json.loads(Path(sandbox["customer_template"]).read_text())
-    properties = {
-        "VendorApiUrl": template["Parameters"]["VendorApiUrl"]["Default"],
-        "VendorPublicKey": template["Parameters"]["VendorPublicKey"]["Default"],
-    }
-    assert properties["VendorApiUrl"] == sandbox["api_url"]
+    defaults = {name: p.get("Default") for name, p in template["Parameters"].items()}
+    assert defaults["VendorApiUrl"] == sandbox["api_url"]
+    assert defaults["ReleaseVersion"] == release["version"]  # the sandbox's template names its release
+    # What the template gives the function: the vendor values in its environment (the sandbox's
+    # plain-http URL needs the sandbox flag), the release as the resource's property.
+    monkeypatch.setenv("VENDOR_API_URL", defaults["VendorApiUrl"])
+    monkeypatch.setenv("VENDOR_PUBLIC_KEY", defaults["VendorPublicKey"])
+    monkeypatch.setenv(fx.SANDBOX_FLAG, "1")
+    properties = {"ReleaseVersion": defaults["ReleaseVersion"]}
     act = fx.load_activation_module("vendstack_activation_e2e")
     recorder = fx.ResponseRecorder()
     try:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from constructs.activation import inline_code
+from customer_stack.render import RenderError, render_template
+
+SANDBOX_FLAG = "VS_ACTIVATION_SANDBOX"
+RENDER_VALUES = {
+    "api_url": "https://abcde12345.execute-api.us-east-1.amazonaws.com/prod",
+    "public_key_b64": "MII" + "A" * 389 + "==",
+    "signing_profile_version_arn": (
+        "arn:aws:signer:us-east-1:444455556666:/signing-profiles/Vendstack/abcdef1234"
+    ),
+}
 
 pytestmark = pytest.mark.xdist_group("synth")
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +44,7 @@ def test_parameters_per_contract(customer_template):
     assert params["SecretKey"]["NoEcho"] is True
     assert params["AccessKey"]["AllowedPattern"] == "^VSAK[A-Z2-7]{16}$"
     assert "NoEcho" not in params["AccessKey"]
-    for name in ("VendorApiUrl", "VendorPublicKey", "SigningProfileVersionArn"):
+    for name in ("VendorApiUrl", "VendorPublicKey", "SigningProfileVersionArn", "ReleaseVersion"):
         assert name in params and "Default" not in params[name]  # the render step sets defaults
     interface = customer_template["Metadata"]["AWS::CloudFormation::Interface"]
     grouped = [p for group in interface["ParameterGroups"] for p in group["Parameters"]]
@@ -152,3 +163,57 @@ def test_usage_is_queued_and_reported_hourly_by_a_signed_reporter(template: Temp
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.handler"
     )
     assert "USAGE_QUEUE_URL" in api["Properties"]["Environment"]["Variables"]
+
+
+def _activation_function(template: dict) -> dict:
+    return next(
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "ZipFile" in r["Properties"]["Code"]
+    )
+
+
+def test_release_version_is_a_property_of_the_activation_resource(customer_template):
+    """CloudFormation sends Update to a custom resource only when its properties change (AWS docs:
+    "Update request for CloudFormation custom resources"): the release is that property."""
+    [resource] = [
+        r for r in customer_template["Resources"].values() if r["Type"] == "Custom::VendstackActivation"
+    ]
+    properties = {
+        k: v for k, v in resource["Properties"].items() if k not in {"ServiceToken", "ServiceTimeout"}
+    }
+    assert properties == {"ReleaseVersion": {"Ref": "ReleaseVersion"}}
+    param = customer_template["Parameters"]["ReleaseVersion"]
+    assert param["Type"] == "String" and "Default" not in param
+    assert re.match(param["AllowedPattern"], "1.4.0") and not re.match(param["AllowedPattern"], "1.4")
+
+
+def test_activation_function_takes_the_vendor_values_from_its_environment(customer_template):
+    """Not from the event: whoever may invoke the function cannot aim it elsewhere."""
+    variables = _activation_function(customer_template)["Properties"]["Environment"]["Variables"]
+    assert variables["VENDOR_API_URL"] == {"Ref": "VendorApiUrl"}
+    assert variables["VENDOR_PUBLIC_KEY"] == {"Ref": "VendorPublicKey"}
+    assert set(variables) == {"SECRET_ARN", "STAGING_BUCKET", "VENDOR_API_URL", "VENDOR_PUBLIC_KEY"}
+
+
+def test_render_sets_the_release_version_default(customer_template):
+    rendered = render_template(customer_template, release_version="1.4.0", **RENDER_VALUES)
+    assert rendered["Parameters"]["ReleaseVersion"]["Default"] == "1.4.0"
+    assert "Default" not in customer_template["Parameters"]["ReleaseVersion"]  # the input is left alone
+    with pytest.raises(RenderError, match="ReleaseVersion"):
+        render_template(customer_template, release_version="1.4", **RENDER_VALUES)
+
+
+def test_no_template_sets_the_sandbox_flag(customer_template, vendor_template):
+    """http to loopback is for the local sandbox only: neither the synthesized nor the rendered
+    template (nor the vendor's) gives any function the flag that allows it."""
+    assert SANDBOX_FLAG in inline_code()  # the flag the activation code reads is this one
+    rendered = render_template(customer_template, release_version="1.0.0", **RENDER_VALUES)
+    for template in (customer_template, rendered, vendor_template):
+        stripped = json.loads(json.dumps(template))
+        for resource in stripped["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::Function":
+                variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+                assert SANDBOX_FLAG not in variables
+                resource["Properties"]["Code"].pop("ZipFile", None)
+        assert SANDBOX_FLAG not in json.dumps(stripped)

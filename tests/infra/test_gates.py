@@ -30,6 +30,7 @@ def test_cfn_lint_passes_every_template_the_project_writes(tmp_path, vendor_temp
         api_url="https://abcde12345.execute-api.us-east-1.amazonaws.com/prod",
         public_key_b64="MII" + "A" * 389 + "==",
         signing_profile_version_arn="arn:aws:signer:us-east-1:444455556666:/signing-profiles/Vendstack/abcdef1234",
+        release_version="1.0.0",
     )
     files = []
     for name, body in [("vendor", vendor_template), ("customer", customer_template), ("rendered", rendered)]:

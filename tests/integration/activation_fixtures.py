@@ -30,6 +30,7 @@ SIGNING_PY = REPO / "runtime" / "shared" / "signing.py"
 HANDLER_PY = REPO / "customer_stack" / "activation" / "handler.py"
 ACCOUNT_ID = "444455556666"  # the account in the StackId of the CloudFormation fixtures
 ACCESS_KEY = "VSAKABCDEFGHIJKLMNOP"
+SANDBOX_FLAG = "VS_ACTIVATION_SANDBOX"  # lets the function use plain http to 127.0.0.1
 SECRET_KEY = "vsSK_testSECRET0123456789abcdefghijklmnopqrstuv"
 
 
@@ -87,14 +88,22 @@ class FakeContext:
         return max(0, int((self._end - time.monotonic()) * 1000))
 
 
-def cfn_event(request_type: str, response_url: str, properties: dict, physical_id: str | None = None) -> dict:
-    """A custom-resource request from the AWS fixtures, pointed at the local stand-ins."""
+def cfn_event(
+    request_type: str,
+    response_url: str,
+    properties: dict,
+    physical_id: str | None = None,
+    old_properties: dict | None = None,
+) -> dict:
+    """A custom-resource request from the AWS fixtures, pointed at the local stand-ins. An Update's
+    OldResourceProperties are `old_properties` (default: the same as the new ones)."""
     event = json.loads((AWS_FIXTURES / f"cfn-custom-resource-{request_type.lower()}.json").read_text())
     event["ResponseURL"] = response_url + "/cfn-response?X-Amz-Signature=RESPONSEURLSECRET&Expires=1"
     service_token = event["ResourceProperties"]["ServiceToken"]
     event["ResourceProperties"] = {"ServiceToken": service_token, **properties}
     if "OldResourceProperties" in event:
-        event["OldResourceProperties"] = {"ServiceToken": service_token, **properties}
+        old = properties if old_properties is None else old_properties
+        event["OldResourceProperties"] = {"ServiceToken": service_token, **old}
     if physical_id is not None:
         event["PhysicalResourceId"] = physical_id
     return event
@@ -177,8 +186,13 @@ class FakeVendor(_Server):
         self.key = key
         self.artifacts = artifacts
         self.served = dict(artifacts)  # what downloads return; a test may corrupt it
-        self.product, self.version = "textlens", "1.0.0"
+        self.product = "textlens"
+        self.serve_version: str | None = None  # serves this release whatever was asked for
         self.manifest_account: str | None = None  # signs a manifest for another account
+        self.manifest_stack: str | None = None  # signs a manifest for another stack
+        self.issued_offset_s = 0  # dates the manifest this many seconds from now
+        self.replay: dict | None = None  # answers every request with this earlier answer
+        self.answers: list[dict] = []  # every activation answer handed out
         self.activation_error: tuple[int, dict] | None = None
         self.tamper_manifest = False
         self.download_status: int | None = None
@@ -228,17 +242,26 @@ class FakeVendor(_Server):
             request._send_json(*self.activation_error)
             return
         sent = json.loads(body)
-        assert set(sent) == {"stack_id", "account_id", "region", "request_type"}, sent
-        request._send_json(200, self.activation(self.manifest_account or sent["account_id"]))
+        assert set(sent) == {"stack_id", "account_id", "region", "request_type", "version"}, sent
+        if self.replay is not None:
+            request._send_json(200, self.replay)
+            return
+        answer = self.activation(sent, request.headers["X-Vs-Nonce"])
+        self.answers.append(answer)
+        request._send_json(200, answer)
 
-    def activation(self, account_id: str) -> dict:
+    def activation(self, sent: dict, nonce: str) -> dict:
+        """What the real API answers (CONTRACT §4.1): a manifest bound to the request."""
         activation_id = next(self.next_ids)
+        issued = time.gmtime(time.time() + self.issued_offset_s)
         manifest = {
             "product": self.product,
-            "version": self.version,
-            "issued_at": "2026-11-22T13:54:00Z",
+            "version": self.serve_version or sent["version"],
+            "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", issued),
             "activation_id": activation_id,
-            "account_id": account_id,
+            "account_id": self.manifest_account or sent["account_id"],
+            "stack_id": self.manifest_stack or sent["stack_id"],
+            "request_nonce": nonce,
             "artifacts": [
                 {"name": name, "sha256": _sha256(data), "size": len(data)}
                 for name, data in self.artifacts.items()

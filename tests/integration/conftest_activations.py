@@ -40,13 +40,14 @@ _deserializer = TypeDeserializer()
 
 
 def customer_template() -> dict:
-    """The shape of the synthesized customer template that rendering needs (its three vendor
-    parameters with their AllowedPatterns), without synthesizing the CDK app in every test."""
+    """The shape of the synthesized customer template that rendering needs (its vendor parameters
+    and ReleaseVersion, with their AllowedPatterns), without synthesizing the CDK app in every test."""
     return {
         "Parameters": {
             "VendorApiUrl": {"Type": "String", "AllowedPattern": "^https?://.+"},
             "VendorPublicKey": {"Type": "String", "AllowedPattern": "^[A-Za-z0-9+/=]+$"},
             "SigningProfileVersionArn": {"Type": "String", "AllowedPattern": "^arn:aws[a-z-]*:signer:.+"},
+            "ReleaseVersion": {"Type": "String", "AllowedPattern": "^\\d+\\.\\d+\\.\\d+$"},
             "AccessKey": {"Type": "String"},
         },
         "Resources": {},
@@ -166,9 +167,12 @@ class DeliveryWorld:
         resource: str | None = None,
         path_parameters: dict[str, str] | None = None,
         query: list[tuple[str, str]] | None = None,
+        nonce: str | None = None,
     ) -> Answer:
         pairs = list(query or [])
-        headers = signing.sign_request(key["access_key"], key["secret_key"], method, path, pairs, body)
+        headers = signing.sign_request(
+            key["access_key"], key["secret_key"], method, path, pairs, body, nonce=nonce
+        )
         event = rest_event(
             method,
             path,
@@ -180,7 +184,9 @@ class DeliveryWorld:
         )
         return self.vault.license_api(event)
 
-    def activate(self, key: dict, request_type: str = "Create", **overrides: Any) -> Answer:
+    def activate(
+        self, key: dict, request_type: str = "Create", *, nonce: str | None = None, **overrides: Any
+    ) -> Answer:
         document = {
             "stack_id": STACK_ID,
             "account_id": ACCOUNT_ID,
@@ -188,7 +194,7 @@ class DeliveryWorld:
             "request_type": request_type,
             **overrides,
         }
-        return self.activate_raw(key, json.dumps(document).encode())
+        return self.activate_raw(key, json.dumps(document).encode(), nonce=nonce)
 
     def activate_raw(self, key: dict, body: bytes, **kwargs: Any) -> Answer:
         return self.call(key, "POST", "/v1/activations", body, **kwargs)

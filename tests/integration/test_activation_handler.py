@@ -5,6 +5,7 @@ downloads are a local HTTP server; CloudFormation's ResponseURL is another. All 
 """
 
 import importlib.util
+import itertools
 import json
 import os
 import secrets
@@ -75,6 +76,15 @@ def _aws_account(monkeypatch, endpoint_url):
     return s3, bucket
 
 
+@pytest.fixture(autouse=True)
+def sandbox_flag(monkeypatch):
+    """The local stand-ins speak plain http on 127.0.0.1, which only the sandbox flag allows.
+    VENDOR_* are registered with monkeypatch so that _invoke's settings are undone after each test."""
+    monkeypatch.setenv(fx.SANDBOX_FLAG, "1")
+    monkeypatch.setenv("VENDOR_API_URL", "")
+    monkeypatch.setenv("VENDOR_PUBLIC_KEY", "")
+
+
 @pytest.fixture
 def aws(monkeypatch, moto_url):
     return _aws_account(monkeypatch, moto_url)
@@ -112,9 +122,26 @@ def vendor(make_vendor):
     return make_vendor()
 
 
-def _invoke(act, cfn, request_type, api_url, public_key, *, physical_id=None, remaining_s=300.0, **extra):
-    properties = {"VendorApiUrl": api_url, "VendorPublicKey": public_key, **extra}
-    event = fx.cfn_event(request_type, cfn.url, properties, physical_id)
+def _invoke(
+    act,
+    cfn,
+    request_type,
+    api_url,
+    public_key,
+    *,
+    physical_id=None,
+    remaining_s=300.0,
+    version="1.0.0",
+    old_version=None,
+    **extra,
+):
+    """Runs the handler as CloudFormation would: the vendor's URL and key in the function's
+    environment (from the template's parameters), the template's ReleaseVersion as a property."""
+    os.environ["VENDOR_API_URL"] = api_url
+    os.environ["VENDOR_PUBLIC_KEY"] = public_key
+    properties = {"ReleaseVersion": version, **extra} if version is not None else dict(extra)
+    old = {"ReleaseVersion": old_version} if old_version is not None else None
+    event = fx.cfn_event(request_type, cfn.url, properties, physical_id, old)
     started = time.monotonic()
     act.handler(event, fx.FakeContext(remaining_s))
     elapsed = time.monotonic() - started
@@ -168,6 +195,7 @@ def test_activation_create_stages_verified_artifacts(act, aws, cfn, vendor, vend
         "account_id": "444455556666",
         "region": "us-east-1",
         "request_type": "Create",
+        "version": "1.0.0",
     }
     _assert_no_leak(capsys.readouterr().out + json.dumps(response))
 
@@ -355,13 +383,22 @@ def test_activation_update_to_a_new_version_gets_a_new_physical_id(act, aws, cfn
     public_key = fx.public_key_b64(vendor_key)
     _invoke(act, cfn, "Create", vendor.api_url, public_key)
     cfn.responses.clear()
-    vendor.version = "1.1.0"
 
-    updated, _ = _invoke(act, cfn, "Update", vendor.api_url, public_key, physical_id="act-0001")
+    updated, _ = _invoke(
+        act,
+        cfn,
+        "Update",
+        vendor.api_url,
+        public_key,
+        physical_id="act-0001",
+        version="1.1.0",
+        old_version="1.0.0",
+    )
 
     assert updated["Status"] == "SUCCESS"
     assert updated["PhysicalResourceId"] == "act-0002"
     assert updated["Data"]["ApiKey"] == "textlens/1.1.0/api.zip"
+    assert json.loads(vendor.requests[-1]["body"])["version"] == "1.1.0"  # the new template's release
     assert "textlens/1.0.0/api.zip" in _objects(s3, bucket)  # kept for a rollback
 
 
@@ -429,3 +466,232 @@ def test_activation_rejects_plain_http_vendor_url(act, aws, cfn, vendor_key):
 
 def test_activation_environment_points_at_moto(aws):
     assert os.environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+
+
+# --- Release updates (the template names its release) ---------------------------------------------
+
+
+def test_activation_update_with_a_stable_activation_id_keeps_the_physical_id(
+    act, aws, cfn, vendor, vendor_key
+):
+    """The real API gives one activation id per (customer, stack). A new release keeps it as the
+    physical id: a changed id would make CloudFormation send a cleanup Delete naming the old id,
+    which here is the activation just renewed (AWS docs: "Update request for CloudFormation custom
+    resources": a different PhysicalResourceId is a replacement and the old one gets a Delete)."""
+    vendor.next_ids = itertools.repeat("act-stable")
+    public_key = fx.public_key_b64(vendor_key)
+    created, _ = _invoke(act, cfn, "Create", vendor.api_url, public_key)
+    cfn.responses.clear()
+
+    updated, _ = _invoke(
+        act,
+        cfn,
+        "Update",
+        vendor.api_url,
+        public_key,
+        physical_id="act-stable",
+        version="1.1.0",
+        old_version="1.0.0",
+    )
+
+    assert (created["PhysicalResourceId"], updated["PhysicalResourceId"]) == ("act-stable", "act-stable")
+    assert (updated["Data"]["Version"], updated["Data"]["ApiKey"]) == ("1.1.0", "textlens/1.1.0/api.zip")
+
+
+def test_activation_downgrade_happens_when_the_template_names_it(act, aws, cfn, vendor, vendor_key):
+    """A rollback to an older template (or CloudFormation's own rollback of a failed Update,
+    which sends the old properties) names the older release, and gets exactly that one."""
+    updated, _ = _invoke(
+        act,
+        cfn,
+        "Update",
+        vendor.api_url,
+        fx.public_key_b64(vendor_key),
+        physical_id="act-0042",
+        version="1.0.0",
+        old_version="1.1.0",
+    )
+
+    assert updated["Status"] == "SUCCESS", updated
+    assert updated["Data"]["Version"] == "1.0.0"
+    assert json.loads(vendor.requests[-1]["body"])["version"] == "1.0.0"
+
+
+@pytest.mark.parametrize("version", [None, "", "1.0", "latest", "01.0.0"])
+def test_activation_without_a_valid_release_version_fails_before_calling(
+    act, aws, cfn, vendor, vendor_key, version
+):
+    response, _ = _invoke(act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key), version=version)
+
+    assert response["Status"] == "FAILED"
+    assert "ReleaseVersion property is missing or not X.Y.Z" in response["Reason"]
+    assert vendor.requests == []
+
+
+def test_activation_a_version_never_released_fails_with_the_vendors_404(act, aws, cfn, vendor, vendor_key):
+    vendor.activation_error = (
+        404,
+        {"error": {"code": "NotFound", "message": "Release 9.9.9 was never published."}},
+    )
+
+    response, _ = _invoke(act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key), version="9.9.9")
+
+    assert response["Status"] == "FAILED"
+    assert "HTTP 404 NotFound: Release 9.9.9 was never published." in response["Reason"]
+
+
+# --- Manifest replay: each replayed answer fails the stack with a clear reason ----------------------
+
+
+def _replay_refused(act, cfn, vendor, vendor_key, capsys, aws, expected_reason, **invoke):
+    s3, bucket = aws
+    before = _objects(s3, bucket)
+    response, _ = _invoke(
+        act,
+        cfn,
+        invoke.pop("request_type", "Create"),
+        vendor.api_url,
+        fx.public_key_b64(vendor_key),
+        **invoke,
+    )
+    assert response["Status"] == "FAILED"
+    assert expected_reason in response["Reason"], response["Reason"]
+    assert _objects(s3, bucket) == before  # nothing staged from a refused answer
+    _assert_no_leak(capsys.readouterr().out + json.dumps(response))
+    return response
+
+
+def test_replay_of_another_stacks_manifest_is_refused(act, aws, cfn, vendor, vendor_key, capsys):
+    vendor.manifest_stack = (
+        "arn:aws:cloudformation:us-east-1:444455556666:stack/another-stack/"
+        "aaaaaaaa-1111-2222-3333-bbbbbbbbbbbb"
+    )
+    _replay_refused(act, cfn, vendor, vendor_key, capsys, aws, "the signed manifest is for another stack")
+
+
+def test_replay_of_an_earlier_answer_is_refused(act, aws, cfn, vendor, vendor_key, capsys):
+    """A genuine, recent, correctly signed answer for this very stack, version and account, given
+    again to a later request: its nonce is the earlier request's, so it is refused."""
+    public_key = fx.public_key_b64(vendor_key)
+    created, _ = _invoke(act, cfn, "Create", vendor.api_url, public_key)
+    assert created["Status"] == "SUCCESS"
+    cfn.responses.clear()
+    vendor.replay = vendor.answers[0]
+
+    response = _replay_refused(
+        act,
+        cfn,
+        vendor,
+        vendor_key,
+        capsys,
+        aws,
+        "answers another request (its nonce is not this request's)",
+        request_type="Update",
+        physical_id="act-0001",
+    )
+    assert response["PhysicalResourceId"] == "act-0001"
+
+
+@pytest.mark.parametrize(
+    ("offset_s", "reason"),
+    [(-600, "s ago"), (-302, "more than 300 s: stale"), (+300, "in the future")],
+)
+def test_replay_of_a_stale_or_future_manifest_is_refused(
+    act, aws, cfn, vendor, vendor_key, capsys, offset_s, reason
+):
+    vendor.issued_offset_s = offset_s
+    _replay_refused(act, cfn, vendor, vendor_key, capsys, aws, reason)
+
+
+@pytest.mark.parametrize("offset_s", [-240, +30])
+def test_a_recent_manifest_within_the_skew_is_accepted(act, aws, cfn, vendor, vendor_key, offset_s):
+    vendor.issued_offset_s = offset_s
+    response, _ = _invoke(act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key))
+    assert response["Status"] == "SUCCESS", response
+
+
+def test_replay_of_an_older_release_is_refused(act, aws, cfn, vendor, vendor_key, capsys):
+    """The template names 1.1.0; a correctly signed answer for 1.0.0 (an old release, e.g. one a
+    compromised or buggy server hands out) is not installed."""
+    vendor.serve_version = "1.0.0"
+    _replay_refused(
+        act,
+        cfn,
+        vendor,
+        vendor_key,
+        capsys,
+        aws,
+        "the signed manifest is for release 1.0.0, but this template names 1.1.0",
+        request_type="Update",
+        physical_id="act-0001",
+        version="1.1.0",
+        old_version="1.0.0",
+    )
+
+
+# --- The function trusts its environment, not its event -------------------------------------------
+
+
+def test_a_forged_event_naming_another_url_and_key_has_no_effect(
+    act, aws, cfn, vendor, make_vendor, vendor_key
+):
+    """Someone allowed to invoke the function sends an event with their own VendorApiUrl and
+    VendorPublicKey: the function still talks to, and trusts, only what its environment names."""
+    attacker_key = fx.new_vendor_key()
+    attacker = fx.FakeVendor(act, attacker_key, {"api": b"evil"})
+    try:
+        response, _ = _invoke(
+            act,
+            cfn,
+            "Create",
+            vendor.api_url,
+            fx.public_key_b64(vendor_key),
+            VendorApiUrl=attacker.api_url,
+            VendorPublicKey=fx.public_key_b64(attacker_key),
+        )
+    finally:
+        attacker.close()
+
+    assert response["Status"] == "SUCCESS", response
+    assert attacker.requests == []
+    assert len(vendor.requests) == 1
+    assert response["Data"]["ApiSha256"] == fx._sha256(vendor.artifacts["api"])
+
+
+def test_without_the_sandbox_flag_plain_http_to_loopback_is_refused(
+    act, aws, cfn, vendor, vendor_key, monkeypatch
+):
+    """Outside the sandbox only https: nothing can aim the function at a local listener such as
+    the Lambda runtime API (AWS_LAMBDA_RUNTIME_API, http on 127.0.0.1:9001)."""
+    monkeypatch.delenv(fx.SANDBOX_FLAG)
+    _record_responses_directly(act, cfn, monkeypatch)
+    for url in (vendor.api_url, "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next"):
+        response, _ = _invoke(act, cfn, "Create", url, fx.public_key_b64(vendor_key))
+        assert response["Status"] == "FAILED"
+        assert "VendorApiUrl must be an https URL" in response["Reason"]
+        cfn.responses.clear()
+    assert vendor.requests == []
+
+
+def _record_responses_directly(act, cfn, monkeypatch):
+    """Without the flag the function would not PUT to the recorder's http ResponseURL either (it
+    is https on AWS): hand the response body to the recorder without the network."""
+    monkeypatch.setattr(act, "_cr_put_response", lambda url, body: cfn.responses.append({"raw": body}))
+
+
+@pytest.mark.parametrize("flag", ["0", "true", "yes", ""])
+def test_only_the_exact_sandbox_flag_allows_http(act, aws, cfn, vendor, vendor_key, monkeypatch, flag):
+    monkeypatch.setenv(fx.SANDBOX_FLAG, flag)
+    _record_responses_directly(act, cfn, monkeypatch)
+    response, _ = _invoke(act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key))
+    assert response["Status"] == "FAILED" and "must be an https URL" in response["Reason"]
+
+
+def test_activation_without_its_vendor_environment_fails_clearly(
+    act, aws, cfn, vendor, vendor_key, monkeypatch
+):
+    response, _ = _invoke(act, cfn, "Create", "", fx.public_key_b64(vendor_key))
+    assert (response["Status"], response["Reason"]) == ("FAILED", "VendorApiUrl is not a URL")
+    cfn.responses.clear()
+    response, _ = _invoke(act, cfn, "Create", vendor.api_url, "")
+    assert response["Status"] == "FAILED" and "VendorPublicKey is not a base64 DER" in response["Reason"]

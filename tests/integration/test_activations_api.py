@@ -54,7 +54,17 @@ def test_activation_hands_out_a_signed_manifest_and_exact_downloads(
 
     manifest = body["manifest"]
     release = published["release"]
-    assert set(manifest) == {"product", "version", "issued_at", "activation_id", "account_id", "artifacts"}
+    assert set(manifest) == {
+        "product",
+        "version",
+        "issued_at",
+        "activation_id",
+        "account_id",
+        "stack_id",
+        "request_nonce",
+        "artifacts",
+    }
+    assert manifest["stack_id"] == STACK_ID
     assert manifest["product"] == PRODUCT and manifest["version"] == "1.0.0"
     assert manifest["account_id"] == ACCOUNT_ID
     assert manifest["activation_id"] == body["activation_id"]
@@ -117,6 +127,64 @@ def test_update_reactivates_the_same_id(world: DeliveryWorld, published: dict, c
     assert len(world.activation_items()) == 2
 
 
+def test_the_manifest_names_the_request_it_answers(
+    world: DeliveryWorld, published: dict, customer_key: dict
+) -> None:
+    """A signed answer names the stack and the request's nonce: replayed to another stack, or as
+    the answer to a later request (another nonce), the custom resource refuses it."""
+    first = world.activate(customer_key, nonce="first-request-nonce-0001").body["manifest"]
+    other_stack = STACK_ID.replace("example-stack", "second-stack")
+    second = world.activate(customer_key, nonce="second-request-nonce-002", stack_id=other_stack).body
+    world.verify_manifest(second)
+    assert (first["stack_id"], first["request_nonce"]) == (STACK_ID, "first-request-nonce-0001")
+    assert (second["manifest"]["stack_id"], second["manifest"]["request_nonce"]) == (
+        other_stack,
+        "second-request-nonce-002",
+    )
+    # the nonce is used up by the first request: the same signed request again is a replay
+    again = world.activate(customer_key, nonce="first-request-nonce-0001")
+    assert (again.status, again.code) == (401, "ReplayDetected")
+
+
+def test_version_absent_is_the_current_release(
+    world: DeliveryWorld, published: dict, customer_key: dict
+) -> None:
+    world.publish("1.1.0")
+    answer = world.activate(customer_key)
+    assert answer.status == 200 and answer.body["manifest"]["version"] == "1.1.0"
+
+
+def test_a_named_version_is_delivered_even_when_not_current(
+    world: DeliveryWorld, published: dict, customer_key: dict
+) -> None:
+    newer = world.publish("1.1.0")
+    older = world.activate(customer_key, "Update", version="1.0.0")
+    assert older.status == 200, older.body
+    world.verify_manifest(older.body)
+    assert older.body["manifest"]["version"] == "1.0.0"
+    assert older.body["manifest"]["artifacts"] == _listed(published)
+    [item] = world.activation_items()
+    assert item["version"] == "1.0.0"
+    current = world.activate(customer_key, "Update", version="1.1.0").body["manifest"]
+    assert current["artifacts"] == _listed(newer)
+
+
+def _listed(published: dict) -> list[dict]:
+    return [
+        {"name": a["name"], "sha256": a["sha256"], "size": a["size"]}
+        for a in published["release"]["artifacts"]
+    ]
+
+
+def test_a_version_never_released_is_404_and_records_nothing(
+    world: DeliveryWorld, published: dict, customer_key: dict
+) -> None:
+    answer = world.activate(customer_key, version="9.9.9")
+    assert (answer.status, answer.code) == (404, "NotFound")
+    assert "9.9.9" in answer.body["error"]["message"]
+    assert world.activation_items() == []
+
+
 def test_another_customer_gets_another_id_for_the_same_stack(
     world: DeliveryWorld, published: dict, customer_key: dict
 ) -> None:
@@ -167,6 +235,8 @@ def test_no_release_is_503_release_unavailable(world: DeliveryWorld, customer_ke
         ({"stack_id": STACK_ID.replace("444455556666", "111122223333")}, "stack_id"),
         ({"stack_id": STACK_ID.replace("us-east-1", "eu-west-1")}, "stack_id"),
         ({"stack_id": STACK_ID.replace(":cloudformation:", ":s3:")}, "stack_id"),
+        ({"version": "1.0"}, "version"),
+        ({"version": 100}, "version"),
     ],
 )
 def test_bad_bodies_are_400_naming_the_field(

@@ -78,6 +78,7 @@ def test_publish_records_the_release_and_renders_the_template(world: DeliveryWor
 
     assert base64.b64decode(params["VendorPublicKey"]["Default"]) == public_der
     assert params["SigningProfileVersionArn"]["Default"] == world.outputs["SigningProfileVersionArn"]
+    assert params["ReleaseVersion"]["Default"] == "1.0.0"  # the template names the release it delivers
 
     launch = urlsplit(result["launch_url"])
     assert launch.netloc == "console.aws.amazon.com" and launch.query == "region=us-east-1"

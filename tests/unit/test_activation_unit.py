@@ -6,6 +6,7 @@ import base64
 import importlib.util
 import json
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,28 +135,88 @@ def test_activation_verifies_what_cryptography_signs(act, key):
     assert not act._cr_rsa_verify(public, message, sha1)
 
 
-def test_activation_checks_the_whole_answer_after_the_signature(act, key):
+STACK_ID = (
+    "arn:aws:cloudformation:us-east-1:444455556666:stack/example-stack/aaaaaaaa-1111-2222-3333-bbbbbbbbbbbb"
+)
+NONCE = "nonce-of-this-request-0001"
+
+
+def _answer(act, key, **vendor_changes) -> dict:
     vendor = fx.FakeVendor(act, key, {"api": b"zip"})  # only its answer builder is used
+    for name, value in vendor_changes.items():
+        setattr(vendor, name, value)
     try:
-        answer = vendor.activation(fx.ACCOUNT_ID)
+        sent = {"account_id": fx.ACCOUNT_ID, "stack_id": STACK_ID, "version": "1.0.0"}
+        return vendor.activation(sent, NONCE)
     finally:
         vendor.close()
+
+
+def _expected(now_offset: float = 0.0, **changes) -> dict:
+    expected = {
+        "account_id": fx.ACCOUNT_ID,
+        "stack_id": STACK_ID,
+        "nonce": NONCE,
+        "version": "1.0.0",
+        "now": time.time() + now_offset,
+    }
+    expected.update(changes)
+    return expected
+
+
+def test_activation_checks_the_whole_answer_after_the_signature(act, key):
+    answer = _answer(act, key)
     public = act._cr_rsa_public_key(fx.public_key_b64(key))
 
-    activation_id, manifest = act._cr_checked_activation(answer, public, fx.ACCOUNT_ID)
+    activation_id, manifest = act._cr_checked_activation(answer, public, _expected())
     assert activation_id == "act-0001" and manifest["artifacts"][0]["name"] == "api"
     with pytest.raises(act._CrFailure, match="another AWS account"):
-        act._cr_checked_activation(answer, public, "111122223333")
+        act._cr_checked_activation(answer, public, _expected(account_id="111122223333"))
     with pytest.raises(act._CrFailure, match="not signed with RSASSA_PKCS1_V1_5_SHA_256"):
         act._cr_checked_activation(
-            {**answer, "signature_algorithm": "RSASSA_PSS_SHA_256"}, public, fx.ACCOUNT_ID
+            {**answer, "signature_algorithm": "RSASSA_PSS_SHA_256"}, public, _expected()
         )
     with pytest.raises(act._CrFailure, match="another activation"):
-        act._cr_checked_activation({**answer, "activation_id": "act-9999"}, public, fx.ACCOUNT_ID)
+        act._cr_checked_activation({**answer, "activation_id": "act-9999"}, public, _expected())
     bad = {**answer["manifest"], "product": "../etc"}
     signed_bad = {**answer, "manifest": bad, "manifest_signature": fx.sign_manifest(key, bad)}
     with pytest.raises(act._CrFailure, match="invalid product"):
-        act._cr_checked_activation(signed_bad, public, fx.ACCOUNT_ID)
+        act._cr_checked_activation(signed_bad, public, _expected())
+
+
+@pytest.mark.parametrize(
+    ("expected", "reason"),
+    [
+        ({"stack_id": STACK_ID.replace("example-stack", "other-stack")}, "for another stack"),
+        ({"nonce": "a-later-request-nonce-0002"}, "answers another request"),
+        ({"now_offset": 302}, "more than 300 s: stale"),
+        ({"now_offset": -62}, "in the future"),
+        ({"version": "1.1.0"}, "is for release 1.0.0, but this template names 1.1.0"),
+    ],
+)
+def test_activation_refuses_a_manifest_bound_to_something_else(act, key, expected, reason):
+    answer = _answer(act, key)
+    public = act._cr_rsa_public_key(fx.public_key_b64(key))
+    with pytest.raises(act._CrFailure, match=reason):
+        act._cr_checked_activation(answer, public, _expected(**expected))
+
+
+@pytest.mark.parametrize("issued_at", [None, "", "2026-11-22 13:54:00Z", "2026-13-01T00:00:00Z", "yesterday"])
+def test_activation_refuses_a_manifest_without_a_valid_issued_at(act, key, issued_at):
+    manifest = {**_answer(act, key)["manifest"], "issued_at": issued_at}
+    answer = {
+        **_answer(act, key),
+        "manifest": manifest,
+        "manifest_signature": fx.sign_manifest(key, manifest),
+    }
+    public = act._cr_rsa_public_key(fx.public_key_b64(key))
+    with pytest.raises(act._CrFailure, match="no valid issued_at"):
+        act._cr_checked_activation(answer, public, _expected())
+
+
+def test_activation_issued_at_is_read_as_utc(act):
+    assert act._cr_issued_at("1970-01-01T00:01:40Z") == 100
+    assert act._cr_issued_at("2026-11-22T13:54:00Z") == 1795355640
 
 
 @pytest.mark.parametrize(
@@ -198,3 +259,12 @@ def test_activation_answers_an_unknown_request_type(act, monkeypatch):
     event["RequestType"] = "Replace"
     act.handler(event, fx.FakeContext(60))
     assert [r["Status"] for r in sent] == ["FAILED"]
+
+
+def test_activation_refuses_a_manifest_without_a_nonce_when_none_was_sent(act, key):
+    answer = _answer(act, key)
+    manifest = {k: v for k, v in answer["manifest"].items() if k != "request_nonce"}
+    unbound = {**answer, "manifest": manifest, "manifest_signature": fx.sign_manifest(key, manifest)}
+    public = act._cr_rsa_public_key(fx.public_key_b64(key))
+    with pytest.raises(act._CrFailure, match="answers another request"):
+        act._cr_checked_activation(unbound, public, _expected(nonce=None))

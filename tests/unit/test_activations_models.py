@@ -88,7 +88,11 @@ def test_release_items_round_trip_through_dynamodb_numbers() -> None:
     }
     assert Release.from_item(as_read) == release
     manifest = Release.from_item(as_read).manifest(
-        activation_id="act-x", account_id="444455556666", issued_at=NOW
+        activation_id="act-x",
+        account_id="444455556666",
+        stack_id=STACK,
+        request_nonce="n" * 16,
+        issued_at=NOW,
     )
     assert manifest == {
         "product": "textlens",
@@ -96,6 +100,8 @@ def test_release_items_round_trip_through_dynamodb_numbers() -> None:
         "issued_at": "2026-11-22T13:54:00Z",
         "activation_id": "act-x",
         "account_id": "444455556666",
+        "stack_id": STACK,
+        "request_nonce": "n" * 16,
         "artifacts": [{"name": "api", "sha256": "ab" * 32, "size": 1234}],
     }
     assert type(manifest["artifacts"][0]["size"]) is int
@@ -136,12 +142,20 @@ def test_a_good_request_parses() -> None:
         ({"request_type": "Delete"}, "Field 'request_type'"),
         ({"stack_id": None}, "Field 'stack_id': is required"),
         ({"surplus": 1}, "Field 'surplus': unknown field"),
+        ({"version": "1.4"}, "Field 'version': must be a released version"),
+        ({"version": "v1.4.0"}, "Field 'version': must be a released version"),
+        ({"version": 1}, "Field 'version'"),
     ],
 )
 def test_bad_requests_name_the_field(changes: dict, message: str) -> None:
     with pytest.raises(ValidationError) as refused:
         parse_body(_body(**changes), ActivationRequest)
     assert refused.value.message.startswith(message), refused.value.message
+
+
+def test_version_is_optional() -> None:
+    assert parse_body(_body(), ActivationRequest).version is None
+    assert parse_body(_body(version="1.4.0"), ActivationRequest).version == "1.4.0"
 
 
 def test_other_partitions_are_stack_arns_too() -> None:
@@ -158,15 +172,25 @@ def test_other_partitions_are_stack_arns_too() -> None:
 
 
 class Fake:
-    def __init__(self, release: Release | None = None, existing: Activation | None = None) -> None:
+    def __init__(
+        self,
+        release: Release | None = None,
+        existing: Activation | None = None,
+        versions: dict[str, Release] | None = None,
+    ) -> None:
         self.calls: list[str] = []
         self._release = release
         self._existing = existing
+        self._versions = versions or {}
 
     # releases
     def current(self, product: str) -> Release | None:
         self.calls.append(f"current {product}")
         return self._release
+
+    def version(self, product: str, version: str) -> Release | None:
+        self.calls.append(f"version {product} {version}")
+        return self._versions.get(version)
 
     # signer
     def sign(self, message: bytes) -> str:
@@ -195,13 +219,14 @@ def _delivery(fake: Fake, bucket: str = "artifacts") -> logic.Delivery:
     return logic.Delivery(releases=fake, activations=fake, signer=fake, downloads=fake, bucket=bucket)
 
 
-def _activate(fake: Fake, **kwargs):
-    request = parse_body(_body(), ActivationRequest)
+def _activate(fake: Fake, version: str | None = None, **kwargs):
+    request = parse_body(_body(version=version), ActivationRequest)
     return logic.activate(
         _delivery(fake, **kwargs),
         product="textlens",
         customer_id="c",
         access_key="VSAK",
+        request_nonce="nonce-of-this-request-0001",
         request=request,
         now=NOW,
     )
@@ -221,6 +246,29 @@ def test_activation_signs_presigns_then_records() -> None:
     activation_id = activation_id_for("c", STACK)
     assert fake.calls == ["current textlens", "sign", "presign v2", f"record {activation_id}"]
     assert answer["activation_id"] == activation_id and answer["manifest_signature"] == "c2ln"
+
+
+def test_activation_binds_the_manifest_to_the_request() -> None:
+    manifest = _activate(Fake(_release()))["manifest"]
+    assert manifest["stack_id"] == STACK
+    assert manifest["request_nonce"] == "nonce-of-this-request-0001"
+    assert manifest["issued_at"] == "2026-11-22T13:54:00Z"
+
+
+def test_a_named_version_is_delivered_not_the_current_one() -> None:
+    older = _release(version="0.9.0")
+    fake = Fake(_release(), versions={"0.9.0": older})
+    answer = _activate(fake, version="0.9.0")
+    assert answer["manifest"]["version"] == "0.9.0"
+    assert "current textlens" not in fake.calls and fake.calls[0] == "version textlens 0.9.0"
+
+
+def test_a_version_never_released_is_404_and_hands_out_nothing() -> None:
+    fake = Fake(_release())
+    with pytest.raises(NotFound) as refused:
+        _activate(fake, version="7.0.0")
+    assert refused.value.status == 404 and "7.0.0" in refused.value.message
+    assert fake.calls == ["version textlens 7.0.0"]
 
 
 @pytest.mark.parametrize("release", [None, _release(artifacts=()), _release(bucket="elsewhere")])

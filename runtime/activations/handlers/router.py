@@ -60,6 +60,7 @@ def create() -> Response:
         product=get_config().product_name,
         customer_id=principal.customer_id,
         access_key=principal.access_key,
+        request_nonce=principal.nonce,
         request=request,
         now=utcnow(),
     )
@@ -70,6 +71,7 @@ def create() -> Response:
             "version": answer["manifest"]["version"],
             "account_id": request.account_id,
             "request_type": request.request_type,
+            "requested_version": request.version,
         },
     )
     return json_response(200, answer, NO_STORE)

@@ -1,7 +1,8 @@
 """Activate and deactivate customer stacks (CONTRACT §4.1).
 
-Order of an activation: subscription (402, nothing recorded or handed out) → current release
-(503 `ReleaseUnavailable` when the vendor has published none) → manifest signed by KMS and
+Order of an activation: subscription (402, nothing recorded or handed out) → the release the
+request names (404 `NotFound` if never published), or else the current one (503
+`ReleaseUnavailable` when the vendor has published none) → manifest signed by KMS and
 presigned downloads → activation recorded → answer. Nothing is handed out unless it was recorded.
 """
 
@@ -51,23 +52,40 @@ def activate(
     product: str,
     customer_id: str,
     access_key: str,
+    request_nonce: str,
     request: ActivationRequest,
     now: datetime,
 ) -> dict:
+    """`request_nonce` is the verified `X-Vs-Nonce` of this request: the signed manifest names it."""
     if not subscription_status.subscription_allows_activation(customer_id, now):
         raise SubscriptionInactive(
             "Your subscription is not active, so this stack cannot be activated; "
             "renew or subscribe, then retry."
         )
-    release = delivery.releases.current(product)
-    if release is None or not release.artifacts:
-        raise ReleaseUnavailable(
-            f"No release of {product} is published yet; retry once the vendor publishes one."
-        )
+    if request.version is None:
+        release = delivery.releases.current(product)
+        if release is None or not release.artifacts:
+            raise ReleaseUnavailable(
+                f"No release of {product} is published yet; retry once the vendor publishes one."
+            )
+    else:
+        # The stack's template names its release: that one, and never another (no silent
+        # upgrade or downgrade). A version that was never published is the caller's mistake.
+        release = delivery.releases.version(product, request.version)
+        if release is None:
+            raise NotFound(f"Release {request.version} of {product} was never published.")
+        if not release.artifacts:
+            raise ReleaseUnavailable(f"Release {request.version} of {product} has no artifacts.")
     if release.bucket != delivery.bucket:
         raise ReleaseUnavailable(f"The current release of {product} is not in the artifact store.")
     activation_id = activation_id_for(customer_id, request.stack_id)
-    manifest = release.manifest(activation_id=activation_id, account_id=request.account_id, issued_at=now)
+    manifest = release.manifest(
+        activation_id=activation_id,
+        account_id=request.account_id,
+        stack_id=request.stack_id,
+        request_nonce=request_nonce,
+        issued_at=now,
+    )
     signature = delivery.signer.sign(canonical_manifest(manifest))
     downloads = {a.name: delivery.downloads.presign(a, now) for a in release.artifacts}
     stamp = format_timestamp(now)

@@ -69,6 +69,9 @@ class Principal:
     access_key: str
     expires_at: datetime
     key: KeyItem
+    # The request's verified, now used-up X-Vs-Nonce: an answer that names it (the activation
+    # manifest) is bound to this one request and cannot be replayed to another.
+    nonce: str = ""
 
     def whoami(self) -> dict:
         return {
@@ -172,7 +175,13 @@ class Verifier:
         until = int(max(credentials.when, now).timestamp()) + signing.WINDOW_SECONDS + 60
         self._nonces.remember(key.access_key, credentials.nonce, until=until, now=int(now.timestamp()))
         self._touch(key, now)
-        return Principal(customer_id=key.owner, access_key=key.access_key, expires_at=key.expires_at, key=key)
+        return Principal(
+            customer_id=key.owner,
+            access_key=key.access_key,
+            expires_at=key.expires_at,
+            key=key,
+            nonce=credentials.nonce,
+        )
 
     def _touch(self, key: KeyItem, now: datetime) -> None:
         """`last_used_at` at most once a minute per key; a failure here never fails the call."""
