@@ -5,11 +5,22 @@ the REST proxy event API Gateway would send (`shared/fixtures/aws/apigw-rest-pro
 cognito.json`) and goes to the function the method integrates with. Cognito-authorized
 methods verify the ID token (RS256 against the pool's JWKS, issuer, audience, expiry,
 token_use) before the function is called, and pass its claims as strings, as API Gateway does.
+
+Request bodies reach the function as API Gateway's REST proxy integration passes them: with no
+`BinaryMediaTypes` on the RestApi (or a Content-Type that matches none), the payload is treated
+as text and handed over as a UTF-8 string, `isBase64Encoded: false` (AWS docs: Amazon API
+Gateway Developer Guide, "Content type conversions in API Gateway",
+https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html,
+and "Binary media types for REST APIs in API Gateway"). Bytes that are not valid UTF-8 become
+U+FFFD, as reported of API Gateway's text handling; the AWS page says only "UTF-8 encoded
+string". A body whose Content-Type matches a binary media type goes base64-encoded with
+`isBase64Encoded: true`. The sandbox therefore never hands a function raw bytes AWS would not.
 """
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import re
 import time
@@ -116,6 +127,29 @@ def routes_from_template(template: dict) -> list[Route]:
     return routes
 
 
+def binary_media_types(template: dict) -> tuple[str, ...]:
+    """The RestApi's `BinaryMediaTypes` (`~1` is how a `/` is escaped in API Gateway's paths)."""
+    found: list[str] = []
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ApiGateway::RestApi":
+            found += [
+                t.replace("~1", "/") for t in resource.get("Properties", {}).get("BinaryMediaTypes", [])
+            ]
+    return tuple(found)
+
+
+def proxy_body(
+    body: bytes, content_type: str | None, binary_types: tuple[str, ...]
+) -> tuple[str | None, bool]:
+    """(event body, isBase64Encoded) as the REST proxy integration builds them."""
+    if not body:
+        return None, False
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media and any(fnmatch.fnmatchcase(media, pattern.lower()) for pattern in binary_types):
+        return base64.b64encode(body).decode("ascii"), True
+    return body.decode("utf-8", "replace"), False
+
+
 def gateway_responses(template: dict) -> dict[str, GatewayResponse]:
     out = {}
     for resource in template["Resources"].values():
@@ -190,12 +224,14 @@ class ApiGateway:
         verifier: CognitoVerifier,
         responses: dict[str, GatewayResponse],
         stage: str,
+        binary_types: tuple[str, ...] = (),
     ) -> None:
         self.routes = routes
         self.workers = workers
         self.verifier = verifier
         self.responses = responses
         self.stage = stage
+        self.binary_types = binary_types
 
     def _gateway_error(self, kind: str, fallback_status: int, fallback_message: str) -> GatewayResponse:
         if kind in self.responses:
@@ -237,10 +273,8 @@ class ApiGateway:
         multi_query: dict[str, list[str]] = {}
         for name, value in request.query:
             multi_query.setdefault(name, []).append(value)
-        try:
-            text, is_b64 = body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text, is_b64 = base64.b64encode(body).decode(), True
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        text, is_b64 = proxy_body(body, content_type, self.binary_types)
         now = time.time()
         request_id = str(uuid.uuid4())
         return {
@@ -271,6 +305,6 @@ class ApiGateway:
                 "apiId": "sandbox",
                 **({"authorizer": {"claims": claims}} if claims is not None else {}),
             },
-            "body": text if body else None,
+            "body": text,
             "isBase64Encoded": is_b64,
         }

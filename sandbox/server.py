@@ -26,6 +26,7 @@ from sandbox.gateway import (
     CognitoVerifier,
     GatewayResponse,
     HttpRequest,
+    binary_media_types,
     gateway_responses,
     routes_from_template,
 )
@@ -205,6 +206,7 @@ class Sandbox:
             CognitoVerifier(self.aws_endpoint, REGION, pools, clients),
             gateway_responses(template),
             stage,
+            binary_media_types(template),
         )
         self._cognito = cognito
         self.sandbox_routes = {

@@ -166,6 +166,7 @@ class CustomerStack(Stack):
             code_signing_config_arn=solution.code_signing.attr_code_signing_config_arn,
             secret=self.secret,
             vendor_api_url=vendor_api_url.value_as_string,
+            usage_window_hours=config.usage_window_hours,
         )
         usage.grant_record(solution.function)
         CfnOutput(self, "SolutionApiUrl", value=solution.api.url, description="Call the solution here")

@@ -13,14 +13,23 @@ One run:
        "u1-" + sha256(json [dimension, hour, sorted event_ids])[:32 hex]
    so a new set of events (messages of the same hour that arrive in a later run) never collides
    with an earlier aggregate, and the same set always gives the same id.
-3. POST {VENDOR_API_URL}/v1/usage in batches of <= 500 records and <= 64 KiB of body (500
-   records with long dimension names would exceed the limit), signed per attempt. Network errors,
-   5xx and 429 are retried up to MAX_ATTEMPTS with exponential backoff (Retry-After honoured,
-   capped); when a batch still fails, the vendor is taken as down for this run and no further
-   batch is tried. Another 4xx is logged; after 401/402/403 no further batch is tried either.
-4. Settle. Acknowledged records (accepted or duplicate) and rejected ones (too old, unknown
-   dimension, ...: a retry cannot change the answer; each is logged at ERROR as
-   usage_record_rejected) have their messages deleted. A record that was not acknowledged is
+3. Give up what the vendor can no longer accept: a record whose hour started USAGE_WINDOW_HOURS
+   or more ago (the vendor's acceptance window, set by the template from cdk.json
+   metering.usage_window_hours) is not sent; it goes to the dead-letter queue (below).
+4. POST {VENDOR_API_URL}/v1/usage, oldest hours first, in batches of <= 500 records and <= 64 KiB
+   of body (500 records with long dimension names would exceed the limit), signed per attempt.
+   Network errors, 5xx and 429 (a flood, a throttle) are retried with jittered exponential
+   backoff, Retry-After honoured, for as long as the run's time allows (MAX_ATTEMPTS is only a
+   safety cap); what is still unsent then is checkpointed and the next runs go on trying until
+   the window closes. A reply that does not follow §4.2 ends the sending for this run. Another
+   4xx is logged; after 401/402/403 no further batch is tried either.
+5. Settle. Acknowledged records (accepted or duplicate) have their messages deleted. Records the
+   vendor rejected (too old, unknown dimension, hour full, ...: a retry cannot change the answer;
+   each is logged at ERROR as usage_record_rejected), records past the window (logged at ERROR as
+   usage_record_expired) and messages that are not usage go to the dead-letter queue
+   (DEAD_LETTER_QUEUE_URL: records in the checkpoint format, so a redrive to the source queue
+   replays them; the reason in message attributes), whose depth alarm tells the customer; only
+   then are their messages deleted, so nothing is dropped silently. A record that was not acknowledged is
    *checkpointed*: its record (with its id) is enqueued as one message, and only then are the event
    messages it covers deleted. The next run re-sends that exact id, so a run whose request reached
    the vendor but whose reply was lost costs a duplicate, never a second charge, even when the next
@@ -32,15 +41,27 @@ One run:
    same way. Whatever this run could not settle is released at the end (visibility 0): the run's
    claim ends with the run, so a re-run after the vendor is back sees those messages at once.
 
-Residual risk (stated, not hidden): if the run dies between the vendor's acknowledgement and the
+Overlapping runs (an EventBridge event delivered twice, an async retry, a manual invoke: the
+function has no reserved concurrency, see constructs/usage_reporting.py) are safe: a run owns
+every message it received for its whole remaining time + 60 s (the receive's visibility timeout),
+so two runs never aggregate the same message; each aggregate's id is deterministic and idempotent
+at the vendor, and a checkpoint that a concurrent run picks up is re-sent under its own id (a
+duplicate at worst). Two runs may each send part of one hour: two records that add up.
+
+Residual risks (stated, not hidden): if the run dies between the vendor's acknowledgement and the
 deletes (or between a checkpoint and its deletes), the event messages reappear and may be
 aggregated into a different set, hence a different id. The time guard keeps time for this phase.
+One event enqueued twice (a recorder retry after a lost SQS reply, or SQS's at-least-once
+delivery) is counted once when both copies reach the same run; copies that reach two different
+runs (more likely when runs overlap) are counted twice.
 
-Env: USAGE_QUEUE_URL, VENDOR_API_URL (the license API base URL, stage included), SECRET_ARN
-(SecretString {"access_key", "secret_key"}); optional MAX_RECEIVE_ROUNDS (default 10000),
-RECEIVE_WAIT_SECONDS (long polling, default 1). IAM: sqs:ReceiveMessage, sqs:DeleteMessage,
-sqs:SendMessage, sqs:ChangeMessageVisibility on the queue; secretsmanager:GetSecretValue on the
-secret. The secret key and the Authorization header are never logged.
+Env: USAGE_QUEUE_URL, DEAD_LETTER_QUEUE_URL, VENDOR_API_URL (the license API base URL, stage
+included), SECRET_ARN (SecretString {"access_key", "secret_key"}), USAGE_WINDOW_HOURS (the
+vendor's acceptance window); optional MAX_RECEIVE_ROUNDS (default 10000), RECEIVE_WAIT_SECONDS
+(long polling, default 1). IAM: sqs:ReceiveMessage, sqs:DeleteMessage, sqs:SendMessage,
+sqs:ChangeMessageVisibility on the queue; sqs:SendMessage on the dead-letter queue;
+secretsmanager:GetSecretValue on the secret. The secret key and the Authorization header are
+never logged.
 """
 
 from __future__ import annotations
@@ -58,7 +79,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -77,7 +98,7 @@ RECORD_ID_PREFIX = "u1-"
 RECORD_ID_HEX_CHARS = 32  # 128 bits: collisions are out of reach; short ids keep 500 records < 64 KiB
 
 HTTP_TIMEOUT_S = 10.0  # per socket operation of one vendor request
-MAX_ATTEMPTS = 4  # per batch, within one run
+MAX_ATTEMPTS = 64  # per batch, within one run: a safety cap; the run's time normally ends first
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 20.0
 RETRY_AFTER_CAP_S = 60.0
@@ -91,6 +112,7 @@ VISIBILITY_MARGIN_S = 60
 MAX_VISIBILITY_S = 12 * 3600
 DEFAULT_MAX_RECEIVE_ROUNDS = 10_000
 DEFAULT_RECEIVE_WAIT_S = 1
+MAX_WINDOW_HOURS = 72
 SQS_BATCH = 10
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -101,6 +123,7 @@ logger = logging.getLogger("vendstack.usage.reporter")
 logger.setLevel(logging.INFO)
 
 _sleep = time.sleep  # tests replace it
+_now = lambda: datetime.now(UTC)  # noqa: E731 - tests replace it (the window's clock)
 _random = secrets.SystemRandom()
 
 
@@ -144,6 +167,8 @@ class Config:
     queue_url: str
     vendor_api_url: str
     secret_arn: str
+    dead_letter_queue_url: str
+    window_hours: int
     max_receive_rounds: int = DEFAULT_MAX_RECEIVE_ROUNDS
     receive_wait_seconds: int = DEFAULT_RECEIVE_WAIT_S
 
@@ -165,7 +190,13 @@ def _checked_vendor_url(url: str) -> str:
 def load_config(env: dict[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     values = {}
-    for name in ("USAGE_QUEUE_URL", "VENDOR_API_URL", "SECRET_ARN"):
+    for name in (
+        "USAGE_QUEUE_URL",
+        "VENDOR_API_URL",
+        "SECRET_ARN",
+        "DEAD_LETTER_QUEUE_URL",
+        "USAGE_WINDOW_HOURS",
+    ):
         value = (env.get(name) or "").strip()
         if not value:
             raise ReporterError(f"{name} is not set")
@@ -173,12 +204,19 @@ def load_config(env: dict[str, str] | None = None) -> Config:
     try:
         rounds = int(env.get("MAX_RECEIVE_ROUNDS") or DEFAULT_MAX_RECEIVE_ROUNDS)
         wait = int(env.get("RECEIVE_WAIT_SECONDS") or DEFAULT_RECEIVE_WAIT_S)
+        window = int(values["USAGE_WINDOW_HOURS"])
     except ValueError:
-        raise ReporterError("MAX_RECEIVE_ROUNDS and RECEIVE_WAIT_SECONDS must be integers") from None
+        raise ReporterError(
+            "MAX_RECEIVE_ROUNDS, RECEIVE_WAIT_SECONDS and USAGE_WINDOW_HOURS must be integers"
+        ) from None
+    if not 1 <= window <= MAX_WINDOW_HOURS:
+        raise ReporterError(f"USAGE_WINDOW_HOURS must be from 1 to {MAX_WINDOW_HOURS}")
     return Config(
         queue_url=values["USAGE_QUEUE_URL"],
         vendor_api_url=_checked_vendor_url(values["VENDOR_API_URL"]),
         secret_arn=values["SECRET_ARN"],
+        dead_letter_queue_url=values["DEAD_LETTER_QUEUE_URL"],
+        window_hours=window,
         max_receive_rounds=max(1, rounds),
         receive_wait_seconds=min(20, max(0, wait)),
     )
@@ -296,12 +334,13 @@ class Pending:
     raw_receipts: list[str] = field(default_factory=list)  # event messages it aggregates
     checkpoint_receipts: list[str] = field(default_factory=list)  # checkpoint messages carrying it
     events: int = 0
-    outcome: str = "unsent"  # unsent | acknowledged | rejected | empty
+    outcome: str = "unsent"  # unsent | acknowledged | rejected | expired | empty
+    reason: dict = field(default_factory=dict)  # why it was given up: {"code", "message"}
 
 
-def build_records(messages: list[dict], summary: dict, unusable: list[str] | None = None) -> list[Pending]:
-    """Aggregates received messages into records, keyed by record id; the receipts of messages that
-    are not usage go to `unusable`."""
+def build_records(messages: list[dict], summary: dict, unusable: list[dict] | None = None) -> list[Pending]:
+    """Aggregates received messages into records, keyed by record id; messages that are not usage
+    go to `unusable`."""
     pending: dict[str, Pending] = {}
     groups: dict[tuple[str, str], dict[str, int]] = {}
     group_receipts: dict[tuple[str, str], list[str]] = {}
@@ -311,7 +350,7 @@ def build_records(messages: list[dict], summary: dict, unusable: list[str] | Non
         except ValueError as exc:
             summary["malformed"] += 1
             if unusable is not None:
-                unusable.append(message["ReceiptHandle"])
+                unusable.append(message)
             _log(
                 logging.ERROR, "usage_message_malformed", message_id=message.get("MessageId"), reason=str(exc)
             )
@@ -339,6 +378,25 @@ def build_records(messages: list[dict], summary: dict, unusable: list[str] | Non
         if entry.record["quantity"] == 0:
             entry.outcome = "empty"  # nothing to charge: the messages just go
     return list(pending.values())
+
+
+def expire(records: list[Pending], window_hours: int, now: datetime, summary: dict) -> None:
+    """Gives up records the vendor would refuse as too old: their hour started `window_hours` or
+    more ago (CONTRACT §4.2). They go to the dead-letter queue when the run settles."""
+    window = timedelta(hours=window_hours)
+    for entry in records:
+        if entry.outcome != "unsent" or parse_time(entry.record["timestamp"]) + window > now:
+            continue
+        entry.outcome = "expired"
+        entry.reason = {"code": "WindowClosed", "message": f"older than the vendor's {window_hours} h window"}
+        summary["expired"] += 1
+        _log(
+            logging.ERROR,
+            "usage_record_expired",
+            **entry.record,
+            events=entry.events,
+            window_hours=window_hours,
+        )
 
 
 def _encoded(record: dict) -> bytes:
@@ -409,7 +467,7 @@ def backoff_seconds(attempt: int) -> float:
 def post_usage(config: Config, creds: Credentials, body: bytes, budget: Budget, summary: dict) -> dict:
     """The vendor's 200 reply; raises VendorUnavailable, VendorRefused (other 4xx) or OutOfTime."""
     last = "no attempt"
-    for attempt in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):  # the time guard below normally ends a flood first
         if budget.remaining() < HTTP_TIMEOUT_S + FINAL_RESERVE_S:
             raise OutOfTime(last)
         headers = signing.sign_request(creds.access_key, creds.secret_key, "POST", USAGE_PATH, (), body)
@@ -435,7 +493,9 @@ def post_usage(config: Config, creds: Credentials, body: bytes, budget: Budget, 
             last = _error_name(exc)
         if attempt + 1 == MAX_ATTEMPTS:
             break
-        delay = backoff_seconds(attempt) if delay is None else delay
+        # Retry-After is a floor (the vendor asked for it); jitter on top keeps reporters that
+        # were throttled together from coming back in step.
+        delay = backoff_seconds(attempt) if delay is None else delay + _random.uniform(0, 1)
         if budget.remaining() - delay < HTTP_TIMEOUT_S + FINAL_RESERVE_S:
             raise OutOfTime(last)
         _log(logging.WARNING, "usage_vendor_retry", attempt=attempt + 1, error=last, delay_s=round(delay, 2))
@@ -466,6 +526,10 @@ def apply_reply(batch: list[Pending], payload: dict, summary: dict) -> None:
             entry.outcome = "rejected"
             reason = reasons[rid]
             message = reason.get("message")
+            entry.reason = {
+                "code": str(reason.get("code"))[:64],
+                "message": message[:200] if isinstance(message, str) else "",
+            }
             _log(
                 logging.ERROR,
                 "usage_record_rejected",
@@ -485,7 +549,11 @@ def apply_reply(batch: list[Pending], payload: dict, summary: dict) -> None:
 def send_all(
     config: Config, creds: Credentials, records: list[Pending], budget: Budget, summary: dict
 ) -> None:
-    to_send = [entry for entry in records if entry.outcome == "unsent"]
+    # Oldest hours first: in a flood, what is closest to the end of its window goes out first.
+    to_send = sorted(
+        (entry for entry in records if entry.outcome == "unsent"),
+        key=lambda entry: (entry.record["timestamp"], entry.record["id"]),
+    )
     if not to_send:
         return
     summary["vendor"] = "ok"
@@ -617,12 +685,66 @@ def release(sqs: Any, queue_url: str, receipts: list[str], summary: dict) -> Non
             _log(logging.WARNING, "usage_release_failed", error=_error_name(exc), messages=len(chunk))
 
 
-def settle(sqs: Any, config: Config, records: list[Pending], summary: dict, unusable: list[str]) -> None:
-    done: list[str] = []
-    kept: list[str] = list(unusable)
-    to_checkpoint: list[Pending] = []
+def dead_letter(
+    sqs: Any, config: Config, records: list[Pending], unusable: list[dict], summary: dict
+) -> list[str]:
+    """Puts what is given up on the dead-letter queue (whose alarm tells the customer): records in
+    the checkpoint format (a redrive to the source queue replays them), messages that are not
+    usage unchanged; the reason in message attributes. Returns the receipts now safe to delete;
+    what could not be sent stays on the queue for the next run."""
+    items: list[tuple[dict, list[str]]] = []
     for entry in records:
-        if entry.outcome in ("acknowledged", "rejected", "empty"):
+        body = json.dumps({"record": entry.record, "events": entry.events}, separators=(",", ":"))
+        reason = entry.reason or {"code": entry.outcome}
+        attributes = {
+            "vendstack-reason": {"DataType": "String", "StringValue": entry.outcome},
+            "vendstack-code": {"DataType": "String", "StringValue": str(reason.get("code") or entry.outcome)},
+        }
+        items.append(
+            (
+                {"MessageBody": body, "MessageAttributes": attributes},
+                entry.raw_receipts + entry.checkpoint_receipts,
+            )
+        )
+    for message in unusable:
+        attributes = {"vendstack-reason": {"DataType": "String", "StringValue": "malformed"}}
+        items.append(
+            (
+                {"MessageBody": message.get("Body") or "-", "MessageAttributes": attributes},
+                [message["ReceiptHandle"]],
+            )
+        )
+    covered: list[str] = []
+    for chunk in _chunks(items):
+        entries = [{"Id": f"x{i}", **item} for i, (item, _) in enumerate(chunk)]
+        try:
+            reply = sqs.send_message_batch(QueueUrl=config.dead_letter_queue_url, Entries=entries)
+        except Exception as exc:
+            _log(logging.ERROR, "usage_dead_letter_failed", error=_error_name(exc), messages=len(chunk))
+            continue
+        for ok in reply.get("Successful") or []:
+            covered.extend(chunk[int(ok["Id"][1:])][1])
+            summary["dead_lettered"] += 1
+        if reply.get("Failed"):
+            _log(logging.ERROR, "usage_dead_letter_failed", error="Failed", messages=len(reply["Failed"]))
+    return covered
+
+
+def settle(sqs: Any, config: Config, records: list[Pending], summary: dict, unusable: list[dict]) -> None:
+    done: list[str] = []
+    kept: list[str] = []
+    to_checkpoint: list[Pending] = []
+    given_up = [entry for entry in records if entry.outcome in ("rejected", "expired")]
+    if given_up or unusable:
+        covered = set(dead_letter(sqs, config, given_up, unusable, summary))
+        done.extend(covered)
+        everything = [r for e in given_up for r in e.raw_receipts + e.checkpoint_receipts]
+        everything += [m["ReceiptHandle"] for m in unusable]
+        kept.extend(r for r in everything if r not in covered)
+    for entry in records:
+        if entry.outcome in ("rejected", "expired"):
+            continue
+        if entry.outcome in ("acknowledged", "empty"):
             done.extend(entry.raw_receipts + entry.checkpoint_receipts)
             continue
         summary["left_for_retry"] += 1
@@ -644,7 +766,8 @@ def settle(sqs: Any, config: Config, records: list[Pending], summary: dict, unus
 def new_summary() -> dict:
     keys = (
         "messages_read checkpoints_read events malformed records records_sent accepted duplicates rejected "
-        "left_for_retry checkpointed messages_deleted messages_released vendor_requests receive_rounds"
+        "left_for_retry checkpointed messages_deleted messages_released vendor_requests receive_rounds "
+        "expired dead_lettered"
     )
     summary: dict[str, Any] = dict.fromkeys(keys.split(), 0)
     summary.update(receive_stop="not_started", vendor="not_called")
@@ -663,12 +786,17 @@ def run(config: Config, *, context: Any = None, sqs: Any = None, secretsmanager:
     creds = read_credentials(secretsmanager, config.secret_arn)
     sqs = sqs or _sqs_client(config)
     messages = drain(sqs, config, budget, summary)
-    unusable: list[str] = []
+    unusable: list[dict] = []
     records = build_records(messages, summary, unusable)
     summary["records"] = sum(1 for entry in records if entry.outcome != "empty")
+    expire(records, config.window_hours, _now(), summary)
     send_all(config, creds, records, budget, summary)
     settle(sqs, config, records, summary, unusable)
-    level = logging.ERROR if summary["left_for_retry"] else logging.INFO
+    level = (
+        logging.ERROR
+        if summary["left_for_retry"] or summary["expired"] or summary["rejected"]
+        else logging.INFO
+    )
     _log(level, "usage_report", **summary)
     return summary
 

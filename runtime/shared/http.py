@@ -2,6 +2,20 @@
 
 Every API function builds its resolver with `make_resolver()`, so routes, error bodies,
 the 64 KiB body limit and strict JSON parsing behave the same on every route.
+
+Hostile bodies answer 400 `ValidationError` (413 over the size limit), never 5xx, and are
+refused before any model or storage sees them (`parse_json`): bytes that are not UTF-8, nesting
+deeper than MAX_DEPTH (Python's parser would raise RecursionError), numbers longer than
+MAX_NUMBER_CHARS (Python refuses int conversion past 4300 digits with a ValueError, and a long
+literal costs quadratic time before that), NaN/Infinity (not JSON), duplicate keys (which one
+would win is parser-dependent: fail closed), NUL characters and lone surrogates (which cannot be
+stored or encoded as UTF-8 further down). Routes that take no body never read one.
+
+API Gateway without `binaryMediaTypes` hands a Lambda proxy integration the body as a UTF-8
+string (AWS docs: Amazon API Gateway Developer Guide, "Content type conversions in API Gateway",
+https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html),
+so bytes that were not UTF-8 arrive already replaced by U+FFFD; `raw_body` also accepts a
+base64-encoded body, as a binary media type would send it.
 """
 
 from __future__ import annotations
@@ -9,7 +23,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TypeVar
+import math
+import re
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -21,6 +37,9 @@ from shared.errors import ApiError, NotFound, PayloadTooLarge, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
 JSON = "application/json"
+MAX_DEPTH = 32  # the contract's documents nest 3 deep
+MAX_NUMBER_CHARS = 32  # the largest number the contract carries is a 10-digit quantity
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 def json_response(status: int, body: dict | None, headers: dict[str, str] | None = None) -> Response:
@@ -77,18 +96,114 @@ def raw_body(app: APIGatewayRestResolver, limit: int) -> bytes:
 
 def parse_body(data: bytes, model: type[Model]) -> Model:
     """Strict JSON into a pydantic model (models forbid unknown fields): errors name the field."""
-    try:
-        document = json.loads(data.decode("utf-8")) if data else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationError(f"Request body is not valid JSON ({exc.__class__.__name__}).") from None
+    document = parse_json(data)
     if not isinstance(document, dict):
         raise ValidationError("Request body must be a JSON object.")
     try:
         return model.model_validate(document)
     except PydanticValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        where = ".".join(str(p)[:64] for p in first.get("loc", ())) or "body"
         raise ValidationError(f"Field '{where}': {_describe(first)}") from None
+
+
+class _Refused(Exception):
+    """Raised from inside the JSON parser's hooks; becomes a ValidationError."""
+
+
+def parse_json(data: bytes) -> Any:
+    """The body as JSON, or a 400 that says what is wrong with it; never any other exception."""
+    if not data:
+        raise ValidationError("Request body must be a JSON object.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("Request body is not valid UTF-8.") from None
+    if _depth(text) > MAX_DEPTH:
+        raise ValidationError(f"Request body nests deeper than {MAX_DEPTH} levels.")
+    try:
+        document = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
+            parse_constant=_no_constant,
+        )
+    except _Refused as exc:
+        raise ValidationError(str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ValidationError(f"Request body is not valid JSON ({exc.__class__.__name__}).") from None
+    _check_strings(document)
+    return document
+
+
+def _depth(text: str) -> int:
+    """How deep arrays and objects nest, counted without recursion (strings taken out first)."""
+    deepest = level = 0
+    for char in _STRING.sub("", text):
+        if char in "[{":
+            level += 1
+            deepest = max(deepest, level)
+        elif char in "]}":
+            level -= 1
+    return deepest
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _value in pairs:
+        if key in seen:
+            raise _Refused(f"Field '{_printable(key)}': appears more than once.")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _Refused(f"A number in the request body is longer than {MAX_NUMBER_CHARS} characters.")
+    return int(literal)
+
+
+def _bounded_float(literal: str) -> float:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _Refused(f"A number in the request body is longer than {MAX_NUMBER_CHARS} characters.")
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _Refused("A number in the request body is out of range.")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise _Refused(f"'{name}' is not a JSON value.")
+
+
+def _check_strings(document: Any) -> None:
+    """Every key and string value: no NUL, and encodable as UTF-8 (no lone surrogate escapes).
+    Iterative; the depth was bounded before parsing."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                _check_string(key)
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            _check_string(node)
+
+
+def _check_string(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("Request body contains a NUL character.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Request body contains an unpaired UTF-16 surrogate escape.") from None
+
+
+def _printable(value: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in value[:64])
 
 
 def _describe(error: dict) -> str:

@@ -12,8 +12,9 @@ state lives on the hourly aggregate it bills, so one item is one Marketplace rec
   attribution (`activation` | `key-only` | `ambiguous`), ttl (retention). Put with
   `attribute_not_exists(pk)`: a second put of the same id is a duplicate.
 - hourly aggregate: pk `USAGE#<customer_id>`, sk `HOUR#<hour RFC 3339>#<dimension>`;
-  type `usage-hour`, customer_id, dimension, hour, quantity (ADD), records (ADD),
-  updated_at, ttl; while it is not settled it sits in the metering queue: gsi1pk
+  type `usage-hour`, customer_id, dimension, hour, quantity (ADD, never above MAX_QUANTITY:
+  the update's condition refuses a total that one Marketplace record could not carry),
+  records (ADD), updated_at, ttl; while it is not settled it sits in the metering queue: gsi1pk
   `METERDUE#<shard 0-7 of the customer>`, gsi1sk `<hour>#<customer_id>#<dimension>`.
   Metering adds: meter_status (`awaiting-subscription` | `pending` | `metered` |
   `duplicate` | `not-subscribed` | `expired` | `failed`), sealed_at (from then on
@@ -43,7 +44,12 @@ from shared.timestamps import format_timestamp, parse_timestamp
 
 MAX_RECORDS = 500
 MAX_ID_LENGTH = 64
-MAX_QUANTITY = 2_147_483_647  # BatchMeterUsage `Quantity` is a 32-bit integer
+# BatchMeterUsage `Quantity` (shape `UsageQuantity`) is an integer from 0 to 2147483647: the cap of
+# one record *and* of one hourly aggregate, which is metered as one record. AWS docs: AWS
+# Marketplace API Reference, "UsageRecord"
+# (https://docs.aws.amazon.com/marketplace/latest/APIReference/API_marketplace-metering_UsageRecord.html),
+# and botocore's `meteringmarketplace` service model (UsageQuantity, max 2147483647).
+MAX_QUANTITY = 2_147_483_647
 FUTURE_SKEW = timedelta(minutes=5)
 DUE_SHARDS = 8
 
@@ -71,6 +77,7 @@ INVALID_TIMESTAMP = "InvalidTimestamp"
 TOO_OLD = "RecordTooOld"
 IN_FUTURE = "RecordInFuture"
 HOUR_CLOSED = "HourClosed"
+HOUR_FULL = "HourlyTotalExceeded"
 
 
 def customer_pk(customer_id: str) -> str:

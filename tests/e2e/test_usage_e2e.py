@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_context
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
@@ -72,14 +72,18 @@ def customer_side(sandbox, monkeypatch):
 
     endpoint = sandbox["aws_endpoint_url"]
     session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
-    queue_url = session.client("sqs", endpoint_url=endpoint).create_queue(
-        QueueName=f"usage-{uuid.uuid4().hex[:8]}"
-    )["QueueUrl"]
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    queue_url = sqs.create_queue(QueueName=f"usage-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dead_letters = sqs.create_queue(QueueName=f"usage-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     monkeypatch.setenv("USAGE_QUEUE_URL", queue_url)
+    # What the customer template sets: the dead-letter queue and the window from cdk.json.
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letters)
+    window = load_context()["vendstack"]["metering"]["usage_window_hours"]
+    monkeypatch.setenv("USAGE_WINDOW_HOURS", str(window))
     recorder.reset_client()
     yield session, queue_url
     recorder.reset_client()
@@ -113,7 +117,9 @@ def test_usage_from_the_solution_to_batch_meter_usage_exactly_once(sandbox, api,
     expected = {"requests": len(TEXTS), "characters": sum(math.ceil(len(t) / 1000) for t in TEXTS)}
 
     monkeypatch.setenv("SECRET_ARN", secret_for(session, sandbox["aws_endpoint_url"], who["key"]))
-    # The vendor is unreachable: the reporter keeps everything for later.
+    # The vendor is unreachable: the reporter retries for as long as the run lasts (its backoff is
+    # not slept here), then keeps everything for later.
+    monkeypatch.setattr(reporter, "_sleep", lambda _seconds: None)
     monkeypatch.setenv("VENDOR_API_URL", f"http://127.0.0.1:{closed_port()}")
     down = reporter.handler({}, None)
     assert down["accepted"] == 0 and down["left_for_retry"] + down["checkpointed"] >= 1

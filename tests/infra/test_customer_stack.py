@@ -147,14 +147,20 @@ def test_usage_is_queued_and_reported_hourly_by_a_signed_reporter(template: Temp
     props = reporter["Properties"]
     assert props["Code"]["S3Key"]["Fn::GetAtt"][1] == "UsageReporterKey"
     assert "CodeSigningConfigArn" in props
-    assert props["ReservedConcurrentExecutions"] == 1
-    assert set(props["Environment"]["Variables"]) == {"USAGE_QUEUE_URL", "VENDOR_API_URL", "SECRET_ARN"}
+    variables = props["Environment"]["Variables"]
+    assert set(variables) == {
+        "USAGE_QUEUE_URL",
+        "VENDOR_API_URL",
+        "SECRET_ARN",
+        "DEAD_LETTER_QUEUE_URL",
+        "USAGE_WINDOW_HOURS",
+    }
     template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 hour)"})
     template.has_resource_properties(
         "AWS::SQS::Queue",
         {
             "SqsManagedSseEnabled": True,
-            "RedrivePolicy": {"deadLetterTargetArn": Match.any_value(), "maxReceiveCount": 10},
+            "RedrivePolicy": {"deadLetterTargetArn": Match.any_value(), "maxReceiveCount": 50},
         },
     )
     api = next(
@@ -163,6 +169,49 @@ def test_usage_is_queued_and_reported_hourly_by_a_signed_reporter(template: Temp
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.handler"
     )
     assert "USAGE_QUEUE_URL" in api["Properties"]["Environment"]["Variables"]
+
+
+def test_no_function_reserves_concurrency(customer_template):
+    """A new account's concurrency quota is 10 and Lambda keeps 100 unreserved, so any reservation
+    fails the stack there (AWS Lambda Developer Guide, "Configuring reserved concurrency for a
+    function"); overlapping reporter runs are made safe instead."""
+    functions = {
+        name: r["Properties"]
+        for name, r in customer_template["Resources"].items()
+        if r["Type"] in ("AWS::Lambda::Function", "AWS::Serverless::Function")
+    }
+    assert functions
+    assert {n for n, p in functions.items() if "ReservedConcurrentExecutions" in p} == set()
+
+
+def test_reporter_reads_the_acceptance_window_from_configuration(customer_template):
+    """The reporter gives a record up only once the vendor would refuse it: the window comes from
+    cdk.json (`metering.usage_window_hours`), not a constant copied into the reporter."""
+    from tests.conftest import load_context
+
+    window = load_context()["vendstack"]["metering"]["usage_window_hours"]
+    reporter = next(
+        r["Properties"]
+        for r in customer_template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "reporter.handler"
+    )
+    variables = reporter["Environment"]["Variables"]
+    assert variables["USAGE_WINDOW_HOURS"] == str(window)
+    dead_letters = variables["DEAD_LETTER_QUEUE_URL"]["Ref"]
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in customer_template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+    ]
+    target = {"Fn::GetAtt": [dead_letters, "Arn"]}
+    sends = [
+        s
+        for statements in policies
+        for s in statements
+        if "sqs:SendMessage" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        and target in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ]
+    assert sends, "the reporter may put given-up records on the dead-letter queue"
 
 
 def _activation_function(template: dict) -> dict:

@@ -197,8 +197,8 @@ def _dead_url():
 # --- fixtures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto_url():
+@pytest.fixture(name="moto_url", scope="module")
+def moto_url_fixture():
     import moto.sqs.models as sqs_models
 
     patch = pytest.MonkeyPatch()
@@ -214,14 +214,25 @@ def moto_url():
 class Account:
     """The customer's account: the usage queue (with its DLQ) and the key secret."""
 
-    def __init__(self, sqs, queue_url, queue_name, secret_arn):
+    def __init__(self, sqs, queue_url, queue_name, secret_arn, dlq_url=None):
         self.sqs, self.queue_url, self.queue_name, self.secret_arn = sqs, queue_url, queue_name, secret_arn
+        self.dlq_url = dlq_url
 
-    def messages(self):
+    def messages(self, queue_name=None):
         """Every message on the queue, visible or not, read from moto's backend (no receive)."""
         from moto.sqs.models import sqs_backends
 
-        return [m.body for m in sqs_backends[ACCOUNT][REGION].queues[self.queue_name]._messages]
+        return [m.body for m in sqs_backends[ACCOUNT][REGION].queues[queue_name or self.queue_name]._messages]
+
+    def dead_letters(self):
+        """(body, reason attribute) of every message on the dead-letter queue."""
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[ACCOUNT][REGION].queues[self.queue_name + "-dlq"]
+        return [
+            (m.body, (m.message_attributes.get("vendstack-reason") or {}).get("StringValue"))
+            for m in queue._messages
+        ]
 
     def pending_usage(self):
         """What the queue still holds, per dimension: events and checkpointed records alike."""
@@ -233,8 +244,8 @@ class Account:
         return dict(out)
 
 
-@pytest.fixture
-def account(monkeypatch, moto_url):
+@pytest.fixture(name="account")
+def account_fixture(monkeypatch, moto_url):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -259,29 +270,31 @@ def account(monkeypatch, moto_url):
     monkeypatch.setenv("USAGE_QUEUE_URL", queue_url)
     monkeypatch.setenv("SECRET_ARN", secret["ARN"])
     monkeypatch.setenv("RECEIVE_WAIT_SECONDS", "0")  # moto would wait the full second when empty
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq)
+    monkeypatch.setenv("USAGE_WINDOW_HOURS", "6")
     recorder.reset_client()
-    yield Account(sqs, queue_url, name, secret["ARN"])
+    yield Account(sqs, queue_url, name, secret["ARN"], dlq)
     recorder.reset_client()
 
 
-@pytest.fixture
-def vendor(monkeypatch):
+@pytest.fixture(name="vendor")
+def vendor_fixture(monkeypatch):
     v = FakeVendor()
     monkeypatch.setenv("VENDOR_API_URL", v.base_url)
     yield v
     v.stop()
 
 
-@pytest.fixture
-def sleeps(monkeypatch):
+@pytest.fixture(name="sleeps")
+def sleeps_fixture(monkeypatch):
     """Backoff sleeps are recorded, not slept."""
     slept = []
     monkeypatch.setattr(reporter, "_sleep", slept.append)
     return slept
 
 
-@pytest.fixture(autouse=True)
-def no_secret_in_logs(caplog):
+@pytest.fixture(name="no_secret_in_logs", autouse=True)
+def no_secret_in_logs_fixture(caplog):
     caplog.set_level(logging.INFO, logger="vendstack")
     yield
     assert SECRET_KEY not in caplog.text
@@ -462,23 +475,35 @@ def test_more_than_500_aggregates_are_split_into_several_requests(account, monke
         vendor.stop()
 
 
-def test_rejected_records_are_logged_and_their_messages_deleted(account, vendor, caplog):
+def test_rejected_and_expired_records_go_to_the_dead_letter_queue_never_silently(account, vendor, caplog):
     now = datetime.now(UTC)
     recorder.record({"requests": 3}, at=now)
-    recorder.record({"requests": 5}, at=now - timedelta(hours=8))  # outside the 6 h window
-    recorder.record({"gpu_seconds": 9}, at=now)  # not a dimension of this product
+    recorder.record({"requests": 5}, at=now - timedelta(hours=8))  # outside the 6 h window: not sent
+    recorder.record({"gpu_seconds": 9}, at=now)  # not a dimension of this product: the vendor refuses
     summary = _run()
-    assert (summary["accepted"], summary["rejected"], summary["left_for_retry"]) == (1, 2, 0)
-    assert account.messages() == []  # retrying cannot change the answer: deleted
-    rejected = _log_events(caplog, "usage_record_rejected")
-    assert sorted((r["dimension"], r["quantity"], r["code"]) for r in rejected) == [
-        ("gpu_seconds", 9, "UnknownDimension"),
-        ("requests", 5, "TooOld"),
-    ]
+    assert (summary["accepted"], summary["rejected"], summary["expired"]) == (1, 1, 1)
+    assert summary["left_for_retry"] == 0 and summary["dead_lettered"] == 2
+    assert [r["records"] for r in vendor.requests] == [2]  # the expired one was never sent
+    assert account.messages() == []  # retrying cannot change the answer: off the queue ...
+    dead = sorted((json.loads(body)["record"]["quantity"], why) for body, why in account.dead_letters())
+    assert dead == [(5, "expired"), (9, "rejected")]  # ... and kept, alarmed, on the DLQ
+    [rejected] = _log_events(caplog, "usage_record_rejected")
+    assert (rejected["dimension"], rejected["quantity"], rejected["code"]) == (
+        "gpu_seconds",
+        9,
+        "UnknownDimension",
+    )
+    [expired] = _log_events(caplog, "usage_record_expired")
+    assert (expired["quantity"], expired["window_hours"]) == (5, 6)
     assert all(
-        r.levelno == logging.ERROR for r in caplog.records if "usage_record_rejected" in r.getMessage()
+        r.levelno == logging.ERROR
+        for r in caplog.records
+        if "usage_record_rejected" in r.getMessage() or "usage_record_expired" in r.getMessage()
     )
     assert vendor.totals() == {"requests": 3}
+    # A redrive from the DLQ to the source queue replays a record in the checkpoint format.
+    body, _ = account.dead_letters()[0]
+    assert reporter.parse_message(body)[0] == "checkpoint"
 
 
 def test_throttling_honours_retry_after_and_5xx_backs_off(account, vendor, sleeps):
@@ -487,7 +512,7 @@ def test_throttling_honours_retry_after_and_5xx_backs_off(account, vendor, sleep
     vendor.script.extend(["429", "503"])
     summary = _run()
     assert summary["accepted"] == 2 and summary["vendor_requests"] == 3
-    assert sleeps[0] == 7 and 1 <= sleeps[1] <= 2
+    assert 7 <= sleeps[0] <= 8 and 1 <= sleeps[1] <= 2  # Retry-After is a floor, plus jitter
     assert vendor.totals() == dict(truth)
 
 
@@ -549,12 +574,12 @@ def test_time_guard_stops_vendor_retries_and_checkpoints_in_time(account, vendor
     assert summary["checkpointed"] == 2 and account.pending_usage() == dict(truth)
 
 
-def test_malformed_messages_are_left_for_the_dead_letter_queue(account, vendor, caplog):
+def test_malformed_messages_go_to_the_dead_letter_queue(account, vendor, caplog):
     account.sqs.send_message(QueueUrl=account.queue_url, MessageBody="not usage")
     truth = _invocations(2)
     summary = _run()
-    assert summary["malformed"] == 1 and summary["accepted"] == 2
-    assert account.messages() == ["not usage"]  # in flight now; after maxReceiveCount runs, the DLQ
+    assert summary["malformed"] == 1 and summary["accepted"] == 2 and summary["dead_lettered"] == 1
+    assert account.messages() == [] and account.dead_letters() == [("not usage", "malformed")]
     assert _log_events(caplog, "usage_message_malformed")
     assert vendor.totals() == dict(truth)
 

@@ -17,10 +17,11 @@ from shared.http import parse_body
 from usage.dal.attribution import ActivationAttributor
 from usage.dal.usage_store import CommitOutcome, Entry, UsageStore, chunk_entries, transaction_items
 from usage.logic.history import parse_range
-from usage.logic.ingest import MAX_COMMIT_ATTEMPTS, ingest, validate
+from usage.logic.ingest import MAX_COMMIT_ATTEMPTS, fit_hours, ingest, validate
 from usage.models import (
     MAX_QUANTITY,
     Attribution,
+    IngestResult,
     RawRecord,
     Rejection,
     UsageRecord,
@@ -274,21 +275,39 @@ def test_one_transaction_holds_records_and_both_aggregates() -> None:
         "sk": {"S": "HOUR#2026-11-22T12:00:00Z#requests"},
     }
     assert hour_update["ExpressionAttributeValues"][":q"] == {"N": "10"}
-    assert hour_update["ConditionExpression"] == "attribute_not_exists(#sealed)"
+    assert hour_update["ConditionExpression"] == (
+        "attribute_not_exists(#sealed) AND (attribute_not_exists(#quantity) OR #quantity <= :room)"
+    )
+    assert hour_update["ExpressionAttributeValues"][":room"] == {"N": str(MAX_QUANTITY - 10)}
+    assert hour_update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
     assert items[3]["Update"]["Key"]["sk"] == {"S": "DAY#2026-11-22#requests"}
 
 
-def test_cancellation_reasons_say_which_records_are_duplicates_and_which_hours_are_sealed() -> None:
+def test_cancellation_reasons_say_which_records_are_duplicates_and_which_hours_are_sealed_or_full() -> None:
     store, stub = stubbed_store()
     hour = datetime(2026, 11, 22, 12, 10, tzinfo=UTC)
-    records = entries_of(UsageRecord("a", "requests", 1, hour), UsageRecord("b", "characters", 1, hour))
+    records = entries_of(
+        UsageRecord("a", "requests", 1, hour),
+        UsageRecord("b", "characters", 1, hour),
+        UsageRecord("c", "other", 1, hour),
+    )
+    sealed_item = {
+        "pk": {"S": "USAGE#cust"},
+        "quantity": {"N": "4"},
+        "sealed_at": {"S": "2026-11-22T13:00:00Z"},
+    }
+    full_item = {"pk": {"S": "USAGE#cust"}, "quantity": {"N": str(MAX_QUANTITY)}}
+    none = {"Code": "None"}
     reasons = [
-        {"Code": "ConditionalCheckFailed"},
-        {"Code": "None"},
-        {"Code": "None"},
-        {"Code": "ConditionalCheckFailed"},
-        {"Code": "None"},
-        {"Code": "None"},
+        {"Code": "ConditionalCheckFailed"},  # record a: a duplicate
+        none,
+        none,
+        none,  # hour requests
+        {"Code": "ConditionalCheckFailed", "Item": sealed_item},  # hour characters: sealed
+        {"Code": "ConditionalCheckFailed"},  # hour other: no item in the reason → read it
+        none,
+        none,
+        none,
     ]
     stub.add_client_error(
         "transact_write_items",
@@ -297,6 +316,7 @@ def test_cancellation_reasons_say_which_records_are_duplicates_and_which_hours_a
         response_meta=None,
         modeled_fields={"CancellationReasons": reasons},
     )
+    stub.add_response("get_item", {"Item": full_item})
     stub.add_client_error(
         "transact_write_items",
         "TransactionCanceledException",
@@ -307,10 +327,26 @@ def test_cancellation_reasons_say_which_records_are_duplicates_and_which_hours_a
     with stub:
         outcome = store.commit("cust", records, Attribution("VSAK"), NOW)
         assert outcome.duplicates == {"a"} and outcome.sealed == {("2026-11-22T12:00:00Z", "characters")}
+        assert outcome.full == {("2026-11-22T12:00:00Z", "other"): MAX_QUANTITY}
         assert not outcome.committed and not outcome.contention
         assert store.commit("cust", records, Attribution("VSAK"), NOW).contention
         with pytest.raises(ServiceError):
             store.commit("cust", records, Attribution("VSAK"), NOW)
+
+
+def test_fit_hours_rejects_each_record_that_would_overflow_in_request_order() -> None:
+    hour = datetime(2026, 11, 22, 12, 10, tzinfo=UTC)
+    chunk = entries_of(
+        UsageRecord("a", "requests", 10, hour),
+        UsageRecord("b", "requests", 6, hour),
+        UsageRecord("c", "requests", 5, hour),
+        UsageRecord("d", "characters", 100, hour),
+    )
+    result = IngestResult()
+    key = ("2026-11-22T12:00:00Z", "requests")
+    kept = fit_hours(chunk, {key: MAX_QUANTITY - 15}, result)
+    assert [e.record.id for e in kept] == ["a", "c", "d"]
+    assert [(r.id, r.code) for r in result.rejected] == [("b", "HourlyTotalExceeded")]
 
 
 # --------------------------------------------------------------------------- history range

@@ -165,12 +165,26 @@ def test_a_reply_that_does_not_add_up_acknowledges_nothing():
     assert all(p.outcome == "unsent" for p in batch) and summary["accepted"] == 0
 
 
+def test_records_past_the_window_are_given_up_and_the_rest_kept():
+    now = datetime(2026, 11, 22, 19, 0, 1, tzinfo=UTC)
+    batch = _pending(2)  # hour 13:00
+    fresh = reporter.Pending(record=dict(batch[0].record, id="u1-fresh", timestamp="2026-11-22T14:00:00Z"))
+    summary = reporter.new_summary()
+    reporter.expire([*batch, fresh], 6, now, summary)  # 13:00 + 6 h <= 19:00:01 < 14:00 + 6 h
+    assert [p.outcome for p in batch] == ["expired", "expired"] and fresh.outcome == "unsent"
+    assert batch[0].reason["code"] == "WindowClosed" and summary["expired"] == 2
+    just_inside = reporter.Pending(record=dict(fresh.record))
+    reporter.expire([just_inside], 6, datetime(2026, 11, 22, 19, 59, 59, tzinfo=UTC), summary)
+    assert just_inside.outcome == "unsent"
+
+
 def test_a_reply_marks_rejected_and_acknowledged_records():
     batch = _pending(3)
     summary = reporter.new_summary()
     rejected = [{"id": batch[1].record["id"], "code": "TooOld", "message": "older than 6 h"}]
     reporter.apply_reply(batch, {"accepted": 1, "duplicates": 1, "rejected": rejected}, summary)
     assert [p.outcome for p in batch] == ["acknowledged", "rejected", "acknowledged"]
+    assert batch[1].reason == {"code": "TooOld", "message": "older than 6 h"}
     assert (summary["accepted"], summary["duplicates"], summary["rejected"]) == (1, 1, 1)
 
 
@@ -179,6 +193,8 @@ def _env(**overrides):
         "USAGE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/usage",
         "VENDOR_API_URL": "https://api.example.com/prod",
         "SECRET_ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:key",
+        "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/usage-dlq",
+        "USAGE_WINDOW_HOURS": "6",
     }
     return {k: v for k, v in (env | overrides).items() if v is not None}
 
@@ -187,6 +203,7 @@ def test_config_is_read_from_the_environment():
     config = reporter.load_config(_env(MAX_RECEIVE_ROUNDS="5", RECEIVE_WAIT_SECONDS="0"))
     assert config.usage_url == "https://api.example.com/prod/v1/usage"
     assert (config.max_receive_rounds, config.receive_wait_seconds) == (5, 0)
+    assert config.window_hours == 6 and config.dead_letter_queue_url.endswith("/usage-dlq")
     assert reporter.load_config(_env(VENDOR_API_URL="http://127.0.0.1:8080/")).usage_url == (
         "http://127.0.0.1:8080/v1/usage"
     )
@@ -201,6 +218,10 @@ def test_config_is_read_from_the_environment():
         {"VENDOR_API_URL": "ftp://127.0.0.1/"},
         {"VENDOR_API_URL": "https://api.example.com/prod?x=1"},
         {"MAX_RECEIVE_ROUNDS": "many"},
+        {"USAGE_WINDOW_HOURS": None},  # the window comes from the template, never a default
+        {"USAGE_WINDOW_HOURS": "0"},
+        {"USAGE_WINDOW_HOURS": "six"},
+        {"DEAD_LETTER_QUEUE_URL": ""},
     ],
 )
 def test_bad_config_is_refused(overrides):

@@ -3,6 +3,15 @@
 `commit` is the one write path of ingestion: one TransactWriteItems call holding, for a chunk
 of records, a conditional put per record id plus one ADD per hourly and per daily aggregate.
 DynamoDB applies all of it or none, so a record is counted exactly once or not at all.
+
+The hourly ADD carries its own ceiling in its condition (`quantity <= MAX_QUANTITY - what this
+chunk adds`), so concurrent requests cannot race an hour past what one BatchMeterUsage record
+takes: the check and the write are one atomic step. When that condition fails, the item as it
+was comes back in the cancellation reason (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), so
+the caller learns the stored total and whether the hour was sealed without another read.
+AWS docs: Amazon DynamoDB API Reference, "TransactWriteItems" and "CancellationReason"
+(https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CancellationReason.html):
+reasons are ordered like the request's items, and `Item` is the item that cancelled it.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from shared.aws import all_items, client
 from shared.errors import ServiceError
 from shared.timestamps import format_timestamp, parse_timestamp
 from usage.models import (
+    MAX_QUANTITY,
     RECORD_SK,
     Attribution,
     UsageRecord,
@@ -64,7 +74,10 @@ class CommitOutcome:
     committed: bool = False
     duplicates: set[str] = field(default_factory=set)  # record ids already stored
     sealed: set[tuple[str, str]] = field(default_factory=set)  # (hour, dimension) no longer open
+    # (hour, dimension) whose stored total plus this chunk's would pass MAX_QUANTITY → stored total
+    full: dict[tuple[str, str], int] = field(default_factory=dict)
     contention: bool = False  # a concurrent writer or throttling: retry the same chunk
+    unread: list[tuple[str, str]] = field(default_factory=list)  # failed hours the reason did not show
 
 
 def transaction_items(entries: Iterable[Entry]) -> tuple[int, int, int]:
@@ -117,7 +130,10 @@ class UsageStore:
         except ClientError as exc:
             error = exc.response.get("Error", {}).get("Code", "")
             if error == "TransactionCanceledException":
-                return _cancelled(exc.response.get("CancellationReasons") or [], kinds)
+                outcome = _cancelled(exc.response.get("CancellationReasons") or [], kinds)
+                for hour, dimension in outcome.unread:
+                    self._classify_hour(customer_id, hour, dimension, outcome)
+                return outcome
             if error in (
                 "TransactionInProgressException",
                 "ThrottlingException",
@@ -186,7 +202,11 @@ class UsageStore:
                             "#dimension = :d, #hour = :h, #updated = :now, #ttl = :ttl, "
                             "#gpk = :gpk, #gsk = :gsk"
                         ),
-                        "ConditionExpression": "attribute_not_exists(#sealed)",
+                        "ConditionExpression": (
+                            "attribute_not_exists(#sealed) AND "
+                            "(attribute_not_exists(#quantity) OR #quantity <= :room)"
+                        ),
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         "ExpressionAttributeNames": {
                             "#quantity": "quantity",
                             "#records": "records",
@@ -203,6 +223,7 @@ class UsageStore:
                         "ExpressionAttributeValues": dump(
                             {
                                 ":q": quantity,
+                                ":room": MAX_QUANTITY - quantity,
                                 ":n": count,
                                 ":type": "usage-hour",
                                 ":c": customer_id,
@@ -255,6 +276,19 @@ class UsageStore:
             kinds.append(("day", (day, dimension)))
         return items, kinds
 
+    def _classify_hour(self, customer_id: str, hour: str, dimension: str, outcome: CommitOutcome) -> None:
+        """A failed hourly condition whose reason carried no item: read it (consistently) to
+        tell a sealed hour from a full one; gone again (TTL) is plain contention."""
+        try:
+            reply = self.ddb.get_item(
+                TableName=self._table,
+                Key=dump({"pk": customer_pk(customer_id), "sk": hour_sk(hour, dimension)}),
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise unavailable() from exc
+        _classify(reply.get("Item"), (hour, dimension), outcome)
+
     # ------------------------------------------------------------------ reads
 
     def daily(self, customer_id: str, first: date, last: date) -> list[dict[str, Any]]:
@@ -288,11 +322,26 @@ def _cancelled(reasons: list[dict], kinds: list[tuple[str, Any]]) -> CommitOutco
         if code == "ConditionalCheckFailed" and kind == "record":
             outcome.duplicates.add(key)
         elif code == "ConditionalCheckFailed" and kind == "hour":
-            outcome.sealed.add(key)
+            if reason.get("Item"):
+                _classify(reason["Item"], key, outcome)
+            else:
+                outcome.unread.append(key)
         elif code in _RETRYABLE_REASONS:
             outcome.contention = True
         else:
             raise unavailable()
-    if not (outcome.duplicates or outcome.sealed or outcome.contention):
+    if not (outcome.duplicates or outcome.sealed or outcome.full or outcome.unread or outcome.contention):
         outcome.contention = True  # cancelled without a usable reason: try again
     return outcome
+
+
+def _classify(item: dict | None, key: tuple[str, str], outcome: CommitOutcome) -> None:
+    """Why an hourly aggregate refused an ADD: sealed for Marketplace, or too full for it."""
+    if not item:
+        outcome.contention = True
+        return
+    values = load(item)
+    if "sealed_at" in values:
+        outcome.sealed.add(key)
+    else:
+        outcome.full[key] = int(values.get("quantity", 0))

@@ -10,6 +10,13 @@ is committed again.
 A record whose hour was already sent to Marketplace (possible only for an unsubscribing
 customer, metered early, or at month end) is added to the current hour instead, so it is still
 billed; if even the current hour is sealed, it is rejected as `HourClosed`.
+
+An hourly aggregate is metered as one BatchMeterUsage record, whose quantity cannot pass
+MAX_QUANTITY; an hour that went past it could not be billed at all. So a record that would take
+its hour's total past it is rejected on its own (`HourlyTotalExceeded`), in request order, and
+the rest still count. The ceiling is enforced by the transaction's condition (so concurrent
+requests cannot race past it); this module only decides which records to leave out, from the
+stored total that a refused condition reports, and commits again.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from shared.errors import ServiceError
 from usage.dal.usage_store import Entry, UsageStore, chunk_entries
 from usage.models import (
     HOUR_CLOSED,
+    HOUR_FULL,
+    MAX_QUANTITY,
     Attribution,
     IngestResult,
     Rejection,
@@ -73,9 +82,33 @@ def ingest(
     result = IngestResult(duplicates=repeats, rejected=rejected)
     current = hour_key(now)
     entries = [Entry(record, record.hour) for record in valid]
+    totals: dict[tuple[str, str], int] = {}  # stored hourly totals as last learnt (unknown: 0)
     for chunk in chunk_entries(entries):
-        _commit(store, customer_id, attribution, chunk, current, now, result, sleep)
+        _commit(store, customer_id, attribution, chunk, current, now, result, totals, sleep)
     return result
+
+
+def fit_hours(chunk: list[Entry], totals: dict[tuple[str, str], int], result: IngestResult) -> list[Entry]:
+    """The entries that fit under MAX_QUANTITY per (billed hour, dimension), given the totals
+    believed stored; each that does not is rejected by itself, and later smaller ones may fit."""
+    running = dict(totals)
+    kept: list[Entry] = []
+    for entry in chunk:
+        key = (entry.billed_hour, entry.record.dimension)
+        total = running.get(key, 0)
+        if total + entry.record.quantity > MAX_QUANTITY:
+            result.rejected.append(
+                Rejection(
+                    entry.record.id,
+                    HOUR_FULL,
+                    f"the hour's total for this dimension would exceed {MAX_QUANTITY}, the most AWS "
+                    "Marketplace accepts in one record; report the excess in a later hour.",
+                )
+            )
+            continue
+        running[key] = total + entry.record.quantity
+        kept.append(entry)
+    return kept
 
 
 def _commit(
@@ -86,15 +119,21 @@ def _commit(
     current_hour: str,
     now: datetime,
     result: IngestResult,
+    totals: dict[tuple[str, str], int],
     sleep: Callable[[float], None],
 ) -> None:
     for attempt in range(MAX_COMMIT_ATTEMPTS):
+        chunk = fit_hours(chunk, totals, result)
         if not chunk:
             return
         outcome = store.commit(customer_id, chunk, attribution, now)
         if outcome.committed:
             result.accepted += len(chunk)
+            for entry in chunk:
+                key = (entry.billed_hour, entry.record.dimension)
+                totals[key] = totals.get(key, 0) + entry.record.quantity
             return
+        totals.update(outcome.full)
         if outcome.duplicates:
             result.duplicates += sum(1 for e in chunk if e.record.id in outcome.duplicates)
             chunk = [e for e in chunk if e.record.id not in outcome.duplicates]
