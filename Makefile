@@ -6,15 +6,21 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk
+# The `vendstack` command (customer_stack/cli.py), run from this checkout.
+VENDSTACK := $(PY) -m customer_stack.cli
 
-.PHONY: setup synth sandbox demo test lint bench snapshot-update usage-report clean
+.PHONY: setup synth sandbox demo test lint bench snapshot-update usage-report openapi clean
 
-setup: .venv/.installed node_modules/.installed
+setup: .venv/.installed .venv/bin/vendstack node_modules/.installed
 
 .venv/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv .venv
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
+
+# The `vendstack` console script (pyproject.toml [project.scripts]), an editable install of this checkout.
+.venv/bin/vendstack: | .venv/.installed
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 
 node_modules/.installed: package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
@@ -28,16 +34,18 @@ synth: setup
 	@echo "synthesized: cdk.out/ (both stacks), dist/customer.template.json"
 
 sandbox: synth
-	@$(PY) -m sandbox
+	@$(VENDSTACK) sandbox
 
 demo: synth
-	@$(PY) -m sandbox.demo
+	@$(VENDSTACK) demo
 
 lint: setup
 	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
 
 test: setup
 	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
 	@$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: synth
@@ -45,7 +53,11 @@ bench: synth
 
 # make usage-report FROM=2026-11-01 TO=2026-11-30 TABLE=<DataTable output> [ARGS="--customer <sub> --json"]
 usage-report: setup
-	@PYTHONPATH=runtime $(PY) -m usage.report --table "$(TABLE)" --from "$(FROM)" --to "$(TO)" $(ARGS)
+	@$(VENDSTACK) usage-report --table "$(TABLE)" --from "$(FROM)" --to "$(TO)" $(ARGS)
+
+# docs/openapi.json from the synthesized vendor template (commit the result)
+openapi: synth
+	@$(VENDSTACK) openapi
 
 snapshot-update: setup
 	@$(PY) -m pytest -q tests/infra --snapshot-update

@@ -1,8 +1,12 @@
-"""The paid solution in the customer's account: functions whose code comes from the staged,
-verified artifacts and which only run code signed by the vendor's signing profile.
+"""The paid solution in the customer's account: the vendor's configured functions
+(`vendstack.solution.functions`), whose code comes from the staged, verified artifacts and which
+only run code signed by the vendor's signing profile. The function with `"api": true`, if any, is
+served by a REST API under IAM authorization.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -11,7 +15,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.platform_function import PYTHON_RUNTIME, function_role
+from constructs.platform_function import function_role
+from customer_stack.solution.config import SolutionFunction
 
 
 class PaidSolution(Construct):
@@ -22,7 +27,8 @@ class PaidSolution(Construct):
         *,
         signing_profile_version_arn: str,
         staging_bucket: s3.IBucket,
-        artifact_key: str,
+        functions: Sequence[SolutionFunction],
+        artifact_keys: Mapping[str, str],
         authorization: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -37,32 +43,21 @@ class PaidSolution(Construct):
                 untrusted_artifact_on_deployment="Enforce"
             ),
         )
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
-        )
-        self.function = lambda_.Function(
-            self,
-            "Api",
-            role=function_role(self, "Role", self.log_group),
-            runtime=PYTHON_RUNTIME,
-            handler="handler.handler",
-            code=lambda_.Code.from_bucket(staging_bucket, artifact_key),
-            description="The paid solution's API (code staged by the activation resource)",
-            timeout=Duration.seconds(15),
-            memory_size=512,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-        )
-        # The staged key names the release version (<product>/<version>/<name>.zip), so a new
-        # release is a new key and CloudFormation updates the function; no object version needed.
+        # The staged keys name the release version (<product>/<version>/<name>.zip), so a new
+        # release is a new key and CloudFormation updates the functions; no object version needed.
         Annotations.of(staging_bucket).acknowledge_warning(
             "@aws-cdk/aws-lambda:codeFromBucketObjectVersionNotSpecified",
             "staged object keys carry the release version",
         )
-        cfn_function = self.function.node.default_child
-        cfn_function.add_property_override(
-            "CodeSigningConfigArn", self.code_signing.attr_code_signing_config_arn
-        )
+        self.functions: dict[str, lambda_.Function] = {
+            function.name: self._function(function, staging_bucket, artifact_keys[function.name])
+            for function in functions
+        }
+        api_function = next((f for f in functions if f.api), None)
+        self.function = self.functions[api_function.name] if api_function else None
+        self.api: apigw.LambdaRestApi | None = None
+        if self.function is None:
+            return
 
         self.access_logs = logs.LogGroup(
             self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
@@ -100,3 +95,35 @@ class PaidSolution(Construct):
         # "AWS_IAM" by default; a customer may choose "NONE" for a private test deployment.
         for method in self.api.methods:
             method.node.default_child.add_property_override("AuthorizationType", authorization)
+
+    def _function(self, function: SolutionFunction, bucket: s3.IBucket, key: str) -> lambda_.Function:
+        """One configured function under the code-signing config. The sample's `api` keeps the
+        construct ids it always had, so existing customer stacks update in place."""
+        prefix = "" if function.name == "api" else f"Fn{function.attribute}"
+        log_group = logs.LogGroup(
+            self, f"{prefix}Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+        )
+        if function.name == "api":
+            self.log_group = log_group
+        created = lambda_.Function(
+            self,
+            prefix or "Api",
+            role=function_role(self, f"{prefix}Role", log_group),
+            runtime=lambda_.Runtime(function.runtime, lambda_.RuntimeFamily.PYTHON),
+            handler=function.handler,
+            code=lambda_.Code.from_bucket(bucket, key),
+            description=(
+                "The paid solution's API (code staged by the activation resource)"
+                if function.api
+                else f"The paid solution's {function.name} function (code staged by the activation resource)"
+            ),
+            timeout=Duration.seconds(function.timeout_s),
+            memory_size=function.memory_mb,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment=dict(function.environment) or None,
+        )
+        created.node.default_child.add_property_override(
+            "CodeSigningConfigArn", self.code_signing.attr_code_signing_config_arn
+        )
+        return created

@@ -37,7 +37,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from customer_stack.render import RenderError, render_template
-from customer_stack.solution.package import build_artifacts
+from customer_stack.solution.config import ConfigError as SolutionConfigError
+from customer_stack.solution.config import SolutionFunction
+from customer_stack.solution.package import BuildError, build_artifacts
 
 ROOT = Path(__file__).resolve().parents[1]
 _RUNTIME = str(ROOT / "runtime")
@@ -391,6 +393,7 @@ def publish(
     sandbox: bool = False,
     signing_timeout_s: float = 600.0,
     poll_interval_s: float = 3.0,
+    solution: Sequence[SolutionFunction] | None = None,
 ) -> dict:
     """Publishes `version` of `product`; returns the release record, the rendered template's
     location and the quick-create URL. Raises `BadInput` (nothing written) or `PublishError`."""
@@ -435,7 +438,11 @@ def publish(
 
     progress("[2/7] building the solution's artifacts")
     try:
-        built = build_artifacts(Path(work_dir) / product / version / "artifacts")
+        built = build_artifacts(
+            Path(work_dir) / product / version / "artifacts", solution=solution, progress=progress
+        )
+    except (BuildError, SolutionConfigError) as exc:  # before anything is uploaded
+        raise BadInput(str(exc)) from None
     except OSError as exc:
         raise PublishError(f"building the artifacts in {work_dir} failed: {exc}") from None
     for artifact in built:
@@ -602,10 +609,8 @@ def _outputs_from_stack(
     return {o["OutputKey"]: o.get("OutputValue", "") for o in found.get("Outputs", [])}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m customer_stack.publish", description=__doc__.split("\n\n")[0]
-    )
+def main(argv: list[str] | None = None, *, prog: str = "python -m customer_stack.publish") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--stack", default=DEFAULT_STACK, help="vendor platform stack to read outputs from")
     source.add_argument(

@@ -1,5 +1,5 @@
 """Render the published customer template: the synthesized one with the vendor's real values
-as parameter defaults (CONTRACT §5).
+as parameter defaults (docs/protocol.md §5).
 
     python -m customer_stack.render --api-url URL --public-key B64 --signing-profile-version-arn ARN \
         --release-version X.Y.Z [--template dist/customer.template.json] \
@@ -74,8 +74,8 @@ def write_rendered(template_path: Path, out_path: Path, **values: str) -> Path:
     return out_path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, *, prog: str = "python -m customer_stack.render") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--api-url", required=True)
     parser.add_argument(
         "--public-key", required=True, help="base64 DER SubjectPublicKeyInfo (KMS GetPublicKey)"

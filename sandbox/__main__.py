@@ -13,8 +13,8 @@ from sandbox.server import Sandbox
 VENDOR_STACK = "VendstackVendorPlatform"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+def main(argv: list[str] | None = None, *, prog: str = "python -m sandbox") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
     parser.add_argument("--customer-template", type=Path, default=Path("dist/customer.template.json"))
     parser.add_argument("--state-dir", type=Path, default=Path(".sandbox"))

@@ -1,7 +1,7 @@
 """API Gateway (REST, Lambda proxy) as the synthesized template defines it.
 
 Routes, authorizers and gateway responses are read from the template; each request becomes
-the REST proxy event API Gateway would send (`shared/fixtures/aws/apigw-rest-proxy-event-
+the REST proxy event API Gateway would send (`tests/fixtures/aws/apigw-rest-proxy-event-
 cognito.json`) and goes to the function the method integrates with. Cognito-authorized
 methods verify the ID token (RS256 against the pool's JWKS, issuer, audience, expiry,
 token_use) before the function is called, and pass its claims as strings, as API Gateway does.

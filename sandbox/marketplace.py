@@ -3,11 +3,12 @@
 `endpoint_url` (or the `AWS_ENDPOINT_URL_MARKETPLACE_METERING` /
 `AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` / `AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT` variables).
 
-moto has no Marketplace, so this fills the gap (DESIGN.md "Real parts"). It speaks awsJson1_1 — the
-protocol boto3 picks for both services (botocore prefers `json` over `smithy-rpc-v2-cbor`, which the
-entitlement model also lists) — and checks every request and every response against botocore's service
-models (`sandbox.marketplace_model`). Behaviour follows the models' documentation and the notes in
-`shared/fixtures/aws/SOURCES.md` §4; event payloads follow the fixtures (`sandbox.marketplace_events`).
+moto has no Marketplace, so this fills the gap (README, "What is real and what is emulated"). It
+speaks awsJson1_1, the protocol boto3 picks for both services (botocore prefers `json` over
+`smithy-rpc-v2-cbor`, which the entitlement model also lists), and checks every request and every
+response against botocore's service models (`sandbox.marketplace_model`). Behaviour follows the
+models' documentation and the notes in `tests/fixtures/aws/SOURCES.md` §4; event payloads follow
+the fixtures (`sandbox.marketplace_events`).
 """
 
 from __future__ import annotations

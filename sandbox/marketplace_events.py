@@ -1,5 +1,5 @@
 """The payloads AWS Marketplace delivers about a subscription, built in the shapes of the fixtures in
-`shared/fixtures/aws/` (SOURCES.md §1-§3): SNS notifications as the SQS message body (raw delivery off,
+`tests/fixtures/aws/` (SOURCES.md §1-§3): SNS notifications as the SQS message body (raw delivery off,
 `Message` a JSON string) and EventBridge events from `aws.agreement-marketplace`.
 
 Only identifiers and times vary; keys, nesting and value types are the fixtures'. SNS messages are

@@ -1,5 +1,5 @@
 """The sandbox: AWS emulated by moto on 127.0.0.1, the vendor template provisioned into it,
-and the template's API served by the platform's own handlers (CONTRACT §6)."""
+and the template's API served by the platform's own handlers (docs/protocol.md §6)."""
 
 from __future__ import annotations
 

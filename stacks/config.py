@@ -10,9 +10,14 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
+from customer_stack.solution.config import ConfigError as SolutionConfigError
+from customer_stack.solution.config import SolutionFunction, parse_solution
+
 CONTEXT_KEY = "vendstack"
+ROOT = Path(__file__).resolve().parents[1]  # the folder of cdk.json: solution paths are relative to it
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PRODUCT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
@@ -112,6 +117,7 @@ class VendstackConfig:
     marketplace_sns_account: str
     notices_sender: str
     developer_page_url: str
+    solution: tuple[SolutionFunction, ...]  # what is sold: `vendstack.solution.functions`
 
     def runtime_product_json(self) -> str:
         """The `VS_PRODUCT` variable every platform function reads (`runtime/shared/config.py`)."""
@@ -200,6 +206,10 @@ def parse_config(context: Any) -> VendstackConfig:
     names = [d.name for d in dimensions]
     if len(set(names)) != len(names):
         raise ConfigError(f"cdk.json context '{CONTEXT_KEY}.dimensions' repeats a dimension name: {names}")
+    try:
+        solution = parse_solution(context, ROOT)
+    except SolutionConfigError as exc:
+        raise ConfigError(str(exc)) from None
     origins = _get(context, "api.developer_page_origins")
     if not isinstance(origins, list) or not all(
         isinstance(o, str) and re.match(r"^https?://[^/\s]+$", o) for o in origins
@@ -239,4 +249,5 @@ def parse_config(context: Any) -> VendstackConfig:
         ),
         notices_sender=_text(context, "notices.sender", _EMAIL, "an email address verified in SES"),
         developer_page_url=_text(context, "notices.developer_page_url", _URL, "an https:// or http:// URL"),
+        solution=solution,
     )

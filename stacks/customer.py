@@ -155,7 +155,11 @@ class CustomerStack(Stack):
             "Solution",
             signing_profile_version_arn=signing_profile.value_as_string,
             staging_bucket=self.staging_bucket,
-            artifact_key=activation.resource.get_att_string("ApiKey"),
+            # One artifact per configured function; the activation resource answers `<Name>Key`.
+            functions=config.solution,
+            artifact_keys={
+                f.name: activation.resource.get_att_string(f"{f.attribute}Key") for f in config.solution
+            },
             authorization=api_auth.value_as_string,
         )
         usage = UsageReporting(
@@ -168,6 +172,8 @@ class CustomerStack(Stack):
             vendor_api_url=vendor_api_url.value_as_string,
             usage_window_hours=config.usage_window_hours,
         )
-        usage.grant_record(solution.function)
-        CfnOutput(self, "SolutionApiUrl", value=solution.api.url, description="Call the solution here")
+        for function in solution.functions.values():  # every vendor function may record usage
+            usage.grant_record(function)
+        if solution.api is not None:
+            CfnOutput(self, "SolutionApiUrl", value=solution.api.url, description="Call the solution here")
         CfnOutput(self, "ActivationId", value=activation.resource.ref)

@@ -46,6 +46,10 @@ def _function_findings(stack: Stack, owner: str, function: str, *, sync: bool) -
 
 
 DLQ_ITSELF = "This queue is itself a dead-letter queue, watched by an alarm"
+VENDOR_INVOKED = (
+    "A vendor function the template gives no asynchronous trigger: it is called synchronously by the "
+    "solution's own code, which sees every failure"
+)
 
 
 def _job_findings(stack: Stack, job: str) -> None:
@@ -59,7 +63,7 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         _function_findings(stack, owner, "Function", sync=True)
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
-    public = "Public by design (CONTRACT §3): describes the product; no customer data"
+    public = "Public by design (docs/protocol.md §3): describes the product; no customer data"
     signed = (
         "License API: every request carries a VS1-HMAC-SHA256 signature that the function verifies "
         "over the body, which no API Gateway authorizer can see"
@@ -113,19 +117,10 @@ def acknowledge_customer_findings(stack: Stack) -> None:
         "Object keys are named by the release manifest, known only at activation; "
         "limited to this stack's bucket",
     )
-    _function_findings(stack, "Solution", "Api", sync=True)
+    _solution_findings(stack)
     _function_findings(stack, "Usage", "Reporter", sync=False)
     for queue in ("Usage/DeadLetters/Resource", "Usage/FailedRuns/Resource"):
         ack(stack, queue, "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
-    ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
-    ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
-    for method in ("Default/ANY", "Default/{proxy+}/ANY"):
-        ack(
-            stack,
-            f"Solution/RestApi/{method}/Resource",
-            "AwsSolutions-COG4",
-            "Callers are the customer's own IAM principals (AWS_IAM authorization), not a user pool",
-        )
     ack(
         stack,
         "ApiKeySecret/Resource",
@@ -140,3 +135,25 @@ def acknowledge_customer_findings(stack: Stack) -> None:
         "Written only by the activation function and read by Lambda at deploy time; CloudTrail records both. "
         "A logs bucket would be a second bucket the customer must own for little gain",
     )
+
+
+def _solution_findings(stack: Stack) -> None:
+    """The vendor's configured functions (`Solution`): one set per function, found by its own
+    construct ids, and the REST API's when one function is behind it."""
+    solution = stack.node.find_child("Solution")
+    for function in solution.functions.values():
+        role = function.role.node.id
+        ack(stack, f"Solution/{role}/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]", XRAY)
+        reason = SYNC_DLQ if function is solution.function else VENDOR_INVOKED
+        ack(stack, f"Solution/{function.node.id}/Resource", "Serverless-LambdaDLQ", reason)
+    if solution.api is None:
+        return
+    ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
+    ack(stack, "Solution/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG3", WAF)
+    for method in ("Default/ANY", "Default/{proxy+}/ANY"):
+        ack(
+            stack,
+            f"Solution/RestApi/{method}/Resource",
+            "AwsSolutions-COG4",
+            "Callers are the customer's own IAM principals (AWS_IAM authorization), not a user pool",
+        )

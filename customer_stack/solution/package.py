@@ -1,31 +1,55 @@
-"""Builds the solution's artifacts: one deterministic zip per Lambda function.
+"""Builds the solution's artifacts: one deterministic zip per configured function, and the usage
+reporter's.
 
-The same source gives the same bytes, hence the same sha256, on every build: entries sorted,
-fixed timestamps and permissions, no caches. That keeps the manifest's sha256 reproducible and
-makes a real change of the code the only thing that changes an artifact. (Deflate output is fixed
-for a given zlib; builders with a different zlib may differ, so build releases in one place.)
+The functions come from `cdk.json` → `vendstack.solution.functions` (`customer_stack.solution.config`;
+without it, the sample). Each artifact is the function's `source` folder, the usage recorder
+(`recorder.py`) at the zip's root so the function can `from recorder import record`, and the
+function's `requirements` vendored in at the root: wheels for the Lambda platform
+(`manylinux2014_x86_64`, the function's Python version, `--only-binary=:all:`, so nothing is
+compiled on the build host), installed by pip with `--no-compile`. On a name clash the recorder wins
+over the source, and the source over a dependency.
+
+The same inputs give the same bytes, hence the same sha256, on every build: entries sorted, fixed
+timestamps and permissions, no caches. That keeps the manifest's sha256 reproducible and makes a
+real change of the code (or of a resolved dependency) the only thing that changes an artifact.
+(Deflate output is fixed for a given zlib; builders with a different zlib may differ, so build
+releases in one place. Pin every requirement, `name==version`, or a new upstream release changes
+the artifact.)
+
+AWS docs: "Working with .zip file archives for Python Lambda functions"
+(https://docs.aws.amazon.com/lambda/latest/dg/python-package.html): dependencies go at the root of
+the .zip, and those with compiled parts must be built for the Lambda platform (manylinux wheels for
+the function's architecture and Python version, `pip install --platform manylinux2014_x86_64
+--only-binary=:all:`).
 
     python -m customer_stack.solution.package dist/artifacts   # prints the list as JSON
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from customer_stack.solution.config import REPORTER_ARTIFACT, SolutionFunction, load_solution
+
 SOLUTION = Path(__file__).resolve().parent
+ROOT = SOLUTION.parents[1]
 USAGE = SOLUTION.parent / "usage"
-SIGNING = SOLUTION.parents[1] / "runtime" / "shared" / "signing.py"
-# artifact name -> folder that becomes the zip's root (the Lambda handler is `handler.handler`)
-ARTIFACTS = {"api": SOLUTION / "api", "usage-reporter": USAGE}
-# files added at the zip's root besides the folder: the usage recorder the API calls, and the
-# one signing module the reporter signs with (handler `reporter.handler`).
-EXTRA_FILES = {
-    "api": [(USAGE / "recorder.py", "recorder.py")],
-    "usage-reporter": [(SIGNING, "signing.py")],
-}
+RECORDER = USAGE / "recorder.py"
+SIGNING = ROOT / "runtime" / "shared" / "signing.py"
+LAMBDA_PLATFORM = "manylinux2014_x86_64"  # the template's functions run on x86_64
+# The sample's folders (tests build them directly); a release builds what cdk.json configures.
+ARTIFACTS = {"api": SOLUTION / "api", REPORTER_ARTIFACT: USAGE}
+# The reporter's zip adds the one signing module it signs with (handler `reporter.handler`); each
+# configured function's zip adds the usage recorder (`build_function`).
+REPORTER_EXTRA = [(SIGNING, "signing.py")]
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _FILE_MODE = 0o100644  # regular file, rw-r--r--: Lambda only needs to read the code
@@ -69,21 +93,100 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_artifacts(out_dir: str | os.PathLike, sources: dict[str, Path] | None = None) -> list[dict]:
-    """Zips every artifact into out_dir as <name>.zip; returns [{name, path, sha256, size}] by name."""
+class BuildError(Exception):
+    """A function's requirements could not be vendored (pip's own message says why)."""
+
+
+def vendor_requirements(function: SolutionFunction, into: Path) -> None:
+    """Install the function's requirements into `into` as they must be for Lambda."""
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",  # no .pyc: they differ per build and Lambda compiles on import
+        "--target",
+        str(into),
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        function.python_version,
+        "--only-binary=:all:",
+        "-r",
+        str(function.requirements),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - pip, fixed args
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise BuildError(
+            f"vendoring {function.requirements} for {function.name!r} failed: {' '.join(detail)}"
+        )
+
+
+def _built(target: Path) -> dict:
+    return {
+        "name": target.stem,
+        "path": str(target),
+        "sha256": _sha256(target),
+        "size": target.stat().st_size,
+    }
+
+
+def build_function(function: SolutionFunction, out: Path) -> dict:
+    """One configured function's zip: dependencies, then its source, then the usage recorder."""
+    target = out / f"{function.name}.zip"
+    with tempfile.TemporaryDirectory(prefix=f"vendstack-{function.name}-") as scratch:
+        vendored = Path(scratch) / "deps"
+        vendored.mkdir()
+        if function.requirements is not None:
+            vendor_requirements(function, vendored)
+        entries = [(path, name) for name, path in _sources(vendored)]
+        entries += [(path, name) for name, path in _sources(function.source)]
+        entries.append((RECORDER, "recorder.py"))
+        zip_folder(Path(scratch) / "empty", target, entries)
+    return _built(target)
+
+
+def build_artifacts(
+    out_dir: str | os.PathLike,
+    sources: dict[str, Path] | None = None,
+    *,
+    solution: Sequence[SolutionFunction] | None = None,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> list[dict]:
+    """Zips every artifact into out_dir as <name>.zip; returns [{name, path, sha256, size}] by name.
+
+    Without `sources`: the configured functions (`solution`, else cdk.json's) and the usage
+    reporter. With `sources` ({name: folder}): exactly those folders, nothing added."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if sources is not None:
+        built = []
+        for name, root in sorted(sources.items()):
+            target = out / f"{name}.zip"
+            zip_folder(Path(root), target)
+            built.append(_built(target))
+        return built
+    functions = load_solution(ROOT) if solution is None else solution
     built = []
-    for name, root in sorted((sources or ARTIFACTS).items()):
-        target = out / f"{name}.zip"
-        zip_folder(Path(root), target, None if sources else EXTRA_FILES.get(name))
-        built.append(
-            {"name": name, "path": str(target), "sha256": _sha256(target), "size": target.stat().st_size}
-        )
-    return built
+    for function in functions:
+        if function.requirements is not None:
+            progress(
+                f"      {function.name}: vendoring {function.requirements.name} "
+                f"(pip, {LAMBDA_PLATFORM}, Python {function.python_version}, wheels only)"
+            )
+        built.append(build_function(function, out))
+    reporter = out / f"{REPORTER_ARTIFACT}.zip"
+    zip_folder(USAGE, reporter, REPORTER_EXTRA)
+    built.append(_built(reporter))
+    return sorted(built, key=lambda artifact: artifact["name"])
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m customer_stack.solution.package OUT_DIR")
-    print(json.dumps(build_artifacts(sys.argv[1]), indent=2))
+    print(json.dumps(build_artifacts(sys.argv[1], progress=print), indent=2))

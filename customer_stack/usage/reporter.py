@@ -92,8 +92,8 @@ except ImportError:  # the repository: runtime/ is on sys.path (tests, sandbox)
     from shared import signing
 
 USAGE_PATH = "/v1/usage"
-MAX_RECORDS_PER_REQUEST = 500  # CONTRACT §4.2
-MAX_BODY_BYTES = 64 * 1024  # CONTRACT §1: over 64 KiB is 413; 500 long-named records can exceed it
+MAX_RECORDS_PER_REQUEST = 500  # docs/protocol.md §4.2
+MAX_BODY_BYTES = 64 * 1024  # docs/protocol.md §1: over 64 KiB is 413; 500 long-named records can exceed it
 RECORD_ID_PREFIX = "u1-"
 RECORD_ID_HEX_CHARS = 32  # 128 bits: collisions are out of reach; short ids keep 500 records < 64 KiB
 
@@ -382,7 +382,7 @@ def build_records(messages: list[dict], summary: dict, unusable: list[dict] | No
 
 def expire(records: list[Pending], window_hours: int, now: datetime, summary: dict) -> None:
     """Gives up records the vendor would refuse as too old: their hour started `window_hours` or
-    more ago (CONTRACT §4.2). They go to the dead-letter queue when the run settles."""
+    more ago (docs/protocol.md §4.2). They go to the dead-letter queue when the run settles."""
     window = timedelta(hours=window_hours)
     for entry in records:
         if entry.outcome != "unsent" or parse_time(entry.record["timestamp"]) + window > now:

@@ -83,7 +83,7 @@ def activation_id_for(customer_id: str, stack_id: str) -> str:
 
 
 def canonical_manifest(manifest: dict) -> bytes:
-    """The bytes the manifest signature covers (CONTRACT §4.1)."""
+    """The bytes the manifest signature covers (docs/protocol.md §4.1)."""
     return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
@@ -153,7 +153,7 @@ class Release:
         """The signed manifest. Besides the release, it names the one request it answers: the stack
         (`stack_id`) and the request's `X-Vs-Nonce` (`request_nonce`), with `issued_at`, so the
         custom resource can refuse an answer given to another stack, to an earlier request, or long
-        ago (additive to CONTRACT §4.1)."""
+        ago (additive to docs/protocol.md §4.1)."""
         return {
             "product": self.product,
             "version": self.version,

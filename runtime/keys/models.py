@@ -23,7 +23,7 @@ REVOKED = "revoked"
 
 
 class CreateKeyRequest(BaseModel):
-    """`POST /v1/keys` body; unknown fields are refused (CONTRACT §1)."""
+    """`POST /v1/keys` body; unknown fields are refused (docs/protocol.md §1)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

@@ -1,4 +1,4 @@
-"""The project's own exceptions, one per error code of CONTRACT §1.
+"""The project's own exceptions, one per error code of docs/protocol.md §1.
 
 Data-access classes turn SDK errors into these, logic raises them, and `shared.http` maps
 them to the wire shape in one place. A message is shown to the caller, so it never carries a

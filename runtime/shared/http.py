@@ -1,4 +1,4 @@
-"""The one place where the project's errors become HTTP responses (CONTRACT §1).
+"""The one place where the project's errors become HTTP responses (docs/protocol.md §1).
 
 Every API function builds its resolver with `make_resolver()`, so routes, error bodies,
 the 64 KiB body limit and strict JSON parsing behave the same on every route.

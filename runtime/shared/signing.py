@@ -1,4 +1,4 @@
-"""VS1-HMAC-SHA256 request signing (CONTRACT §4): the one implementation both sides use.
+"""VS1-HMAC-SHA256 request signing (docs/protocol.md §4): the one implementation both sides use.
 
 Standard library only and self-contained on purpose: the same file is inlined into the
 customer template's custom resource, where no project package exists. The vendor side
@@ -34,7 +34,7 @@ _EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class SigningError(ValueError):
-    """A header or value is not in the form CONTRACT §4 prescribes."""
+    """A header or value is not in the form docs/protocol.md §4 prescribes."""
 
 
 def _encode(text: str) -> str:

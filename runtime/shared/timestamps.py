@@ -1,4 +1,4 @@
-"""Timestamps on the wire (CONTRACT §1): RFC 3339 in UTC with a `Z` suffix, one implementation
+"""Timestamps on the wire (docs/protocol.md §1): RFC 3339 in UTC with a `Z` suffix, one implementation
 for every feature."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ def utcnow() -> datetime:
 
 
 def parse_timestamp(value: str) -> datetime:
-    """RFC 3339 in UTC with a `Z` suffix (CONTRACT §1); fractions are kept to the microsecond."""
+    """RFC 3339 in UTC with a `Z` suffix (docs/protocol.md §1); fractions are kept to the microsecond."""
     match = _RFC3339_Z_RE.match(value)
     if match is None:
         raise ValueError("not an RFC 3339 UTC timestamp ending in Z")

@@ -128,7 +128,7 @@ class MarketplaceEvent:
 
 
 class RegistrationRequest(BaseModel):
-    """`POST /v1/marketplace/registrations` body; unknown fields are refused (CONTRACT §1)."""
+    """`POST /v1/marketplace/registrations` body; unknown fields are refused (docs/protocol.md §1)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

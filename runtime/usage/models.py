@@ -69,7 +69,7 @@ FLAGGED = (DUPLICATE, NOT_SUBSCRIBED, EXPIRED, FAILED)
 UNMETERED = "unmetered"  # no meter_status yet (report wording)
 STATUSES_IN_ORDER = (UNMETERED, AWAITING, PENDING, METERED, DUPLICATE, NOT_SUBSCRIBED, EXPIRED, FAILED)
 
-# Per-record rejection codes (CONTRACT §4.2 `rejected[].code`).
+# Per-record rejection codes (docs/protocol.md §4.2 `rejected[].code`).
 INVALID_ID = "InvalidId"
 UNKNOWN_DIMENSION = "UnknownDimension"
 INVALID_QUANTITY = "InvalidQuantity"
@@ -184,7 +184,7 @@ def _echo_id(value: Any) -> str | None:
 def check_record(
     raw: RawRecord, *, dimensions: set[str], window: timedelta, now: datetime
 ) -> UsageRecord | Rejection:
-    """The per-record rules of CONTRACT §4.2, first failure wins; `now` is server time."""
+    """The per-record rules of docs/protocol.md §4.2, first failure wins; `now` is server time."""
     rid = raw.id
     if not (isinstance(rid, str) and 1 <= len(rid) <= MAX_ID_LENGTH and rid.isprintable()):
         return Rejection(_echo_id(rid), INVALID_ID, "id must be 1-64 printable characters.")

@@ -118,8 +118,8 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m usage.report", description=__doc__.splitlines()[0])
+def parse_args(argv: Sequence[str] | None, prog: str = "python -m usage.report") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--table", required=True, help="the platform-data table (VS_TABLE_DATA)")
     parser.add_argument("--from", dest="first", required=True, help="first UTC day, YYYY-MM-DD")
     parser.add_argument("--to", dest="last", required=True, help="last UTC day, YYYY-MM-DD (inclusive)")
@@ -139,8 +139,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None, *, ddb: Any = None) -> int:
-    args = parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, ddb: Any = None, prog: str = "python -m usage.report") -> int:
+    args = parse_args(argv, prog)
     if ddb is None:
         ddb = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
     items = hourly_items(ddb, args.table, args.first, args.last, args.customer)

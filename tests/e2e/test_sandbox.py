@@ -1,4 +1,4 @@
-"""The sandbox serves the synthesized API with the platform's own handlers (CONTRACT §6)."""
+"""The sandbox serves the synthesized API with the platform's own handlers (docs/protocol.md §6)."""
 
 from __future__ import annotations
 

@@ -251,7 +251,7 @@ class FakeVendor(_Server):
         request._send_json(200, answer)
 
     def activation(self, sent: dict, nonce: str) -> dict:
-        """What the real API answers (CONTRACT §4.1): a manifest bound to the request."""
+        """What the real API answers (docs/protocol.md §4.1): a manifest bound to the request."""
         activation_id = next(self.next_ids)
         issued = time.gmtime(time.time() + self.issued_offset_s)
         manifest = {

@@ -186,7 +186,7 @@ def test_activation_create_stages_verified_artifacts(act, aws, cfn, vendor, vend
         obj = s3.get_object(Bucket=bucket, Key=f"textlens/1.0.0/{name}.zip")
         assert obj["Body"].read() == data
         assert obj["Metadata"]["sha256"] == fx._sha256(data)
-    # The vendor got one signed activation request with the fields of CONTRACT §4.1.
+    # The vendor got one signed activation request with the fields of docs/protocol.md §4.1.
     assert vendor.signature_failures == 0
     [call] = vendor.requests
     assert (call["method"], call["path"]) == ("POST", "/v1/activations")

@@ -1,4 +1,4 @@
-"""Activation API (CONTRACT §4.1) through the license handler, after a publish into moto."""
+"""Activation API (docs/protocol.md §4.1) through the license handler, after a publish into moto."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Developer API (CONTRACT §3) through `keys.handlers.api.handler`, on moto."""
+"""Developer API (docs/protocol.md §3) through `keys.handlers.api.handler`, on moto."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""License API (CONTRACT §4) through `license.handlers.api.handler`: the signature verifier on moto."""
+"""License API (docs/protocol.md §4) through `license.handlers.api.handler`: the signature verifier
+on moto."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`POST /v1/usage` through the license handler (signed) and `GET /v1/usage` through the keys
-handler (Cognito claims), on moto: CONTRACT §3 and §4.2."""
+handler (Cognito claims), on moto: docs/protocol.md §3 and §4.2."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The customer-side usage path end to end: recorder -> SQS -> reporter -> vendor usage API.
 
 SQS and Secrets Manager are moto in server mode (real HTTP, the same boto3 calls); the vendor's
-usage API is a local http.server that implements CONTRACT §4.2 minimally: it verifies the VS1
+usage API is a local http.server that implements docs/protocol.md §4.2 minimally: it verifies the VS1
 signature with the project's signing module, dedupes by record id, rejects too-old records and
 unknown dimensions, and can be told to answer 503/429 or to drop the connection after it has
 counted a batch (a lost response). Nothing leaves 127.0.0.1.

@@ -6,7 +6,7 @@ dead-letter queue, never silently. Two runs over the same queue at once (the fun
 reserved concurrency) neither lose nor double-count anything.
 
 Same world as test_usage_pipeline: SQS and Secrets Manager on moto in server mode, the vendor a
-local http.server implementing CONTRACT §4.2.
+local http.server implementing docs/protocol.md §4.2.
 """
 
 import json

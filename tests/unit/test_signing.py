@@ -1,4 +1,4 @@
-"""`shared.signing` against CONTRACT §4, byte for byte, and the verifier's pure check."""
+"""`shared.signing` against docs/protocol.md §4, byte for byte, and the verifier's pure check."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ _NEGATION_REACH = 3  # a negation flips the polarity of sentiment words at most 
 
 
 class RequestError(Exception):
-    """A client error in the shape of CONTRACT §1: {"error": {"code", "message"}}."""
+    """A client error in the shape of docs/protocol.md §1: {"error": {"code", "message"}}."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)

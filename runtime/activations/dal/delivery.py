@@ -16,7 +16,7 @@ from shared.aws import client
 from shared.errors import ServiceError
 from shared.timestamps import format_timestamp
 
-DOWNLOAD_SECONDS = 900  # CONTRACT §4.1: at most 15 minutes
+DOWNLOAD_SECONDS = 900  # docs/protocol.md §4.1: at most 15 minutes
 KMS_RAW_LIMIT = 4096  # KMS Sign takes at most 4096 bytes with MessageType RAW
 
 # SigV4 always: a KMS-encrypted object can only be fetched with a SigV4 presigned URL.

@@ -1,4 +1,4 @@
-"""`POST /v1/activations` and `DELETE /v1/activations/{activation_id}` (CONTRACT §4.1).
+"""`POST /v1/activations` and `DELETE /v1/activations/{activation_id}` (docs/protocol.md §4.1).
 
 Included into the license function, whose global middleware has verified the VS1 signature
 before these routes run; the caller is `current_principal(router)`.

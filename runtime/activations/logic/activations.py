@@ -1,4 +1,4 @@
-"""Activate and deactivate customer stacks (CONTRACT §4.1).
+"""Activate and deactivate customer stacks (docs/protocol.md §4.1).
 
 Order of an activation: subscription (402, nothing recorded or handed out) → the release the
 request names (404 `NotFound` if never published), or else the current one (503

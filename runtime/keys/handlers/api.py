@@ -1,4 +1,4 @@
-"""Developer API (CONTRACT §3): `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{access_key}`.
+"""Developer API (docs/protocol.md §3): `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{access_key}`.
 
 API Gateway's Cognito authorizer has verified the ID token before this function runs; the
 `identify_caller` middleware turns its claims into a `Caller` for every route (fail closed).

@@ -1,4 +1,4 @@
-"""Create, list and revoke API keys (CONTRACT §3): plain functions on typed models."""
+"""Create, list and revoke API keys (docs/protocol.md §3): plain functions on typed models."""
 
 from __future__ import annotations
 

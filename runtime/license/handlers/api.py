@@ -1,4 +1,4 @@
-"""License API (CONTRACT §4): requests signed with an access key pair.
+"""License API (docs/protocol.md §4): requests signed with an access key pair.
 
 Each feature is a Powertools `Router` in its own module, included below; the global
 `require_signature` middleware authenticates every one of them before its route runs.

@@ -1,4 +1,4 @@
-"""`GET /v1/whoami`: check a key pair without side effects (CONTRACT §4)."""
+"""`GET /v1/whoami`: check a key pair without side effects (docs/protocol.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Authenticates a VS1-HMAC-SHA256 signed request (CONTRACT §4).
+"""Authenticates a VS1-HMAC-SHA256 signed request (docs/protocol.md §4).
 
 Order of checks, cheapest and least revealing first:
 

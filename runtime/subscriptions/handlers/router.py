@@ -1,4 +1,4 @@
-"""`POST /v1/marketplace/registrations` and `GET /v1/subscription` (CONTRACT §3).
+"""`POST /v1/marketplace/registrations` and `GET /v1/subscription` (docs/protocol.md §3).
 
 Included into the developer API function (`keys.handlers.api`), whose global middleware has
 turned the Cognito claims into `context["caller"]` before these routes run.

@@ -1,4 +1,4 @@
-"""Link an AWS Marketplace subscription to the signed-in customer (CONTRACT §3).
+"""Link an AWS Marketplace subscription to the signed-in customer (docs/protocol.md §3).
 
 The developer page receives the buyer from AWS Marketplace with a registration token
 (`x-amzn-marketplace-token`), the customer signs in, and the page posts the token here.

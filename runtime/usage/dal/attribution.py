@@ -1,6 +1,6 @@
 """Which activation sent a usage request.
 
-The wire format carries no activation id (CONTRACT §4.2), so a record is attributed to the
+The wire format carries no activation id (docs/protocol.md §4.2), so a record is attributed to the
 access key that signed it and, when the customer has exactly one active activation made with
 that key, to that activation too. Two stacks launched with one key are `ambiguous`; a key with
 no activation (a test script, say) is `key-only`. Attribution never fails a request: if the

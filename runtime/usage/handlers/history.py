@@ -1,4 +1,4 @@
-"""`GET /v1/usage?from=…&to=…` (CONTRACT §3), a route of the developer API.
+"""`GET /v1/usage?from=…&to=…` (docs/protocol.md §3), a route of the developer API.
 
 Included into the keys function, whose `identify_caller` middleware has turned the Cognito
 claims into a `Caller` (fail closed) before this route runs: only the caller's own usage is read.

@@ -1,4 +1,4 @@
-"""`POST /v1/usage` (CONTRACT §4.2), a route of the license API.
+"""`POST /v1/usage` (docs/protocol.md §4.2), a route of the license API.
 
 Included into the license function, whose global middleware has verified the VS1 signature
 before this route runs: the caller is `current_principal(router)`, the body the exact bytes

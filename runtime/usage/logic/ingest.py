@@ -1,4 +1,4 @@
-"""`POST /v1/usage`: per-record checks, then idempotent, atomic counting (CONTRACT §4.2).
+"""`POST /v1/usage`: per-record checks, then idempotent, atomic counting (docs/protocol.md §4.2).
 
 Order: the body's shape was checked by the model (unknown or missing fields → 400, nothing
 written); then each record on its own (a rejected record never blocks the rest); then the

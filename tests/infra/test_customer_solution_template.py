@@ -1,0 +1,58 @@
+"""The customer template follows `vendstack.solution.functions`: a vendor's own function (not the
+sample) gets its handler, memory, timeout, environment, the code-signing config, its staged artifact
+and the usage queue; the cdk-nag gate still passes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+from stacks.config import ROOT, parse_config
+from stacks.customer import CustomerStack
+from stacks.nag import acknowledge_customer_findings
+from tests.solution_fixtures import vendor_service
+
+pytestmark = pytest.mark.xdist_group("synth")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Template:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    config = dataclasses.replace(
+        parse_config(context["vendstack"]), solution=vendor_service(tmp_path_factory.mktemp("vendor"))
+    )
+    app = cdk.App(context=context, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    stack = CustomerStack(app, "VendorSolution", config=config, synthesizer=cdk.BootstraplessSynthesizer())
+    acknowledge_customer_findings(stack)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    app.synth()  # fails on any cdk-nag finding not acknowledged
+    return Template.from_stack(stack)
+
+
+def test_the_vendor_function_is_configured_signed_and_staged(template: Template) -> None:
+    functions = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "app.handler"}})
+    assert len(functions) == 1
+    (props,) = [f["Properties"] for f in functions.values()]
+    assert props["MemorySize"] == 256 and props["Timeout"] == 30 and props["Runtime"] == "python3.14"
+    assert props["Environment"]["Variables"]["GREETING"] == "hello"
+    assert "USAGE_QUEUE_URL" in props["Environment"]["Variables"]
+    (signing_config,) = template.find_resources("AWS::Lambda::CodeSigningConfig")
+    assert props["CodeSigningConfigArn"] == {"Fn::GetAtt": [signing_config, "CodeSigningConfigArn"]}
+    assert props["Code"]["S3Key"]["Fn::GetAtt"][1] == "WorkerKey"
+
+
+def test_the_sample_is_gone_and_the_api_serves_the_vendor_function(template: Template) -> None:
+    assert (
+        template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "handler.handler"}}) == {}
+    )
+    template.resource_count_is("AWS::ApiGateway::RestApi", 1)
+    template.has_output("SolutionApiUrl", {})
+    template.has_resource_properties(
+        "AWS::Lambda::CodeSigningConfig",
+        {"CodeSigningPolicies": {"UntrustedArtifactOnDeployment": "Enforce"}},
+    )

@@ -1,0 +1,93 @@
+"""A vendor's own service end to end: built (its code, the usage recorder and its pip dependency,
+reproducibly), published into moto, and activated through the license API, which hands out exactly
+those artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+
+import pytest
+from conftest_activations import (
+    DeliveryWorld,
+    customer_key_fixture,
+    delivery_outputs_fixture,
+    world_fixture,
+)
+from conftest_keys import aws_world_fixture, vault_fixture
+
+from customer_stack.solution.package import build_artifacts
+from tests.solution_fixtures import DEPENDENCY, vendor_service
+
+FIXTURES = (aws_world_fixture, vault_fixture, delivery_outputs_fixture, world_fixture, customer_key_fixture)
+
+
+@pytest.fixture
+def solution(tmp_path):
+    return vendor_service(tmp_path / "vendor")
+
+
+def _names(data: bytes) -> set[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return set(archive.namelist())
+
+
+def test_the_artifact_holds_the_vendor_code_the_recorder_and_the_dependency(solution, tmp_path) -> None:
+    built = {a["name"]: a for a in build_artifacts(tmp_path / "out", solution=solution)}
+    assert sorted(built) == ["usage-reporter", "worker"]
+    worker = (tmp_path / "out" / "worker.zip").read_bytes()
+    names = _names(worker)
+    assert {
+        "app.py",
+        "recorder.py",
+        f"{DEPENDENCY}/__init__.py",
+        f"{DEPENDENCY}-1.0.0.dist-info/METADATA",
+    } <= names
+    assert not any(n.endswith(".pyc") or "__pycache__" in n for n in names)
+    assert "handler.py" not in names  # not the sample's code
+    with zipfile.ZipFile(io.BytesIO(worker)) as archive:
+        assert archive.read("app.py").decode() == (solution[0].source / "app.py").read_text()
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert built["worker"]["sha256"] == hashlib.sha256(worker).hexdigest()
+
+
+def test_building_twice_gives_the_same_sha256(solution, tmp_path) -> None:
+    first = build_artifacts(tmp_path / "a", solution=solution)
+    second = build_artifacts(tmp_path / "b", solution=solution)
+    assert [(a["name"], a["sha256"], a["size"]) for a in first] == [
+        (a["name"], a["sha256"], a["size"]) for a in second
+    ]
+    (solution[0].source / "app.py").write_text((solution[0].source / "app.py").read_text() + "\n# changed\n")
+    third = {a["name"]: a["sha256"] for a in build_artifacts(tmp_path / "c", solution=solution)}
+    assert third["worker"] != first[1]["sha256"] and third["usage-reporter"] == first[0]["sha256"]
+
+
+def test_a_dependency_that_cannot_be_vendored_stops_the_build(solution, tmp_path) -> None:
+    from customer_stack.solution.package import BuildError
+
+    solution[0].requirements.write_text(solution[0].requirements.read_text().replace("1.0.0", "9.9.9"))
+    with pytest.raises(BuildError, match="vendoring .*requirements.txt for 'worker' failed"):
+        build_artifacts(tmp_path / "out", solution=solution)
+
+
+def test_publish_then_activation_delivers_the_vendor_solution(
+    world: DeliveryWorld, customer_key: dict, solution
+) -> None:
+    result = world.publish("1.0.0", solution=solution)
+    released = {a["name"]: a for a in result["release"]["artifacts"]}
+    assert sorted(released) == ["usage-reporter", "worker"]
+    assert any("worker: vendoring requirements.txt" in m for m in world.messages)
+
+    answer = world.activate(customer_key)
+    assert answer.status == 200, answer.body
+    body = answer.body
+    world.verify_manifest(body)
+    manifest = {a["name"]: a for a in body["manifest"]["artifacts"]}
+    assert sorted(manifest) == ["usage-reporter", "worker"]
+    data = world.download(body["downloads"]["worker"]["url"])
+    assert hashlib.sha256(data).hexdigest() == manifest["worker"]["sha256"] == released["worker"]["sha256"]
+    assert len(data) == manifest["worker"]["size"]
+    assert {"app.py", "recorder.py", f"{DEPENDENCY}/__init__.py"} <= _names(data)
+    assert json.dumps(body).count("handler.py") == 0
