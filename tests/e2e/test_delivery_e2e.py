@@ -208,6 +208,28 @@ def test_create_stages_the_signed_release_and_delete_deactivates(
         assert item["account_id"] == fx.ACCOUNT_ID and item["stack_id"] == create["StackId"]
         assert item["access_key"] == customer["access_key"]
 
+        # An Update of the stack: the vendor keeps the activation id, so the physical id stays and
+        # CloudFormation sends no cleanup Delete that would deactivate the renewed activation.
+        recorder.responses.clear()
+        update = fx.cfn_event("Update", recorder.url, properties, physical_id=activation_id)
+        act.handler(update, fx.FakeContext(120.0))
+        updated = recorder.only_response()
+        assert (updated["Status"], updated["PhysicalResourceId"]) == ("SUCCESS", activation_id), updated
+        assert updated["Data"]["Version"] == release["version"]
+        item = _item(ddb, outputs["DataTable"], f"ACT#{activation_id}", "ACTIVATION")
+        assert item["last_request_type"] == "Update" and item["status"] == "active"
+
+        # A template naming a release the vendor never published fails the Update with the
+        # vendor's 404 and keeps the physical id (CloudFormation then rolls back).
+        recorder.responses.clear()
+        unknown = fx.cfn_event(
+            "Update", recorder.url, {"ReleaseVersion": "99.0.0"}, activation_id, properties
+        )
+        act.handler(unknown, fx.FakeContext(120.0))
+        refused = recorder.only_response()
+        assert (refused["Status"], refused["PhysicalResourceId"]) == ("FAILED", activation_id)
+        assert "HTTP 404 NotFound" in refused["Reason"] and "99.0.0" in refused["Reason"]
+
         recorder.responses.clear()
         delete = fx.cfn_event("Delete", recorder.url, properties, physical_id=activation_id)
         act.handler(delete, fx.FakeContext(60.0))

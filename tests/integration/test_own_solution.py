@@ -91,3 +91,16 @@ def test_publish_then_activation_delivers_the_vendor_solution(
     assert len(data) == manifest["worker"]["size"]
     assert {"app.py", "recorder.py", f"{DEPENDENCY}/__init__.py"} <= _names(data)
     assert json.dumps(body).count("handler.py") == 0
+
+
+def test_a_dependency_that_cannot_be_vendored_refuses_the_publish_and_writes_nothing(
+    world: DeliveryWorld, solution
+) -> None:
+    from customer_stack.publish import BadInput
+
+    solution[0].requirements.write_text(solution[0].requirements.read_text().replace("1.0.0", "9.9.9"))
+    objects = world.object_versions()  # objects of earlier tests stay in the session's moto
+    with pytest.raises(BadInput, match="vendoring .*for 'worker' failed"):
+        world.publish("1.0.0", solution=solution)
+    assert [i for i in world.data_items() if i["pk"].startswith("RELEASE#")] == []
+    assert world.object_versions() == objects
