@@ -9,9 +9,20 @@ CDK := npx --no-install cdk
 # The `vendstack` command (customer_stack/cli.py), run from this checkout.
 VENDSTACK := $(PY) -m customer_stack.cli
 
-.PHONY: setup synth sandbox demo test lint bench snapshot-update usage-report openapi clean
+.PHONY: setup browser synth sandbox demo test lint bench snapshot-update usage-report openapi clean
 
-setup: .venv/.installed .venv/bin/vendstack node_modules/.installed
+setup: .venv/.installed .venv/bin/vendstack node_modules/.installed browser
+
+# The browser tests drive Debian's chromium (Playwright downloads no browser here). Installed
+# when missing and we are root with apt-get (as in CI); otherwise those tests skip, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "setup: installing chromium for the browser tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "setup: no chromium and no root apt-get: the browser tests (tests/browser) will be skipped"; \
+	  fi; }
 
 .venv/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv .venv

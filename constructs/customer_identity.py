@@ -42,12 +42,14 @@ class CustomerIdentity(Construct):
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # The developer page is a public client (no secret): SRP sign-in, or the hosted UI's
-        # authorization-code flow, which Cognito only completes with PKCE for public clients.
+        # The developer page is a public client (no secret). It signs in with USER_PASSWORD_AUTH
+        # (InitiateAuth; AWS docs: "Authentication flows", https://docs.aws.amazon.com/cognito/latest/
+        # developerguide/amazon-cognito-user-pools-authentication-flow-methods.html): the password goes
+        # over TLS to Cognito only, never to the platform. SRP stays allowed for SDK clients.
         self.client = self.user_pool.add_client(
             "DeveloperPage",
             generate_secret=False,
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
             prevent_user_existence_errors=True,
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(authorization_code_grant=True),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.audit_log import AuditLog
@@ -18,6 +20,7 @@ ROUTES = [
     ("POST", "/v1/marketplace/registrations"),
     ("GET", "/v1/subscription"),
     ("GET", "/v1/usage"),
+    ("GET", "/v1/launch"),
 ]
 
 
@@ -73,3 +76,15 @@ class DeveloperKeys(Construct):
             )
         )
         api.add_routes(fn, ROUTES, developer_auth=True)
+
+    def allow_launch_links(self, templates: s3.IBucket, bucket_key: kms.IKey) -> None:
+        """`GET /v1/launch` presigns a GET of the released customer template: the URL is only as
+        good as the signer's own right to read that object (and decrypt it)."""
+        fn = self.handler.function
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[templates.arn_for_objects("*")],
+            )
+        )
+        bucket_key.grant(fn, "kms:Decrypt")

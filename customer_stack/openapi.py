@@ -153,9 +153,34 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                         "expires_at": TIMESTAMP,
                         "status": KEY_STATUS,
                         "last_used_at": NULLABLE_TIMESTAMP,
+                        "stacks": {
+                            "type": "array",
+                            "description": "the customer stacks still activated with this key",
+                            "items": _obj(
+                                {
+                                    "stack_id": STRING,
+                                    "stack_name": STRING,
+                                    "aws_account_id": {"type": "string", "pattern": "^\\d{12}$"},
+                                    "region": STRING,
+                                    "version": STRING,
+                                    "activated_at": TIMESTAMP,
+                                }
+                            ),
+                        },
                     }
                 ),
             }
+        }
+    ),
+    "Launch": _obj(
+        {
+            "version": STRING,
+            "launch_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "CloudFormation quick-create link with a presigned template URL",
+            },
+            "expires_at": TIMESTAMP,
         }
     ),
     "UsageHistory": _obj(
@@ -292,6 +317,21 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         request=RegistrationRequest,
         errors=(400, *_COGNITO_ERRORS, 409, 413),
         tags=("developer",),
+    ),
+    ("GET", "/v1/launch"): RouteDoc(
+        "The Launch stack link of the current release",
+        "cognito",
+        (200, "Launch"),
+        errors=(*_COGNITO_ERRORS, 503),
+        tags=("developer",),
+    ),
+    ("POST", "/v1/marketplace/fulfillment"): RouteDoc(
+        "AWS Marketplace's fulfillment form POST (x-amzn-marketplace-token): 303 to the developer page "
+        "with the token in the URL fragment",
+        "none",
+        (303, None),
+        errors=(400,),
+        tags=("public",),
     ),
     ("GET", "/v1/subscription"): RouteDoc(
         "The caller's subscription state",

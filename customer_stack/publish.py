@@ -41,7 +41,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import boto3
 from boto3.dynamodb.types import TypeSerializer
@@ -58,6 +57,7 @@ _RUNTIME = str(ROOT / "runtime")
 if _RUNTIME not in sys.path:  # the release item layout lives with the code that reads it
     sys.path.insert(0, _RUNTIME)
 
+from activations.logic.launch import quick_create_url  # noqa: E402 - one quick-create link builder
 from activations.models import (  # noqa: E402
     SIGNATURE_ALGORITHM,
     SIGNING_AWS,
@@ -368,14 +368,6 @@ def _write_release(ddb: Any, table: str, release: Release, *, force: bool) -> No
         raise _aws_error("writing the release record", exc) from None
     except BotoCoreError as exc:
         raise _aws_error("writing the release record", exc) from None
-
-
-def quick_create_url(region: str, template_url: str, stack_name: str) -> str:
-    template = quote(template_url, safe="")
-    return (
-        f"https://console.aws.amazon.com/cloudformation/home?region={region}"
-        f"#/stacks/quickcreate?templateURL={template}&stackName={quote(stack_name, safe='')}"
-    )
 
 
 def publish(

@@ -168,6 +168,22 @@ def gateway_responses(template: dict) -> dict[str, GatewayResponse]:
     return out
 
 
+def preflight_headers(template: dict) -> dict[str, str]:
+    """The CORS headers of the template's OPTIONS mock integrations (`default_cors_preflight_options`
+    gives every resource the same ones), without Allow-Origin, which depends on the request."""
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::ApiGateway::Method" or props.get("HttpMethod") != "OPTIONS":
+            continue
+        for response in props.get("Integration", {}).get("IntegrationResponses", []):
+            return {
+                k.removeprefix("method.response.header."): v.strip("'")
+                for k, v in response.get("ResponseParameters", {}).items()
+                if isinstance(v, str) and not k.endswith("Access-Control-Allow-Origin")
+            }
+    return {}
+
+
 class CognitoVerifier:
     """What a COGNITO_USER_POOLS authorizer checks, with the pool's JWKS from the emulator."""
 
@@ -224,8 +240,10 @@ class ApiGateway:
         verifier: CognitoVerifier,
         responses: dict[str, GatewayResponse],
         stage: str,
+        preflight: dict[str, str] | None = None,
         binary_types: tuple[str, ...] = (),
     ) -> None:
+        self.preflight_headers = preflight or {}
         self.routes = routes
         self.workers = workers
         self.verifier = verifier
@@ -237,6 +255,16 @@ class ApiGateway:
         if kind in self.responses:
             return self.responses[kind]
         return GatewayResponse(fallback_status, json.dumps({"message": fallback_message}), {})
+
+    def preflight(self, path: str, origin: str | None, allowed: tuple[str, ...]) -> GatewayResponse:
+        """API Gateway's answer to a CORS preflight on a route of the template: 204 with the mock's
+        headers, and Access-Control-Allow-Origin only for an allowed origin, as the mock's template does."""
+        if not any(route.pattern.match(path) for route in self.routes):
+            return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+        headers = dict(self.preflight_headers)
+        if origin and origin in allowed:
+            headers["Access-Control-Allow-Origin"] = origin
+        return GatewayResponse(204, "", headers)
 
     def handle(self, request: HttpRequest) -> GatewayResponse:
         for route in self.routes:

@@ -10,6 +10,11 @@
 Nothing here lists resources by hand: every name, key spec and setting comes from the template.
 Not emulated at all: API Gateway (the sandbox serves the template's routes itself, see
 `gateway.py`), bucket policies (moto neither creates nor enforces them) and log delivery.
+Nor the developer page's delivery: CloudFront (moto's CloudFormation has no distributions,
+origin access controls or response headers policies) and CDK's BucketDeployment (a custom
+resource whose function needs the AWS CLI layer). Those resources, and whatever refers only to
+them, are skipped and listed in `Provisioned.skipped`; the sandbox serves the page itself and
+gives `stand_ins` for the attributes others read (the distribution's domain name).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class Provisioned:
     region: str
     physical: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
 
     def resources_of_type(self, type_name: str) -> dict[str, dict]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_name}
@@ -101,6 +107,36 @@ def _substitute(node: Any, values: dict[str, str], attributes: dict[tuple[str, s
     if isinstance(node, list):
         return [_substitute(v, values, attributes) for v in node]
     return node
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids that `node` refers to with Ref or Fn::GetAtt."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and isinstance(node["Ref"], str):
+            return {node["Ref"]}
+        if set(node) == {"Fn::GetAtt"}:
+            return {node["Fn::GetAtt"][0]}
+        return set().union(*(_references(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_references(v) for v in node)) if node else set()
+    return set()
+
+
+def _without_dangling(emulated: dict[str, Any], template: dict) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Drop, repeatedly, every resource that refers to a template resource nobody creates."""
+    declared = set(template["Resources"])
+    kept = dict(emulated)
+    while True:
+        dangling = {
+            logical
+            for logical, resource in kept.items()
+            if (_references(resource.get("Properties", {})) & declared) - set(kept)
+        }
+        if not dangling:
+            break
+        for logical in dangling:
+            del kept[logical]
+    return kept, tuple(sorted(set(emulated) - set(kept)))
 
 
 def publish_assets(cdk_out: Path, stack_name: str, region: str, clients: Clients) -> None:
@@ -233,16 +269,25 @@ def _schema_attribute(attribute: dict) -> dict:
 
 
 def provision(
-    cdk_out: Path, stack_name: str, region: str, clients: Clients, *, timeout_s: float = 60
+    cdk_out: Path,
+    stack_name: str,
+    region: str,
+    clients: Clients,
+    *,
+    timeout_s: float = 60,
+    stand_ins: dict[tuple[str, str], str] | None = None,
 ) -> Provisioned:
+    """`stand_ins` gives values for attributes of resources the emulator does not create."""
     template = json.loads((cdk_out / f"{stack_name}.template.json").read_text())
     publish_assets(cdk_out, stack_name, region, clients)
     values, attributes = _create_special(template, region, clients)
+    known = {**(stand_ins or {}), **attributes}
     emulated = {
-        logical: _substitute(resource, values, attributes)
+        logical: _substitute(resource, values, known)
         for logical, resource in template["Resources"].items()
         if resource["Type"] in CFN_TYPES and logical not in values
     }
+    emulated, skipped = _without_dangling(emulated, template)
     for resource in emulated.values():
         depends = resource.get("DependsOn")
         if depends:
@@ -263,7 +308,7 @@ def provision(
         raise ProvisionError(
             f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}"
         )
-    result = Provisioned(stack_name, template, region, dict(values), dict(attributes))
+    result = Provisioned(stack_name, template, region, dict(values), dict(known), skipped)
     for item in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
         result.physical[item["LogicalResourceId"]] = item["PhysicalResourceId"]
     # moto's CloudFormation drops VersioningConfiguration; releases name exact object versions.

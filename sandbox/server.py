@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from customer_stack.publish import publish
 from customer_stack.render import write_rendered
+from sandbox.developer_page import COGNITO_PATH, DeveloperPageServer, UserPoolFront
 from sandbox.gateway import (
     ApiGateway,
     CognitoVerifier,
@@ -28,6 +29,7 @@ from sandbox.gateway import (
     HttpRequest,
     binary_media_types,
     gateway_responses,
+    preflight_headers,
     routes_from_template,
 )
 from sandbox.marketplace import MarketplaceEmulator
@@ -68,6 +70,8 @@ class Sandbox:
         self._http: ThreadingHTTPServer | None = None
         self._workers: dict[str, FunctionWorker] = {}
         self._marketplace: MarketplaceEmulator | None = None
+        self._page: DeveloperPageServer | None = None
+        self.user_pool_front: UserPoolFront | None = None
         self.clock_now: datetime | None = None  # set by a job's "now"; the emulator follows it
         self.endpoints: dict[str, Any] = {}
         self.sandbox_routes: dict[tuple[str, str], Callable[[dict], GatewayResponse]] = {}
@@ -85,12 +89,16 @@ class Sandbox:
             region_name=REGION,
         )
         progress(f"AWS emulator (moto) on {self.aws_endpoint}")
+        # The page's own origin exists before provisioning: the template's functions name it
+        # (CORS origins, the fulfillment redirect) through the CloudFront domain it stands in for.
+        self._page = DeveloperPageServer(self.log)
         progress(f"provisioning {self.vendor_stack} from {self.cdk_out}")
         self.stack = provision(
             self.cdk_out,
             self.vendor_stack,
             REGION,
             lambda service: self._session.client(service, endpoint_url=self.aws_endpoint),
+            stand_ins=self._page_stand_ins(),
         )
         product = self._product()
         self._marketplace = MarketplaceEmulator(
@@ -106,6 +114,8 @@ class Sandbox:
         self._start_workers()
         self._start_http()
         progress(f"platform API on {self.api_url}")
+        self._start_page()
+        progress(f"developer page on {self._page.url}")
         self.vendor_outputs = {**self.stack.outputs(), "ApiUrl": self.api_url}
         self._render_customer_template()
         self.release = publish(
@@ -127,6 +137,7 @@ class Sandbox:
             "user_pool_id": self.user_pool_id,
             "user_pool_client_id": self.client_id,
             "customer_template": str(self.rendered_template.resolve()),
+            "developer_page_url": self._page.url,
             "vendor_outputs": self.vendor_outputs,
             "marketplace": {"endpoint_url": self.marketplace_url, "product_code": product["product_code"]},
         }
@@ -139,6 +150,8 @@ class Sandbox:
 
     def stop(self) -> None:
         self.endpoints_file.unlink(missing_ok=True)
+        if self._page:
+            self._page.stop()
         if self._http:
             self._http.shutdown()
             self._http.server_close()
@@ -150,6 +163,34 @@ class Sandbox:
             self._moto.stop()
 
     # -- pieces -------------------------------------------------------------------------
+    def _page_stand_ins(self) -> dict[tuple[str, str], str]:
+        """The sandbox's page host in place of each CloudFront distribution's domain name."""
+        template = json.loads((self.cdk_out / f"{self.vendor_stack}.template.json").read_text())
+        return {
+            (logical, "DomainName"): self._page.host
+            for logical, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::CloudFront::Distribution"
+        }
+
+    def _page_environment(self, environment: dict[str, str]) -> dict[str, str]:
+        """The sandbox serves the page over HTTP: its origin is `http://`, not CloudFront's `https://`."""
+        secure = f"https://{self._page.host}"
+        return {k: v.replace(secure, self._page.origin) for k, v in environment.items()}
+
+    def _start_page(self) -> None:
+        self.user_pool_front = UserPoolFront(self._cognito, self.user_pool_id, self._page.origin)
+        self._page.configure(
+            {
+                "api_url": self.api_url,
+                "region": REGION,
+                "user_pool_id": self.user_pool_id,
+                "user_pool_client_id": self.client_id,
+                "cognito_endpoint": f"{self.api_url}{COGNITO_PATH}",
+            },
+            self.api_url,
+        )
+        self._page.start()
+
     def _start_workers(self) -> None:
         stack: Provisioned = self.stack
         lam = self._session.client("lambda", endpoint_url=self.aws_endpoint)
@@ -165,6 +206,8 @@ class Sandbox:
         }
         assets = json.loads((self.cdk_out / f"{self.vendor_stack}.assets.json").read_text())["files"]
         for logical, resource in stack.resources_of_type("AWS::Lambda::Function").items():
+            if logical in stack.skipped:
+                continue  # the developer page's deployment function: see provision.py
             s3_key = resource["Properties"]["Code"].get("S3Key")
             if not isinstance(s3_key, str):
                 continue  # inline code: nothing the sandbox serves
@@ -175,7 +218,7 @@ class Sandbox:
                 name=config["FunctionName"],
                 handler=config["Handler"],
                 asset_dir=(self.cdk_out / asset).resolve(),
-                environment=config.get("Environment", {}).get("Variables", {}),
+                environment=self._page_environment(config.get("Environment", {}).get("Variables", {})),
                 timeout_s=int(config.get("Timeout", 30)),
                 memory_mb=int(config.get("MemorySize", 512)),
             )
@@ -206,7 +249,8 @@ class Sandbox:
             CognitoVerifier(self.aws_endpoint, REGION, pools, clients),
             gateway_responses(template),
             stage,
-            binary_media_types(template),
+            preflight=preflight_headers(template),
+            binary_types=binary_media_types(template),
         )
         self._cognito = cognito
         self.sandbox_routes = {
@@ -215,6 +259,7 @@ class Sandbox:
             ("POST", "/_sandbox/marketplace/subscriptions"): self._mp_subscribe,
             ("POST", "/_sandbox/marketplace/events"): self._mp_event,
             ("GET", "/_sandbox/marketplace/metered"): self._mp_metered,
+            ("POST", "/_sandbox/users/confirmation-code"): self._confirmation_code,
         }
         for job in self.triggers.jobs:
             self.sandbox_routes[("POST", f"/_sandbox/jobs/{job}")] = lambda doc, job=job: self._run_job(
@@ -239,7 +284,15 @@ class Sandbox:
                     return
                 body = self.rfile.read(length) if length else b""
                 route = sandbox.sandbox_routes.get((self.command, parts.path))
-                if route:
+                origin = self.headers.get("Origin")
+                if parts.path == COGNITO_PATH:
+                    response = sandbox._user_pool_call(
+                        self.command, self.headers.get("X-Amz-Target", ""), body
+                    )
+                    response.headers.update(sandbox.user_pool_front.cors_headers(origin))
+                elif self.command == "OPTIONS" and not parts.path.startswith("/_sandbox/"):
+                    response = sandbox.gateway.preflight(parts.path, origin, sandbox.cors_origins)
+                elif route:
                     response = sandbox._sandbox_call(route, body)
                 else:
                     try:
@@ -402,6 +455,34 @@ class Sandbox:
             UserAttributes=[{"Name": "email_verified", "Value": "true"}],
         )
         return _json(201, {"email": email, "sub": made["UserSub"]})
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        """The page origins the functions allow (`VS_CORS_ORIGINS`), the sandbox page's among them."""
+        for worker in self._workers.values():
+            value = worker.spec.environment.get("VS_CORS_ORIGINS")
+            if value:
+                return tuple(o.strip() for o in value.split(",") if o.strip())
+        return ()
+
+    def _user_pool_call(self, method: str, target: str, body: bytes) -> GatewayResponse:
+        amz_json = {"Content-Type": "application/x-amz-json-1.1"}
+        if method == "OPTIONS":
+            return GatewayResponse(200, "", {})
+        if method != "POST" or self.user_pool_front is None:
+            return GatewayResponse(405, json.dumps({"__type": "MethodNotAllowed"}), amz_json)
+        status, document = self.user_pool_front.handle(target, body)
+        return GatewayResponse(status, json.dumps(document), amz_json)
+
+    def _confirmation_code(self, document: dict) -> GatewayResponse:
+        """The code Cognito would have emailed at sign-up (the sandbox sends no email)."""
+        email = document.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            return _error(400, "ValidationError", "Field 'email' is required.")
+        code = self.user_pool_front.code_for(email) if self.user_pool_front else None
+        if code is None:
+            return _error(404, "NotFound", "No confirmation code is pending for this email.")
+        return _json(200, {"email": email, "code": code})
 
     def _sign_in(self, document: dict) -> GatewayResponse:
         creds = self._credentials(document)

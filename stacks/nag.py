@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 
-from constructs import license_api, product_catalog
+from constructs import developer_page, license_api, product_catalog
 
 XRAY = (
     "Resource '*' only for actions without resource-level permissions: X-Ray PutTraceSegments/"
@@ -80,6 +80,13 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         "(releases/<product>/<version>/…); "
         "only GetObject/GetObjectVersion, only under releases/",
     )
+    ack(
+        stack,
+        "DeveloperKeys/Api/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5[Resource::<ArtifactsTemplatesEBF65117.Arn>/*]",
+        "GET /v1/launch presigns the current release's customer template, whose key is named by the "
+        "release record (<product>/<version>/customer.template.json); only GetObject/GetObjectVersion",
+    )
     ack(stack, "Marketplace/Events/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]", XRAY)
     ack(stack, "Marketplace/DeadLetters/Resource", "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
     function = stack.node.find_child("Marketplace").node.find_child("Events").node.find_child("Function")
@@ -92,6 +99,7 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
     )
     _job_findings(stack, "Notices/Daily")
     _job_findings(stack, "Metering/Hourly")
+    _developer_page_findings(stack)
     ack(
         stack,
         "Identity/UserPool/Resource",
@@ -99,6 +107,78 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         "MFA is optional (TOTP) so customers can sign up without a second device; threat protection is "
         "in full-function mode and API keys, not passwords, reach the paid software",
     )
+
+
+def _developer_page_findings(stack: Stack) -> None:
+    """The static site, its CloudFront distribution, the fulfillment route and CDK's
+    BucketDeployment function (a singleton named by its memory size, found by prefix)."""
+    _function_findings(stack, "DeveloperPage/Fulfillment", "Function", sync=True)
+    fulfillment = (
+        "AWS Marketplace posts the buyer's browser here before the buyer has an account "
+        "(docs/protocol.md §3.1); the function only redirects, reads and writes nothing"
+    )
+    for method, path in developer_page.FULFILLMENT_ROUTES:
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            ack(stack, f"Api/RestApi/Default{path}/{method}/Resource", rule, fulfillment)
+    ack(
+        stack,
+        "DeveloperPage/Site/Resource",
+        "AwsSolutions-S1",
+        "Holds only the public page's static files, written by the deployment; CloudFront reads it through "
+        "origin access control and CloudTrail records changes",
+    )
+    distribution = "DeveloperPage/Distribution/Resource"
+    ack(
+        stack,
+        distribution,
+        "AwsSolutions-CFR3",
+        "Serves static files only; customers' calls go to the API, which has access logs. Standard "
+        "logging needs an ACL-enabled bucket, which this stack does not create",
+    )
+    ack(
+        stack,
+        distribution,
+        "AwsSolutions-CFR4",
+        "Uses the default *.cloudfront.net certificate, for which CloudFront does not take a minimum "
+        "protocol version; a vendor's custom domain brings its own certificate and TLSv1.2_2021",
+    )
+    ack(stack, distribution, "AwsSolutions-CFR1", "Customers may be anywhere AWS Marketplace sells")
+    ack(
+        stack,
+        distribution,
+        "AwsSolutions-CFR2",
+        "Static files only (GET/HEAD, cached); a WAF web ACL is the operator's choice, as for the API",
+    )
+    deployer = next(
+        c.node.id for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")
+    )
+    cdk_owned = (
+        "CDK's BucketDeployment function, run only by CloudFormation at deploy time to copy the page and "
+        "its config.json into the site bucket; its code and S3 grants are aws-cdk-lib's (the role is this "
+        "stack's own, with its own log group and X-Ray only on Resource *)"
+    )
+    for finding in (
+        "Resource::*",  # X-Ray only (PutTraceSegments/PutTelemetryRecords)
+        "Action::s3:GetBucket*",
+        "Action::s3:GetObject*",
+        "Action::s3:List*",
+        "Action::s3:Abort*",
+        "Action::s3:DeleteObject*",
+        "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+        "Resource::<DeveloperPageSiteC8BD77B4.Arn>/*",
+    ):
+        ack(
+            stack,
+            "DeveloperPage/DeployRole/DefaultPolicy/Resource",
+            f"AwsSolutions-IAM5[{finding}]",
+            cdk_owned,
+        )
+    for rule in (
+        "AwsSolutions-L1",
+        "Serverless-LambdaLatestVersion",
+        "Serverless-LambdaDLQ",
+    ):
+        ack(stack, f"{deployer}/Resource", rule, cdk_owned)
 
 
 def acknowledge_customer_findings(stack: Stack) -> None:

@@ -9,6 +9,7 @@ from constructs.artifact_store import ArtifactStore
 from constructs.audit_log import AuditLog
 from constructs.customer_identity import CustomerIdentity
 from constructs.developer_keys import DeveloperKeys
+from constructs.developer_page import DeveloperPage
 from constructs.key_vault import KeyVault
 from constructs.license_api import LicenseApi
 from constructs.marketplace_subscriptions import MarketplaceSubscriptions
@@ -29,17 +30,19 @@ class VendorPlatformStack(Stack):
         audit = AuditLog(self, "AuditLog")
         data = PlatformData(self, "Data")
         self.artifacts = ArtifactStore(self, "Artifacts")
+        self.page = DeveloperPage(self, "DeveloperPage")
+        page_origins = (*config.developer_page_origins, self.page.url)
         self.api = PlatformApi(
             self,
             "Api",
             user_pool=identity.user_pool,
             throttle_rate=config.throttle_rate,
             throttle_burst=config.throttle_burst,
-            cors_origins=config.developer_page_origins,
+            cors_origins=page_origins,
         )
         product_env = {
             "VS_PRODUCT": config.runtime_product_json(),
-            "VS_CORS_ORIGINS": ",".join(config.developer_page_origins),
+            "VS_CORS_ORIGINS": ",".join(page_origins),
         }
         keys_env = {
             **product_env,
@@ -49,8 +52,15 @@ class VendorPlatformStack(Stack):
         }
         layer = config.powertools_layer_version
         ProductCatalog(self, "Product", api=self.api, environment=product_env, layer_version=layer)
+        self.page.connect(
+            api=self.api,
+            user_pool=identity.user_pool,
+            client=identity.client,
+            environment=product_env,
+            layer_version=layer,
+        )
         data_env = {"VS_TABLE_DATA": data.table.table_name}
-        DeveloperKeys(
+        developer = DeveloperKeys(
             self,
             "DeveloperKeys",
             api=self.api,
@@ -60,6 +70,7 @@ class VendorPlatformStack(Stack):
             environment={**keys_env, **data_env},
             layer_version=layer,
         )
+        developer.allow_launch_links(self.artifacts.templates, self.artifacts.bucket_key)
         license_env = {
             **keys_env,
             **data_env,
@@ -120,6 +131,9 @@ class VendorPlatformStack(Stack):
         )
         CfnOutput(
             self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)"
+        )
+        CfnOutput(
+            self, "DeveloperPageUrl", value=self.page.url, description="The developer page (CloudFront)"
         )
         CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=identity.client.user_pool_client_id)

@@ -21,6 +21,11 @@ def mask(template: dict) -> dict:
         for key in ("aws:asset:path", "aws:asset:hash"):
             if key in metadata:
                 metadata[key] = "<asset>"
+        keys = resource.get("Properties", {}).get("SourceObjectKeys")  # BucketDeployment's assets
+        if isinstance(keys, list):
+            resource["Properties"]["SourceObjectKeys"] = [
+                ASSET_HASH.sub("<asset-hash>", k) if isinstance(k, str) else k for k in keys
+            ]
         code = resource.get("Properties", {}).get("Code", {})
         if isinstance(code.get("S3Key"), str):
             code["S3Key"] = ASSET_HASH.sub("<asset-hash>", code["S3Key"])
@@ -51,4 +56,6 @@ def test_mask_hides_asset_hashes_only(vendor_template):
         " ".join(str(r.get("Properties", {}).get("Code", "")) for r in masked["Resources"].values())
     )
     assert "<asset-hash>.zip" in text
+    for resource in masked["Resources"].values():  # the developer page's files are an asset too
+        assert not ASSET_HASH.search(str(resource.get("Properties", {}).get("SourceObjectKeys", "")))
     assert masked["Resources"].keys() == vendor_template["Resources"].keys()

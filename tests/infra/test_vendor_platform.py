@@ -57,7 +57,7 @@ def test_symmetric_keys_rotate_and_special_keys_have_their_spec(template: Templa
 
 def test_buckets_are_encrypted_private_and_ssl_only(template: Template):
     buckets = template.find_resources("AWS::S3::Bucket")
-    assert len(buckets) == 3  # artifacts, templates, access logs
+    assert len(buckets) == 4  # artifacts, templates, access logs, developer page
     for name, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], name
@@ -69,7 +69,7 @@ def test_buckets_are_encrypted_private_and_ssl_only(template: Template):
         }, name
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}, name
     policies = template.find_resources("AWS::S3::BucketPolicy")
-    assert len(policies) == 3
+    assert len(policies) == 4
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
@@ -156,8 +156,8 @@ def test_developer_routes_require_cognito_and_public_routes_do_not(template: Tem
             continue
         by_type.setdefault(props["AuthorizationType"], 0)
         by_type[props["AuthorizationType"]] += 1
-    # keys (3), marketplace registration, subscription, usage history
-    assert by_type.get("COGNITO_USER_POOLS") == 6
+    # keys (3), marketplace registration, subscription, usage history, launch link
+    assert by_type.get("COGNITO_USER_POOLS") == 7
     assert by_type.get("NONE", 0) >= 3  # health, product, whoami (signed requests)
 
 

@@ -22,6 +22,7 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
+from platform_tables import DATA_TABLE, create_data_table
 
 from shared import signing
 from tests.aws_fixtures import AWS_FIXTURES
@@ -144,6 +145,7 @@ def reset_caches(*, clients: bool) -> None:
     cached = [
         get_config,
         keys.handlers.api.key_store,
+        keys.handlers.api.activation_store,
         keys.handlers.api.secret_deriver,
         keys.handlers.api.audit_log,
         license.handlers.auth.verifier,
@@ -317,6 +319,7 @@ def aws_world_fixture() -> Iterator[str]:
         "VS_PRODUCT": json.dumps(PRODUCT),
         "VS_TABLE_KEYS": KEYS_TABLE,
         "VS_TABLE_AUDIT": AUDIT_TABLE,
+        "VS_TABLE_DATA": DATA_TABLE,
         "POWERTOOLS_SERVICE_NAME": "vendstack-test",
         "POWERTOOLS_METRICS_NAMESPACE": "VendstackTest",
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -326,6 +329,8 @@ def aws_world_fixture() -> Iterator[str]:
     try:
         with mock_aws():
             _create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+            # The developer function also reads activations (the stacks that use each key).
+            create_data_table(boto3.client("dynamodb", region_name="us-east-1"))
             kms = boto3.client("kms", region_name="us-east-1")
             key_arn = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
             patch.setenv("VS_KEY_SECRETS", key_arn)

@@ -9,6 +9,9 @@ DATA_TABLE = "vs-data"
 
 
 def create_data_table(ddb: Any, table: str = DATA_TABLE) -> None:
+    """Creates the table once; a world that already has it (the keys world does) keeps it."""
+    if table in ddb.list_tables()["TableNames"]:
+        return
     ddb.create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],

@@ -22,6 +22,7 @@ from conftest_activations import (
     world_fixture,
 )
 from conftest_keys import OTHER_EMAIL, OTHER_SUB, SUB, aws_world_fixture, vault_fixture
+from conftest_keys import PRODUCT as RUNTIME_PRODUCT
 
 import subscriptions.logic.status
 from activations.dal.activation_store import ActivationStore
@@ -108,6 +109,45 @@ def test_activation_is_recorded_and_queryable_by_customer(
     [listed] = ActivationStore(DATA_TABLE).for_customer(SUB)
     assert listed.activation_id == activation_id
     assert ActivationStore(DATA_TABLE).for_customer(OTHER_SUB) == []
+
+
+def test_key_list_shows_the_stacks_that_use_each_key_until_deactivated(
+    world: DeliveryWorld, published: dict, customer_key: dict
+) -> None:
+    spare = world.vault.create_key(label="spare")
+    other = world.vault.create_key(sub=OTHER_SUB, email=OTHER_EMAIL)
+    activation_id = world.activate(customer_key).body["activation_id"]
+    world.activate(other)
+
+    def stacks() -> dict[str, list[dict]]:
+        return {k["access_key"]: k["stacks"] for k in world.vault.keys_api("GET").body["keys"]}
+
+    listed = stacks()
+    assert set(listed) == {customer_key["access_key"], spare["access_key"]}, "only the caller's keys"
+    [stack] = listed[customer_key["access_key"]]
+    assert stack["stack_id"] == STACK_ID and stack["stack_name"] == STACK_ID.split("/")[1]
+    assert (stack["aws_account_id"], stack["region"], stack["version"]) == (ACCOUNT_ID, REGION, "1.0.0")
+    assert listed[spare["access_key"]] == []
+    assert world.deactivate(customer_key, activation_id).status == 204
+    assert stacks()[customer_key["access_key"]] == [], "a deleted stack no longer uses the key"
+
+
+def test_launch_link_names_the_published_template_version(world: DeliveryWorld, customer_key: dict) -> None:
+    before = world.vault.keys_api("GET", "/v1/launch")
+    assert before.status == 503 and before.body["error"]["code"] == "ReleaseUnavailable"
+    published = world.publish("1.0.0")
+    answer = world.vault.keys_api("GET", "/v1/launch")
+    assert answer.status == 200 and answer.body["version"] == "1.0.0"
+    link = urlsplit(answer.body["launch_url"])
+    assert link.netloc == "console.aws.amazon.com" and "/stacks/quickcreate" in link.fragment
+    query = parse_qs(link.fragment.split("?", 1)[1])
+    template = urlsplit(query["templateURL"][0])
+    template_query = parse_qs(template.query)
+    assert template.path.endswith(published["template"]["key"])
+    assert template_query["versionId"] == [published["template"]["version_id"]]
+    assert template_query["X-Amz-Expires"] == ["3600"]
+    assert query["stackName"] == [RUNTIME_PRODUCT["name"]]
+    assert world.vault.keys_api("GET", "/v1/launch", claims=None).status in {401, 403}
 
 
 def test_update_reactivates_the_same_id(world: DeliveryWorld, published: dict, customer_key: dict) -> None:

@@ -83,7 +83,16 @@ def test_list_newest_first_with_status_and_last_used(vault: Vault, monkeypatch: 
     entries = listed.body["keys"]
     assert [e["label"] for e in entries] == ["third", "second", "first"]
     assert [e["status"] for e in entries] == ["revoked", "active", "active"]
-    assert set(entries[0]) == {"access_key", "label", "created_at", "expires_at", "status", "last_used_at"}
+    assert set(entries[0]) == {
+        "access_key",
+        "label",
+        "created_at",
+        "expires_at",
+        "status",
+        "last_used_at",
+        "stacks",
+    }
+    assert all(e["stacks"] == [] for e in entries), "no stack has activated with these keys"
     assert entries[1]["last_used_at"] is not None and entries[2]["last_used_at"] is None
 
     later = datetime.now(UTC) + timedelta(days=2)

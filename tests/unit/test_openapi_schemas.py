@@ -72,11 +72,29 @@ def _activation() -> dict:
     }
 
 
+# One entry of a key's `stacks` as keys.dal.stacks.stacks_by_key builds it.
+STACK_USE = {
+    "stack_id": "arn:aws:cloudformation:us-east-1:111122223333:stack/textlens/1b2c3d4e",
+    "stack_name": "textlens",
+    "aws_account_id": "111122223333",
+    "region": "us-east-1",
+    "version": "1.0.0",
+    "activated_at": "2026-11-22T13:00:00Z",
+}
+
 RUNTIME_DOCUMENTS = [
     ("Health", lambda: health_document(CONFIG)),
     ("Product", lambda: product_document(CONFIG)),
     ("CreatedKey", lambda: CreatedKey(KEY, "vsSK_" + "x" * 43).document()),
-    ("KeyList", lambda: {"keys": [KEY.public(NOW), KEY.revoked(NOW).public(NOW)]}),
+    (
+        "KeyList",
+        lambda: {
+            "keys": [
+                {**KEY.public(NOW), "stacks": [STACK_USE]},
+                {**KEY.revoked(NOW).public(NOW), "stacks": []},
+            ]
+        },
+    ),
     ("Subscription", lambda: status_document(None, NOW)),
     (
         "Subscription",

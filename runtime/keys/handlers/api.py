@@ -15,11 +15,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from activations.dal.activation_store import ActivationStore
+from activations.handlers import launch as launch_link
 from audit.log import AuditLog
 from audit.middleware import current_audit, run_audited
 from audit.redaction import make_logger
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
+from keys.dal.stacks import stacks_by_key
 from keys.logic.keys import create_key, list_keys, revoke_key
 from keys.models import Caller, CreateKeyRequest
 from shared.config import get_config
@@ -40,6 +43,11 @@ NO_STORE = {"Cache-Control": "no-store"}
 def key_store() -> KeyStore:
     config = get_config()
     return KeyStore(config.tables["keys"], retention_days=config.audit_retention_days)
+
+
+@lru_cache(maxsize=1)
+def activation_store() -> ActivationStore:
+    return ActivationStore(get_config().tables["data"])
 
 
 @lru_cache(maxsize=1)
@@ -77,6 +85,7 @@ def identify_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware
 app.use(middlewares=[identify_caller])
 app.include_router(subscriptions.router)  # POST /v1/marketplace/registrations, GET /v1/subscription
 app.include_router(usage_history.router)  # GET /v1/usage
+app.include_router(launch_link.router)  # GET /v1/launch
 
 
 def _caller() -> Caller:
@@ -108,7 +117,9 @@ def create() -> Response:
 @tracer.capture_method
 def list_() -> Response:
     _refuse_query()
-    return json_response(200, {"keys": list_keys(key_store(), _caller(), utcnow())}, NO_STORE)
+    caller = _caller()
+    stacks = stacks_by_key(activation_store(), caller.customer_id)
+    return json_response(200, {"keys": list_keys(key_store(), caller, utcnow(), stacks)}, NO_STORE)
 
 
 @app.delete("/v1/keys/<access_key>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from keys.dal.key_store import AccessKeyTaken, KeySetContention, KeyStore
@@ -74,10 +75,13 @@ def _draw_key(
     return CreatedKey(key=key, secret_key=deriver.derive(key.access_key, key.salt, use_cache=False))
 
 
-def list_keys(store: KeyStore, caller: Caller, now: datetime) -> list[dict]:
+def list_keys(
+    store: KeyStore, caller: Caller, now: datetime, stacks: Mapping[str, list[dict]] | None = None
+) -> list[dict]:
+    """The caller's keys, newest first, each with the active stacks that use it (`stacks`)."""
     keys = store.list_keys(caller.customer_id)
     keys.sort(key=lambda k: k.created_at, reverse=True)
-    return [k.public(now) for k in keys]
+    return [{**k.public(now), "stacks": list((stacks or {}).get(k.access_key, []))} for k in keys]
 
 
 def revoke_key(store: KeyStore, caller: Caller, access_key: str, now: datetime) -> None:
