@@ -82,8 +82,14 @@ class MarketplaceSubscriptions(Construct):
             event_pattern=events.EventPattern(source=[AGREEMENT_SOURCE], detail_type=DETAIL_TYPES),
             targets=[targets.LambdaFunction(fn, retry_attempts=4, dead_letter_queue=self.dead_letters)],
         )
+        # No resource-level permissions for either (Service Authorization Reference, "Actions,
+        # resources, and condition keys for AWS Marketplace"). DescribeAgreement tells this
+        # product's agreement events from the seller's others (they name no product).
         fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["aws-marketplace:GetEntitlements"], resources=["*"])
+            iam.PolicyStatement(
+                actions=["aws-marketplace:GetEntitlements", "aws-marketplace:DescribeAgreement"],
+                resources=["*"],
+            )
         )
         self.dead_letter_alarm = dead_letter_alarm(
             self,
