@@ -87,12 +87,15 @@ class MarketplaceSubscriptions(Construct):
             event_pattern=events.EventPattern(source=[AGREEMENT_SOURCE], detail_type=DETAIL_TYPES),
             targets=[targets.LambdaFunction(fn, retry_attempts=4, dead_letter_queue=self.dead_letters)],
         )
+        # No resource-level permissions for these (Service Authorization Reference, "Actions,
+        # resources, and condition keys for AWS Marketplace"). DescribeAgreement tells this
+        # product's agreement events from the seller's others (they name no product).
+        actions = ["aws-marketplace:DescribeAgreement"]
         if contract_pricing:
             # Entitlements exist for contract pricing only (AWS docs: "Checking entitlements
-            # using the AWS Marketplace Entitlement Service"); no resource-level permissions.
-            fn.add_to_role_policy(
-                iam.PolicyStatement(actions=["aws-marketplace:GetEntitlements"], resources=["*"])
-            )
+            # using the AWS Marketplace Entitlement Service").
+            actions.append("aws-marketplace:GetEntitlements")
+        fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=["*"]))
         self.dead_letter_alarm = dead_letter_alarm(
             self,
             "DeadLetterAlarm",

@@ -61,3 +61,21 @@ class MarketplaceMetering(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        # botocore refused a record client-side (ParamValidationError): a bug in the function's
+        # SDK or code, never retried; the records are flagged `failed` for the vendor.
+        self.sdk_refused_alarm = cloudwatch.Alarm(
+            self,
+            "MeteringSdkRefused",
+            alarm_description="The SDK refused usage records before sending them (ParamValidationError): "
+            "a bug, the records are flagged failed",
+            metric=cloudwatch.Metric(
+                namespace="Vendstack",
+                metric_name="MeteringSdkRefused",
+                dimensions_map={"service": "metering"},
+                statistic="Sum",
+                period=Duration.hours(1),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

@@ -113,7 +113,7 @@ def main() -> int:
             step("Hourly metering job, run once the hour's acceptance window has passed")
             show(
                 *api.call(
-                    "POST", "/_sandbox/jobs/metering", {"now": iso(hour + timedelta(hours=7, minutes=2))}
+                    "POST", "/_sandbox/jobs/metering", {"now": iso(hour + timedelta(hours=4, minutes=2))}
                 )
             )
             status, metered = api.call("GET", "/_sandbox/marketplace/metered")

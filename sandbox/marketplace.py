@@ -1,6 +1,7 @@
-"""A local AWS Marketplace emulator: Metering (ResolveCustomer, BatchMeterUsage) and Entitlement
-(GetEntitlements) over HTTP on 127.0.0.1, reached by boto3 through `endpoint_url` (or the
-`AWS_ENDPOINT_URL_MARKETPLACE_METERING` / `AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` variables).
+"""A local AWS Marketplace emulator: Metering (ResolveCustomer, BatchMeterUsage), Entitlement
+(GetEntitlements) and Agreement (DescribeAgreement) over HTTP on 127.0.0.1, reached by boto3 through
+`endpoint_url` (or the `AWS_ENDPOINT_URL_MARKETPLACE_METERING` /
+`AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` / `AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT` variables).
 
 moto has no Marketplace, so this fills the gap (README, "What is real and what is emulated"). It
 speaks awsJson1_1, the protocol boto3 picks for both services (botocore prefers `json` over
@@ -21,6 +22,7 @@ import secrets
 import string
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,6 +32,7 @@ from typing import Any
 
 from sandbox import marketplace_events as events
 from sandbox.marketplace_model import (
+    AGREEMENT,
     ENTITLEMENT,
     METERING,
     Problem,
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 SELLER_ACCOUNT_ID = "444455556666"
 METERING_PREFIX = "AWSMPMeteringService"
 ENTITLEMENT_PREFIX = "AWSMPEntitlementService"
+AGREEMENT_PREFIX = "AWSMPCommerceService_v20200301"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_BODY = 1024 * 1024  # BatchMeterUsage: "each request must be less than 1 MB in size"
 
@@ -54,11 +58,17 @@ OPERATIONS = {
     f"{METERING_PREFIX}.MeterUsage": (METERING, "MeterUsage"),
     f"{METERING_PREFIX}.RegisterUsage": (METERING, "RegisterUsage"),
     f"{ENTITLEMENT_PREFIX}.GetEntitlements": (ENTITLEMENT, "GetEntitlements"),
+    # awsJson1_0 (botocore resolves the model's `json` protocol; SOURCES.md §8), same error shape.
+    f"{AGREEMENT_PREFIX}.DescribeAgreement": (AGREEMENT, "DescribeAgreement"),
 }
 # The error each service answers for a request that breaks the model's constraints. The metering model
 # defines none, so it is AWS's common `ValidationException`; the entitlement model defines
 # `InvalidParameterException` ("One or more parameters in your request was invalid").
-CONSTRAINT_ERROR = {METERING: "ValidationException", ENTITLEMENT: "InvalidParameterException"}
+CONSTRAINT_ERROR = {
+    METERING: "ValidationException",
+    ENTITLEMENT: "InvalidParameterException",
+    AGREEMENT: "ValidationException",
+}
 TAG_SHAPES = {"TagList", "TagKey", "TagValue"}
 
 _LOWER = string.ascii_lowercase + string.digits
@@ -134,6 +144,19 @@ class _Subscription:
 
 
 @dataclass
+class _Agreement:
+    """A purchase agreement of this seller: for this product, or for another of its products."""
+
+    agreement_id: str
+    aws_account_id: str
+    product_id: str
+    offer_id: str
+    start: datetime
+    end: datetime
+    status: str = "ACTIVE"
+
+
+@dataclass
 class _Accepted:
     quantity: Decimal
     metering_record_id: str
@@ -151,7 +174,7 @@ class MarketplaceEmulator:
         *,
         clock: Callable[[], datetime] | None = None,
         token_ttl_s: float = 3600,
-        window_hours: float = 24,
+        window_hours: float = 6,
         future_skew_s: float = 300,
         product_id: str | None = None,
         product_title: str = "Vendstack Service",
@@ -168,10 +191,13 @@ class MarketplaceEmulator:
         self.response_problems: list[str] = []  # responses that broke the output model (should stay empty)
         self._lock = threading.RLock()
         self._subscriptions: list[_Subscription] = []
+        self._agreements: dict[str, _Agreement] = {}
         self._accepted: dict[tuple, _Accepted] = {}
         self._metered: list[dict] = []
         self._throttle_calls = 0
         self._unprocessed_records = 0
+        self.calls: Counter[str] = Counter()  # operation name → requests received
+        self.sns_signer = events.SnsSigner()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -257,6 +283,9 @@ class MarketplaceEmulator:
                 entitlements={k: _entitlement_value(v) for k, v in (entitlements or {}).items()},
             )
             self._subscriptions.append(sub)
+            self._agreements[sub.agreement_id] = _Agreement(
+                sub.agreement_id, aws_account_id, self.product_id, self.offer_id, sub.start, sub.end
+            )
         result = {
             "registration_token": sub.registration_token,
             "license_arn": sub.license_arn,
@@ -266,6 +295,49 @@ class MarketplaceEmulator:
         if legacy:
             result["customer_identifier"] = sub.customer_identifier
         return result
+
+    def other_product_agreement(self, aws_account_id: str, product_id: str | None = None) -> str:
+        """The buyer accepts an offer for *another* product of the same seller: an agreement (no
+        licence for this product, no metering); its events reach this product's rule too."""
+        now = self.now()
+        agreement = _Agreement(
+            agreement_id="agmt-" + _random(_LOWER, 25),
+            aws_account_id=aws_account_id,
+            product_id=product_id or "prod-" + _random(_LOWER, 13),
+            offer_id="offer-" + _random(_LOWER, 13),
+            start=now,
+            end=_agreement_end(now),
+        )
+        if agreement.product_id == self.product_id:
+            raise ValueError("that is this product's id")
+        with self._lock:
+            self._agreements[agreement.agreement_id] = agreement
+        return agreement.agreement_id
+
+    def agreement_event(self, kind: str, agreement_id: str) -> dict:
+        """An agreement event (`purchase-agreement-*`) about any agreement of the seller, as AWS
+        delivers it: created/ended name no product (SOURCES.md §3)."""
+        if not kind.startswith("purchase-agreement-"):
+            raise ValueError(f"not an agreement event kind: {kind!r}")
+        now = self.now()
+        with self._lock:
+            agreement = self._agreements[agreement_id]
+            if kind == "purchase-agreement-ended":
+                agreement.status = "CANCELLED"
+            subject = events.EventSubject(
+                seller_account_id=self.seller_account_id,
+                aws_account_id=agreement.aws_account_id,
+                customer_identifier="",
+                product_code="",
+                product_id=agreement.product_id,
+                product_title=self.product_title,
+                offer_id=agreement.offer_id,
+                agreement_id=agreement.agreement_id,
+                license_id="",
+                start=agreement.start,
+                end=agreement.end,
+            )
+        return events.build(kind, subject, now)
 
     def end_subscription(self, aws_account_id: str) -> None:
         """Ends every subscription of the account: later records → CustomerNotSubscribed."""
@@ -296,6 +368,8 @@ class MarketplaceEmulator:
                 sub.status = "ended"
             elif kind in ("unsubscribe-pending", "purchase-agreement-ended") and sub.status == "active":
                 sub.status = "ending"
+            if kind == "purchase-agreement-ended":
+                self._agreements[sub.agreement_id].status = "CANCELLED"
             subject = events.EventSubject(
                 seller_account_id=self.seller_account_id,
                 aws_account_id=sub.aws_account_id,
@@ -309,7 +383,12 @@ class MarketplaceEmulator:
                 start=sub.start,
                 end=sub.end,
             )
-        return events.build(kind, subject, now)
+        payload = events.build(kind, subject, now)
+        return self.sns_signer.sign(payload) if kind in events.SNS_KINDS else payload
+
+    def sns_trust(self) -> dict[str, str]:
+        """The certificate the emulator signs SNS messages with, for the sandbox's workers only."""
+        return self.sns_signer.trust()
 
     def metered(self) -> list[dict]:
         with self._lock:
@@ -354,6 +433,7 @@ class MarketplaceEmulator:
                 raise ApiError("UnknownOperationException", f"Unknown operation {target!r}")
             service, operation = OPERATIONS[target]
             with self._lock:
+                self.calls[operation] += 1
                 if self._throttle_calls > 0:
                     self._throttle_calls -= 1
                     raise ApiError("ThrottlingException", "Rate exceeded")
@@ -499,6 +579,9 @@ class MarketplaceEmulator:
         return quantity
 
     def _check_window(self, timestamp: float, now: datetime) -> None:
+        """As strict as AWS's API reference: "Usage records aren't accepted 6 hours or more after an
+        event" (AWS docs: "BatchMeterUsage", AWS Marketplace Metering Service API reference; a newer
+        model text says 24 h, `window_hours=24` emulates that reading), plus the month-end close."""
         try:
             moment = datetime.fromtimestamp(timestamp, UTC)
         except (OverflowError, OSError, ValueError):
@@ -582,6 +665,31 @@ class MarketplaceEmulator:
             }
         )
         return {"UsageRecord": echo, "MeteringRecordId": record_id, "Status": "Success"}
+
+    # ---------------------------------------------------------------- agreement
+
+    def _op_DescribeAgreement(self, params: dict) -> dict:  # noqa: N802
+        """The fields of marketplace-agreement-describe-agreement-response*.json: the product is
+        `proposalSummary.resources[].id` (AWS docs: "DescribeAgreement", Agreement API reference)."""
+        with self._lock:
+            agreement = self._agreements.get(params["agreementId"])
+            if agreement is None:
+                raise ApiError("ResourceNotFoundException", f"Agreement {params['agreementId']} not found.")
+            return {
+                "agreementId": agreement.agreement_id,
+                "acceptor": {"accountId": agreement.aws_account_id},
+                "proposer": {"accountId": self.seller_account_id},
+                "startTime": int(agreement.start.timestamp()),
+                "endTime": int(agreement.end.timestamp()),
+                "acceptanceTime": int(agreement.start.timestamp()),
+                "agreementType": "PurchaseAgreement",
+                "estimatedCharges": {"currencyCode": "USD", "agreementValue": "0"},
+                "proposalSummary": {
+                    "resources": [{"id": agreement.product_id, "type": "SaaSProduct"}],
+                    "offerId": agreement.offer_id,
+                },
+                "status": agreement.status,
+            }
 
     # ---------------------------------------------------------------- entitlement
 

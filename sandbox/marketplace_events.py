@@ -2,16 +2,21 @@
 `tests/fixtures/aws/` (SOURCES.md §1-§3): SNS notifications as the SQS message body (raw delivery off,
 `Message` a JSON string) and EventBridge events from `aws.agreement-marketplace`.
 
-Only identifiers and times vary; keys, nesting and value types are the fixtures'. SNS `Signature` values
-are placeholders (nothing here can sign as SNS).
+Only identifiers and times vary; keys, nesting and value types are the fixtures'. SNS messages are
+signed as SNS signs them (AWS docs: "Verifying the signatures of Amazon SNS messages"), by `SnsSigner`
+with a certificate only the sandbox trusts: the platform's verifier accepts it only where the
+sandbox's worker environment names it (`VS_SANDBOX_SNS_CERTS`), never when deployed.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 SNS_TOPIC_OWNER = "999988887777"  # AWS-owned Marketplace topic account (fixture convention)
 REGION = "us-east-1"
@@ -59,6 +64,67 @@ def _iso_seconds(moment: datetime) -> str:
 
 def _iso_millis(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+SIGNED_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+
+
+class SnsSigner:
+    """Signs SNS notifications with SignatureVersion 1 (SHA1withRSA) or 2 (SHA256withRSA) under a
+    throwaway RSA-2048 key and its self-signed certificate (CN sns.amazonaws.com), made at first use."""
+
+    def __init__(self, version: str = "1") -> None:
+        self.version = version
+        self.cert_url = (
+            f"https://sns.{REGION}.amazonaws.com/SimpleNotificationService-vendstack-sandbox-"
+            f"{secrets.token_hex(16)}.pem"
+        )
+
+    @cached_property
+    def _key_and_pem(self) -> tuple[object, str]:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "vendstack sandbox - NOT an AWS certificate"),
+            ]
+        )
+        now = datetime.now(UTC)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=400))  # the sandbox's clock may be moved back
+            .not_valid_after(now + timedelta(days=3650))
+            .sign(key, hashes.SHA256())
+        )
+        return key, certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    def trust(self) -> dict[str, str]:
+        """`{SigningCertURL: PEM}`: what the sandbox's workers get as `VS_SANDBOX_SNS_CERTS`."""
+        return {self.cert_url: self._key_and_pem[1]}
+
+    def sign(self, envelope: dict) -> dict:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        key = self._key_and_pem[0]
+        canonical = "".join(f"{k}\n{envelope[k]}\n" for k in SIGNED_KEYS if k in envelope)
+        digest = hashes.SHA1() if self.version == "1" else hashes.SHA256()  # noqa: S303 - SNS v1 is SHA1
+        signature = key.sign(canonical.encode("utf-8"), padding.PKCS1v15(), digest)  # type: ignore[attr-defined]
+        return {
+            **envelope,
+            "SignatureVersion": self.version,
+            "Signature": base64.b64encode(signature).decode("ascii"),
+            "SigningCertURL": self.cert_url,
+        }
 
 
 def sns_notification(kind: str, subject: EventSubject, now: datetime) -> dict:

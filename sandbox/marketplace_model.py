@@ -17,6 +17,7 @@ from botocore.model import ServiceModel, Shape
 
 METERING = "meteringmarketplace"
 ENTITLEMENT = "marketplace-entitlement"
+AGREEMENT = "marketplace-agreement"
 
 
 @dataclass(frozen=True)

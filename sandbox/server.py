@@ -103,7 +103,10 @@ class Sandbox:
         )
         product = self._product()
         self._marketplace = MarketplaceEmulator(
-            product["product_code"], [d["name"] for d in product["dimensions"]], clock=self.now
+            product["product_code"],
+            [d["name"] for d in product["dimensions"]],
+            clock=self.now,
+            product_id=product.get("product_id") or None,
         )
         self.marketplace_url = self._marketplace.start()
         progress(f"AWS Marketplace emulator on {self.marketplace_url}")
@@ -198,6 +201,11 @@ class Sandbox:
             **base_environment(self.aws_endpoint, REGION),
             "AWS_ENDPOINT_URL_MARKETPLACE_METERING": self.marketplace_url,
             "AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": self.marketplace_url,
+            "AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT": self.marketplace_url,
+            # Jobs run at the `now` a sandbox caller chose; deployed, the job clamps to real time.
+            "VS_SANDBOX_EVENT_CLOCK": "1",
+            # The emulator signs its SNS messages with a certificate only these workers trust.
+            "VS_SANDBOX_SNS_CERTS": json.dumps(self._marketplace.sns_trust()),
         }
         assets = json.loads((self.cdk_out / f"{self.vendor_stack}.assets.json").read_text())["files"]
         for logical, resource in stack.resources_of_type("AWS::Lambda::Function").items():

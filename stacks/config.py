@@ -23,6 +23,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PRODUCT = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 _PRODUCT_CODE = re.compile(r"^[a-z0-9]{1,64}$")
+_PRODUCT_ID = re.compile(r"^prod-[a-z0-9]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^https?://[^\s]+$")
 # AWS Marketplace pricing models (AWS docs: "SaaS product pricing" in the AWS Marketplace Seller
@@ -35,6 +36,63 @@ _LOCAL_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|0\.0\.0\.0|::1)$", re.
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names the key."""
+
+
+# Billing inside AWS Marketplace's window. AWS docs: "BatchMeterUsage" (AWS Marketplace Metering
+# Service API reference, https://docs.aws.amazon.com/marketplace/latest/APIReference/
+# API_marketplace-metering_BatchMeterUsage.html): "Usage records aren't accepted 6 hours or more
+# after an event". A newer model text says 24 h; the strict reading is the one designed for.
+# These minutes mirror the runtime (`metering.logic.plan` SETTLE and SAFETY, the job's Lambda
+# timeout in `constructs/metering.py`); a unit test keeps them equal.
+MARKETPLACE_WINDOW_MINUTES = 6 * 60
+HOUR_MINUTES = 60  # an hourly aggregate takes records timestamped anywhere in its hour
+SETTLE_MINUTES = 1  # plan.SETTLE: ingestion's in-flight writes land before an hour is sealed
+METERING_JOB_TIMEOUT_MINUTES = 15  # the metering function's timeout (900 s): one run's length
+SAFETY_MINUTES = 10  # plan.SAFETY: never send this close to the end of Marketplace's window
+REPORTER_PERIOD_MINUTES = 60  # the customer's reporter runs hourly (constructs/usage_reporting.py)
+
+
+def metering_deadline_minutes(usage_window_hours: int, schedule_minutes: int) -> int:
+    """Worst case, in minutes after an hour's start, by which its usage reaches BatchMeterUsage.
+
+    The hour takes records until its end + the acceptance window; the job seals it SETTLE later,
+    the next scheduled run comes at most one period after that and finishes within its timeout.
+    """
+    return (
+        HOUR_MINUTES
+        + usage_window_hours * 60
+        + SETTLE_MINUTES
+        + schedule_minutes
+        + METERING_JOB_TIMEOUT_MINUTES
+    )
+
+
+def check_metering_window(usage_window_hours: int, schedule_minutes: int) -> None:
+    """Refuse a window/schedule that cannot bill every hour inside Marketplace's 6 h, or that
+    leaves the customer's hourly reporter no chance to deliver an hour's usage."""
+    keys = (
+        f"'{CONTEXT_KEY}.metering.usage_window_hours' ({usage_window_hours} h) and "
+        f"'{CONTEXT_KEY}.metering.schedule_minutes' ({schedule_minutes} min)"
+    )
+    deadline = metering_deadline_minutes(usage_window_hours, schedule_minutes)
+    limit = MARKETPLACE_WINDOW_MINUTES - SAFETY_MINUTES
+    if deadline > limit:
+        raise ConfigError(
+            f"cdk.json context {keys} cannot bill inside AWS Marketplace's window: an hour's usage "
+            f"reaches BatchMeterUsage up to {HOUR_MINUTES} (the hour) + {usage_window_hours * 60} "
+            f"(window) + {SETTLE_MINUTES} (settle) + {schedule_minutes} (schedule) + "
+            f"{METERING_JOB_TIMEOUT_MINUTES} (job run) = {deadline} min after the hour starts, but "
+            f"BatchMeterUsage refuses records {MARKETPLACE_WINDOW_MINUTES} min after the usage "
+            f"(less a {SAFETY_MINUTES} min margin: {limit} min); lower either value"
+        )
+    earliest = HOUR_MINUTES + REPORTER_PERIOD_MINUTES
+    if usage_window_hours * 60 < earliest:
+        raise ConfigError(
+            f"cdk.json context {keys}: the customer's reporter sends an hour's usage up to "
+            f"{HOUR_MINUTES} (the hour) + {REPORTER_PERIOD_MINUTES} (hourly reporter) = {earliest} min "
+            f"after the hour starts, later than the {usage_window_hours * 60} min window accepts; "
+            "raise 'usage_window_hours' to at least 2"
+        )
 
 
 @dataclass(frozen=True)
@@ -61,6 +119,7 @@ class VendstackConfig:
     product_version: str
     product_description: str
     product_code: str
+    product_id: str
     dimensions: tuple[DimensionConfig, ...]
     key_max_lifetime_days: int
     max_active_keys: int
@@ -108,6 +167,7 @@ class VendstackConfig:
                 "usage_window_hours": self.usage_window_hours,
                 "product_code": self.product_code,
                 "pricing_model": self.pricing_model,
+                "product_id": self.product_id,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -246,6 +306,9 @@ def parse_config(context: Any) -> VendstackConfig:
             f"cdk.json context '{CONTEXT_KEY}.api.developer_page_origins' must be a list of origins "
             'such as "https://app.example.com" (scheme and host, no path)'
         )
+    schedule_minutes = _int(context, "metering.schedule_minutes", 5, 60)
+    window_hours = _int(context, "metering.usage_window_hours", 1, 24)
+    check_metering_window(window_hours, schedule_minutes)
     return VendstackConfig(
         product_name=_text(context, "product.name", _PRODUCT, "lowercase letters, digits and '-' (2-40)"),
         product_version=_text(context, "product.version", _SEMVER, 'a version such as "1.4.0"'),
@@ -253,12 +316,17 @@ def parse_config(context: Any) -> VendstackConfig:
         product_code=_text(
             context, "marketplace.product_code", _PRODUCT_CODE, "the AWS Marketplace product code"
         ),
+        # The catalog id (AWS docs: "DescribeAgreement": `proposalSummary.resources[].id`), which
+        # tells this product's agreements from the seller's others: agreement events name none.
+        product_id=_text(
+            context, "marketplace.product_id", _PRODUCT_ID, 'the AWS Marketplace product id, "prod-…"'
+        ),
         dimensions=dimensions,
         key_max_lifetime_days=_int(context, "keys.max_lifetime_days", 1, 3650),
         max_active_keys=_int(context, "keys.max_active_per_customer", 1, 1000),
         grace_days=_int(context, "grace_days", 0, 365),
-        metering_schedule_minutes=_int(context, "metering.schedule_minutes", 5, 60),
-        usage_window_hours=_int(context, "metering.usage_window_hours", 1, 24),
+        metering_schedule_minutes=schedule_minutes,
+        usage_window_hours=window_hours,
         audit_retention_days=_int(context, "audit.retention_days", 1, 3650),
         throttle_rate=_int(context, "api.throttle_rate_per_second", 1, 10000),
         throttle_burst=_int(context, "api.throttle_burst", 1, 5000),

@@ -12,7 +12,8 @@ from constructs import developer_page, license_api, product_catalog
 
 XRAY = (
     "Resource '*' only for actions without resource-level permissions: X-Ray PutTraceSegments/"
-    "PutTelemetryRecords (and, where present, aws-marketplace:ResolveCustomer/GetEntitlements)"
+    "PutTelemetryRecords (and, where present, aws-marketplace:ResolveCustomer/GetEntitlements/"
+    "DescribeAgreement)"
 )
 SYNC_DLQ = (
     "Invoked synchronously by API Gateway: a DLQ only catches asynchronous invocations; failures "

@@ -101,7 +101,9 @@ HTTP_TIMEOUT_S = 10.0  # per socket operation of one vendor request
 MAX_ATTEMPTS = 64  # per batch, within one run: a safety cap; the run's time normally ends first
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 20.0
-RETRY_AFTER_CAP_S = 60.0
+# Retry-After is honoured in full: a wait longer than the run has left ends the run's sending (the
+# records are checkpointed and the next run tries again). The cap only bounds nonsense values.
+RETRY_AFTER_CAP_S = 24 * 3600.0
 MAX_REPLY_BYTES = 1024 * 1024
 
 RECEIVE_RESERVE_S = 60.0  # receiving stops when less than this (+ estimated clean-up) remains

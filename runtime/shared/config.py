@@ -35,12 +35,19 @@ class RuntimeConfig:
     keys: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=dict)
     product_code: str = ""  # AWS Marketplace product code (VS_PRODUCT.product_code)
-    usage_window_hours: int = 6  # VS_PRODUCT.usage_window_hours: how late usage may be reported
+    usage_window_hours: int = 3  # VS_PRODUCT.usage_window_hours: how late usage may be reported
+    pricing_model: str = "usage"  # VS_PRODUCT.pricing_model: usage | contract | contract_with_usage
+    product_id: str = ""  # VS_PRODUCT.product_id: the Marketplace catalog `prod-…` id (agreements)
     notices_sender: str = ""  # VS_NOTICES_SENDER: SES-verified From address of customer notices
     developer_page_url: str = ""  # VS_DEVELOPER_PAGE_URL: linked from notices
 
     def dimension_names(self) -> set[str]:
         return {d.name for d in self.dimensions}
+
+    @property
+    def has_entitlements(self) -> bool:
+        """Only contract pricing has entitlements (GetEntitlements, `entitlement-updated`)."""
+        return self.pricing_model in ("contract", "contract_with_usage")
 
 
 def config_from_env(env: dict[str, str]) -> RuntimeConfig:
@@ -67,7 +74,9 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
                 k.removeprefix("VS_BUCKET_").lower(): v for k, v in env.items() if k.startswith("VS_BUCKET_")
             },
             product_code=str(product.get("product_code", "")),
-            usage_window_hours=int(product.get("usage_window_hours", 6)),
+            usage_window_hours=int(product.get("usage_window_hours", 3)),
+            pricing_model=str(product.get("pricing_model") or "usage"),
+            product_id=str(product.get("product_id") or ""),
             notices_sender=env.get("VS_NOTICES_SENDER", ""),
             developer_page_url=env.get("VS_DEVELOPER_PAGE_URL", ""),
         )

@@ -42,6 +42,25 @@ def same_license(a: str | None, b: str | None) -> bool:
     return first is not None and first == second
 
 
+def metering_license_arn(current: str | None, event_arn: str) -> str:
+    """The ARN to meter a replacement licence with, in ResolveCustomer's form.
+
+    EventBridge names a licence as `aws:license-manager:<region>:<acct>:l-<id>`, BatchMeterUsage
+    takes `arn:aws:license-manager::<acct>:license:l-<id>` (SOURCES.md §3; AWS docs "Amazon
+    EventBridge events" and "BatchMeterUsage"). The owner account of the form BatchMeterUsage
+    takes is kept from the current licence when there is one (the same product's licences
+    share their issuer); otherwise it is the event's. An inference: AWS documents no mapping.
+    """
+    new_id = license_id(event_arn)
+    if new_id is None or event_arn.startswith("arn:"):
+        return event_arn
+    if current and current.startswith("arn:") and license_id(current):
+        return current[: current.rindex(license_id(current) or "")] + new_id
+    parts = event_arn.split(":")
+    owner = parts[3] if len(parts) > 4 else ""
+    return f"arn:aws:license-manager::{owner}:license:{new_id}"
+
+
 @dataclass(frozen=True)
 class Subscription:
     """One customer's subscription item (`pk=SUB#<customer_id>`, `sk=SUB`)."""
@@ -95,6 +114,7 @@ class MarketplaceEvent:
     aws_account_id: str | None = None
     customer_identifier: str | None = None
     product_code: str | None = None
+    product_id: str | None = None  # the catalog `prod-…` id, when the event names it
     license_arn: str | None = None
     agreement_id: str | None = None
     previous_agreement_id: str | None = None

@@ -20,7 +20,7 @@ state lives on the hourly aggregate it bills, so one item is one Marketplace rec
   `duplicate` | `not-subscribed` | `expired` | `failed`), sealed_at (from then on
   ingestion never adds to it), meter_record (the exact UsageRecord sent, so a rerun resends
   the identical record), metering_record_id, metered_at, meter_error, flagged_at. Settled
-  items leave the queue; flagged ones (`not-subscribed`, `expired`, `failed`) move to
+  items leave the queue; flagged ones (`duplicate`, `not-subscribed`, `expired`, `failed`) move to
   gsi1pk `METERFLAG#<status>` (same gsi1sk) for the vendor to look at.
 - daily aggregate (what `GET /v1/usage` reads): pk `USAGE#<customer_id>`,
   sk `DAY#<YYYY-MM-DD>#<dimension>`; type `usage-day`, customer_id, dimension, date,
@@ -61,8 +61,11 @@ DUPLICATE = "duplicate"
 NOT_SUBSCRIBED = "not-subscribed"
 EXPIRED = "expired"
 FAILED = "failed"
-SETTLED = (METERED, DUPLICATE)
-FLAGGED = (NOT_SUBSCRIBED, EXPIRED, FAILED)
+SETTLED = (METERED,)
+# DuplicateRecord: Marketplace already holds a *different* quantity for that customer, dimension
+# and hour (AWS docs: "BatchMeterUsage", UsageRecordResult Status), so what it bills is not what
+# was recorded: flagged for reconciliation, never counted as metered.
+FLAGGED = (DUPLICATE, NOT_SUBSCRIBED, EXPIRED, FAILED)
 UNMETERED = "unmetered"  # no meter_status yet (report wording)
 STATUSES_IN_ORDER = (UNMETERED, AWAITING, PENDING, METERED, DUPLICATE, NOT_SUBSCRIBED, EXPIRED, FAILED)
 

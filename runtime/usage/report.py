@@ -3,7 +3,9 @@
     PYTHONPATH=runtime python -m usage.report --table <data table> --from 2026-11-01 --to 2026-11-30 \
         [--customer <cognito sub>] [--json] [--endpoint-url http://127.0.0.1:…] [--region us-east-1]
 
-Reads the hourly aggregates (`usage.models`): with `--customer`, one Query of that customer's
+Flagged hours are listed for the vendor: `duplicate` (Marketplace holds a different quantity for
+that hour: reconcile), `not-subscribed` (Marketplace answered CustomerNotSubscribed), `expired`
+and `failed`. Reads the hourly aggregates (`usage.models`): with `--customer`, one Query of that customer's
 partition; without, a parallel Scan of the table filtered to hourly aggregates of the period (an
 offline command: it reads the whole table once). Dates are whole UTC days, both inclusive.
 """

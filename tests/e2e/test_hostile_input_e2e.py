@@ -19,6 +19,7 @@ import json
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -84,7 +85,7 @@ def _routes(vendor_template: dict) -> list:
     return list(routes_from_template(vendor_template))
 
 
-def _send(api, caller: dict, route, body: bytes):
+def _send(api, caller: dict, route, body: bytes, query: tuple = ()):
     path = route.path
     for name, value in PATH_VALUES.items():
         path = path.replace("{" + name + "}", value)
@@ -92,10 +93,21 @@ def _send(api, caller: dict, route, body: bytes):
     if route.authorizer_pool:
         headers = dict(caller["bearer"])
     else:  # license routes verify it; public routes ignore it
-        headers = sign_request(
-            caller["key"]["access_key"], caller["key"]["secret_key"], route.method, path, (), body
-        )
-    return api.call(route.method, path, headers=headers, raw=body)
+        access_key, secret_key = caller["key"]["access_key"], caller["key"]["secret_key"]
+        headers = sign_request(access_key, secret_key, route.method, path, query, body)
+    url = path + (f"?{urlencode(query)}" if query else "")
+    return api.call(route.method, url, headers=headers, raw=body)
+
+
+query_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+hostile_queries = st.lists(
+    st.tuples(
+        st.sampled_from(["from", "to", "limit", "next", "x"]),
+        query_text | st.integers(40, 6000).map(lambda n: "9" * n) | st.just("\x00") | st.just("2026-13-45"),
+    ),
+    min_size=1,
+    max_size=3,
+).map(tuple)
 
 
 def test_every_route_of_the_template_is_covered(vendor_template):
@@ -134,3 +146,25 @@ def _property_for(api, caller: dict, route):
 def test_hostile_bodies_answer_4xx_with_the_error_shape_on_every_route(api, caller, vendor_template):
     for route in _routes(vendor_template):
         _property_for(api, caller, route)()
+
+
+def _query_property_for(api, caller: dict, route):
+    body = b"{}" if route.method in ("POST", "PUT", "PATCH") else b""
+
+    @settings(max_examples=3, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(query=hostile_queries)
+    def check(query: tuple) -> None:
+        status, answer, _ = _send(api, caller, route, body, query)
+        where = f"{route.method} {route.path}?{query}: {status} {answer}"
+        assert status < 500, where
+        if status >= 400:
+            assert isinstance(answer, dict) and set(answer) == {"error"}, where
+
+    return check
+
+
+def test_hostile_query_strings_never_answer_5xx(api, caller, vendor_template):
+    """Query values (NUL, thousands of digits, any text) on every route: a 4xx with the error
+    shape, or the route's normal answer where it ignores its query; never 5xx."""
+    for route in _routes(vendor_template):
+        _query_property_for(api, caller, route)()

@@ -141,7 +141,7 @@ def test_usage_from_the_solution_to_batch_meter_usage_exactly_once(sandbox, api,
 
     # The hour is metered once its acceptance window has passed.
     hour = started.replace(minute=0, second=0, microsecond=0)
-    job_time = iso(hour + timedelta(hours=7, minutes=2))
+    job_time = iso(hour + timedelta(hours=4, minutes=2))
     status, summary, _ = api.call("POST", "/_sandbox/jobs/metering", {"now": job_time})
     assert status == 200, summary
     mine = [

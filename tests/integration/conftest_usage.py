@@ -25,7 +25,7 @@ from sandbox.marketplace import MarketplaceEmulator
 DATA_TABLE = "vs-data"
 PRODUCT_CODE = "exampleprod1234567890"
 DIMENSIONS = ("requests", "characters")
-WINDOW_HOURS = 6
+WINDOW_HOURS = 3
 USAGE_PRODUCT = {
     **PRODUCT,
     "dimensions": [

@@ -329,7 +329,7 @@ def test_the_request_fixture_gets_the_response_fixture_shape(emulator, metering,
 def test_twenty_five_records_at_most(emulator, metering):
     sub = emulator.create_subscription(BUYER)
     records = [
-        usage(sub, ts=NOW - timedelta(hours=h), dimension=d)
+        usage(sub, ts=NOW - timedelta(minutes=20 * h), dimension=d)
         for h in range(13)
         for d in ("api_calls", "storage_gb")
     ]
@@ -386,8 +386,9 @@ def test_unsubscribe_events_end_metering_after_the_final_window(emulator, meteri
 @pytest.mark.parametrize(
     ("offset", "accepted"),
     [
-        (timedelta(hours=-23, minutes=-59), True),
-        (timedelta(hours=-24), False),
+        (timedelta(hours=-5, minutes=-59), True),
+        (timedelta(hours=-6), False),  # BatchMeterUsage API reference: refused 6 hours after
+        (timedelta(hours=-23, minutes=-59), False),
         (timedelta(days=-3), False),
         (timedelta(minutes=4), True),
         (timedelta(minutes=10), False),
@@ -405,12 +406,13 @@ def test_timestamp_window(emulator, metering, offset, accepted):
 
 
 def test_window_is_configurable(clock, wire):
-    with MarketplaceEmulator(PRODUCT, ["api_calls"], clock=clock, window_hours=6) as emu:
+    """The model text's lenient 24 h reading, for comparison; the default is the strict 6 h."""
+    with MarketplaceEmulator(PRODUCT, ["api_calls"], clock=clock, window_hours=24) as emu:
         client = _client("meteringmarketplace", emu.endpoint_url, wire)
         sub = emu.create_subscription(BUYER)
         with pytest.raises(client.exceptions.TimestampOutOfBoundsException):
-            client.batch_meter_usage(UsageRecords=[usage(sub, ts=NOW - timedelta(hours=6))])
-        client.batch_meter_usage(UsageRecords=[usage(sub, ts=NOW - timedelta(hours=5))])
+            client.batch_meter_usage(UsageRecords=[usage(sub, ts=NOW - timedelta(hours=24))])
+        client.batch_meter_usage(UsageRecords=[usage(sub, ts=NOW - timedelta(hours=23))])
     _check_wire(wire)
 
 

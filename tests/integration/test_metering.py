@@ -18,7 +18,7 @@ FIXTURES = (aws_world_fixture, vault_fixture, usage_env_fixture, usage_fixture)
 
 HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)  # the hour the usage happened
 INGESTED = HOUR + timedelta(hours=1, minutes=5)  # when the customer stack reported it
-JOB = HOUR + timedelta(hours=1 + 6, minutes=5)  # hour end + 6 h window + 5 min
+JOB = HOUR + timedelta(hours=1 + 3, minutes=5)  # hour end + 3 h window + 5 min
 ACCOUNT = "111122223333"
 
 
@@ -101,10 +101,10 @@ def test_metering_exactly_once_across_runs(usage: UsageWorld) -> None:
 def test_an_hour_waits_for_the_usage_window_to_pass(usage: UsageWorld) -> None:
     usage.subscribe(SUB, ACCOUNT)
     seed_usage(SUB, [("a", "requests", 1, HOUR)], INGESTED)
-    early = usage.run_job(HOUR + timedelta(hours=7))  # hour end + window, but not yet + 60 s settle
+    early = usage.run_job(HOUR + timedelta(hours=4))  # hour end + window, but not yet + 60 s settle
     assert (early.not_yet, early.submitted) == (1, 0)
     assert usage.emulator.metered() == []
-    assert usage.run_job(HOUR + timedelta(hours=7, minutes=1)).metered == 1
+    assert usage.run_job(HOUR + timedelta(hours=4, minutes=1)).metered == 1
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["crash-before-second-call", "crash-after-second-call"])
@@ -190,7 +190,7 @@ def test_usage_without_a_linked_subscription_waits_and_is_metered_once_linked(us
     [item] = usage.hours()
     assert item["meter_status"] == "awaiting-subscription" and item["gsi1pk"].startswith("METERDUE#")
     usage.subscribe(SUB, ACCOUNT)
-    assert usage.run_job(JOB + timedelta(hours=2)).metered == 1
+    assert usage.run_job(JOB + timedelta(hours=1)).metered == 1
     assert_each_hour_metered_once(usage, 1)
 
 
@@ -208,7 +208,7 @@ def test_usage_never_linked_expires_after_marketplaces_window(usage: UsageWorld)
 def test_an_unsubscribing_customer_is_metered_at_once_and_late_usage_moves_on(usage: UsageWorld) -> None:
     usage.subscribe(SUB, ACCOUNT, status="unsubscribe-pending")
     seed_usage(SUB, [("a", "requests", 3, HOUR + timedelta(minutes=5))], INGESTED)
-    summary = usage.run_job(HOUR + timedelta(hours=1, minutes=10))  # long before the 6 h window passes
+    summary = usage.run_job(HOUR + timedelta(hours=1, minutes=10))  # long before the 3 h window passes
     assert (summary.sealed_early, summary.metered) == (1, 1)
 
     # A record for the hour already sent arrives: it is billed in the current hour instead.
@@ -228,9 +228,9 @@ def test_the_previous_months_hours_are_metered_before_marketplace_closes_it(usag
     last_hour = datetime(2026, 11, 30, 23, tzinfo=UTC)
     usage.subscribe(SUB, ACCOUNT)
     seed_usage(SUB, [("m", "requests", 8, last_hour + timedelta(minutes=30))], last_hour + timedelta(hours=1))
-    assert usage.run_job(datetime(2026, 12, 1, 3, 5, tzinfo=UTC)).not_yet == 1
-    summary = usage.run_job(datetime(2026, 12, 1, 4, 5, tzinfo=UTC))  # regular would be 06:01: too late
-    assert (summary.sealed_early, summary.metered) == (1, 1)
+    assert usage.run_job(datetime(2026, 12, 1, 2, 5, tzinfo=UTC)).not_yet == 1
+    summary = usage.run_job(datetime(2026, 12, 1, 3, 5, tzinfo=UTC))  # 00:00 + 3 h window + settle
+    assert (summary.sealed_early, summary.metered) == (0, 1)  # before 23:00 + 6 h and the 06:00 close
 
 
 def test_legacy_subscriptions_are_metered_by_customer_identifier(usage: UsageWorld) -> None:
@@ -321,3 +321,87 @@ def test_vendor_report(usage: UsageWorld, capsys: pytest.CaptureFixture[str]) ->
     assert SUB in text and customer(0)[0] not in text and "unmetered" in text
     with pytest.raises(SystemExit):
         report.main(["--table", DATA_TABLE, "--from", "2026-11-30", "--to", "2026-11-01"], ddb=usage.ddb)
+
+
+def test_records_the_sdk_refuses_are_flagged_counted_and_never_retried(usage: UsageWorld) -> None:
+    from botocore.exceptions import ParamValidationError
+
+    calls = []
+
+    def old_sdk(records, product_code=None):
+        calls.append(len(records))
+        raise ParamValidationError(report='Unknown parameter in UsageRecords[0]: "LicenseArn"')
+
+    seed_customers(usage, 2)
+    summary = usage.run_job(JOB, meter=old_sdk)
+    assert (summary.sdk_refused, summary.failed, summary.metered, summary.stopped) == (4, 4, 0, None)
+    assert usage.sleeps == []  # not retried as if it were transient
+    for item in usage.hours():
+        assert item["meter_status"] == "failed" and item["gsi1pk"] == "METERFLAG#failed"
+        assert item["meter_error"].startswith("ParamValidationError")
+    calls.clear()
+    again = usage.run_job(JOB + timedelta(hours=1), meter=old_sdk)
+    assert (again.queued, calls) == (0, [])
+
+
+def test_duplicate_record_is_flagged_for_reconciliation_never_counted_as_metered(
+    usage: UsageWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Marketplace already holds another quantity for the hour (e.g. metered by an earlier
+    deployment): it answers DuplicateRecord, which is not what was recorded."""
+    from usage import report
+
+    created = usage.subscribe(SUB, ACCOUNT)
+    usage.clock.now = JOB
+    usage.metering.batch_meter_usage(
+        UsageRecords=[
+            {
+                "Timestamp": HOUR,
+                "Dimension": "requests",
+                "Quantity": 1,
+                "CustomerAWSAccountId": ACCOUNT,
+                "LicenseArn": created["license_arn"],
+            }
+        ]
+    )
+    seed_usage(SUB, [("a", "requests", 9, HOUR)], INGESTED)
+    summary = usage.run_job(JOB)
+    assert (summary.duplicate, summary.metered, summary.failures) == (1, 0, 1)
+    [item] = usage.hours()
+    assert item["meter_status"] == "duplicate" and item["gsi1pk"] == "METERFLAG#duplicate"
+    assert "reconcile" in item["meter_error"]
+    args = ["--table", DATA_TABLE, "--from", "2026-11-01", "--to", "2026-11-30", "--json"]
+    assert report.main(args, ddb=usage.ddb) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "metered" not in document["metering"]
+    assert document["metering"]["duplicate"] == {"hours": 1, "quantity": 9}
+    [flag] = document["flagged"]
+    assert (flag["status"], flag["quantity"]) == ("duplicate", 9) and "reconcile" in flag["error"]
+    assert (usage.run_job(JOB + timedelta(hours=1))).queued == 0
+
+
+def test_customer_not_subscribed_is_shown_in_the_vendor_report(
+    usage: UsageWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from usage import report
+
+    usage.subscribe(SUB, ACCOUNT)
+    usage.emulator.end_subscription(ACCOUNT)
+    seed_usage(SUB, [("a", "requests", 3, HOUR)], INGESTED)
+    assert usage.run_job(JOB).not_subscribed == 1
+    assert (
+        report.main(["--table", DATA_TABLE, "--from", "2026-11-22", "--to", "2026-11-22"], ddb=usage.ddb) == 0
+    )
+    text = capsys.readouterr().out
+    assert "Flagged for the vendor (1)" in text and "not-subscribed: CustomerNotSubscribed" in text
+
+
+def test_an_ended_agreements_last_hours_are_billed_at_the_next_run(usage: UsageWorld) -> None:
+    """Issue 8 item 6: Purchase Agreement Ended (grace) seals the open hours at once, so they are
+    billed inside Marketplace's final-metering window, not CustomerNotSubscribed later."""
+    usage.subscribe(SUB, ACCOUNT, status="grace")
+    usage.emulator.event("purchase-agreement-ended", ACCOUNT)  # Marketplace: final-metering window
+    seed_usage(SUB, [("a", "requests", 3, HOUR + timedelta(minutes=5))], INGESTED)
+    summary = usage.run_job(HOUR + timedelta(hours=1, minutes=10))  # long before the 3 h window passes
+    assert (summary.sealed_early, summary.metered, summary.not_subscribed) == (1, 1, 0)
+    assert [r["quantity"] for r in usage.emulator.metered()] == [3]

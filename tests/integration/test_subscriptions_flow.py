@@ -46,10 +46,15 @@ class Clock:
 
 def reset_caches() -> None:
     import shared.aws
+    import subscriptions.dal.marketplace
     from shared.config import get_config
 
     get_config.cache_clear()
     shared.aws.client.cache_clear()
+    subscriptions.dal.marketplace.agreement_client.cache_clear()
+    import subscriptions.handlers.events
+
+    subscriptions.handlers.events.certificates.cache_clear()
 
 
 @pytest.fixture(name="emulator", scope="module")
@@ -66,9 +71,11 @@ def emulator_fixture() -> Iterator[MarketplaceEmulator]:
 def subs_world_fixture(aws_world: str, emulator: MarketplaceEmulator) -> Iterator[None]:
     patch = pytest.MonkeyPatch()
     patch.setenv("VS_TABLE_DATA", DATA_TABLE)
-    patch.setenv("VS_PRODUCT", json.dumps({**PRODUCT, "product_code": PRODUCT_CODE}))
+    patch.setenv("VS_PRODUCT", json.dumps(product_json(emulator)))
     patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_METERING", emulator.endpoint_url)
     patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE", emulator.endpoint_url)
+    patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT", emulator.endpoint_url)
+    patch.setenv("VS_SANDBOX_SNS_CERTS", json.dumps(emulator.sns_trust()))
     create_data_table(boto3.client("dynamodb", region_name=REGION))
     reset_caches()
     try:
@@ -76,6 +83,15 @@ def subs_world_fixture(aws_world: str, emulator: MarketplaceEmulator) -> Iterato
     finally:
         patch.undo()
         reset_caches()
+
+
+def product_json(emulator: MarketplaceEmulator, pricing_model: str = "contract_with_usage") -> dict:
+    return {
+        **PRODUCT,
+        "product_code": PRODUCT_CODE,
+        "product_id": emulator.product_id,
+        "pricing_model": pricing_model,
+    }
 
 
 class World:
@@ -431,8 +447,25 @@ def test_partial_batch_failure_on_a_malformed_record(world: World) -> None:
     answer = world.deliver_sqs(
         ["{not json", good, json.dumps({"Type": "Notification"})], ids=["bad", "ok", "worse"]
     )
-    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "worse"}]}
+    # not JSON: failed (redelivered, then dead-lettered); unsigned: refused at once, never applied
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
     assert world.sub_item()["status"] == "active"
+
+
+def test_a_forged_sns_message_is_refused_and_changes_nothing(world: World) -> None:
+    """Issue 9 item 9: the queue's messages are verified before anything is applied."""
+    account = world.account()
+    assert world.register(world.subscribe(account, legacy=True)["registration_token"]).status == 200
+    assert world.deliver(world.event("subscribe-success", account)) == {"batchItemFailures": []}
+    genuine = world.event("unsubscribe-success", account)
+    forged = {**genuine, "Message": genuine["Message"].replace("unsubscribe-success", "unsubscribe-pending")}
+    stolen_url = {**genuine, "SigningCertURL": "https://attacker.example/SimpleNotificationService-1.pem"}
+    unsigned = {k: v for k, v in genuine.items() if k not in ("Signature", "SignatureVersion")}
+    for message in (forged, stolen_url, unsigned):
+        assert world.deliver(message) == {"batchItemFailures": []}  # refused, not redelivered
+        assert world.sub_item()["status"] == "active"
+    assert world.deliver(genuine) == {"batchItemFailures": []}
+    assert world.sub_item()["status"] == "grace"
 
 
 def test_sqs_redelivery_is_a_noop(world: World) -> None:
@@ -443,6 +476,24 @@ def test_sqs_redelivery_is_a_noop(world: World) -> None:
     item = world.sub_item()
     assert world.deliver_sqs([body, body]) == {"batchItemFailures": []}
     assert world.sub_item() == item
+
+
+def test_a_usage_priced_product_never_calls_get_entitlements(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entitlement topic and GetEntitlements exist for contract pricing only (issue 8 item 2)."""
+    from shared.config import get_config
+
+    monkeypatch.setenv("VS_PRODUCT", json.dumps(product_json(world.emulator, "usage")))
+    get_config.cache_clear()
+    account = world.account()
+    before = world.emulator.calls["GetEntitlements"]
+    token = world.subscribe(account, entitlements={"seats": 5})["registration_token"]
+    assert world.register(token).status == 200
+    assert world.deliver(world.event("license-updated", account)) == {"outcome": "applied"}
+    assert world.deliver(world.event("entitlement-updated", account)) == {"batchItemFailures": []}
+    assert world.emulator.calls["GetEntitlements"] == before
+    assert world.sub_item()["entitlements"] == {} and world.sub_item()["status"] == "active"
 
 
 def test_entitlement_updated_refreshes_entitlements(world: World) -> None:
@@ -498,3 +549,97 @@ def test_resubscribing_from_grace_links_the_new_licence(world: World) -> None:
     late["time"] = (world.clock.now + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert world.deliver(late) == {"outcome": "ignored"}
     assert world.status().body["status"] == "active"
+
+
+# ------------------------------------------------------------------------------ other products' agreements
+
+
+def test_cancelled_buyer_accepting_another_products_offer_is_not_active_again(world: World) -> None:
+    """Issue 9 attack 1: agreement events name no product and the rule gets every agreement of
+    the seller. A buyer cancels, then accepts any cheap offer of the same seller."""
+    account = world.account()
+    assert world.register(world.subscribe(account)["registration_token"]).status == 200
+    assert world.deliver(world.event("purchase-agreement-ended", account)) == {"outcome": "applied"}
+    assert world.sub_item()["status"] == "grace"
+    cheap = world.emulator.other_product_agreement(account)
+    world.clock.now += timedelta(seconds=5)
+    calls = world.emulator.calls["DescribeAgreement"]
+    created = world.emulator.agreement_event("purchase-agreement-created", cheap)
+    assert world.deliver(created) == {"outcome": "ignored"}
+    assert world.emulator.calls["DescribeAgreement"] == calls + 1  # asked AWS whose it is
+    item = world.sub_item()
+    assert item["status"] == "grace" and item.get("agreement_id") != cheap
+    amended = world.emulator.agreement_event("purchase-agreement-amended", cheap)  # names its product
+    assert world.deliver(amended) == {"outcome": "ignored"}
+    assert world.sub_item()["status"] == "grace"
+
+
+def test_paying_buyer_cancelling_another_product_stays_active(world: World) -> None:
+    """Issue 9 attack 2: the buyer's agreement for this product was never seen in an event
+    (registered through ResolveCustomer only); cancelling another product must not end it."""
+    account = world.account()
+    assert world.register(world.subscribe(account)["registration_token"]).status == 200
+    other = world.emulator.other_product_agreement(account)
+    world.clock.now += timedelta(seconds=5)
+    assert world.deliver(world.emulator.agreement_event("purchase-agreement-created", other)) == {
+        "outcome": "ignored"
+    }
+    world.clock.now += timedelta(seconds=5)
+    ended = world.emulator.agreement_event("purchase-agreement-ended", other)
+    assert world.deliver(ended) == {"outcome": "ignored"}
+    assert world.sub_item()["status"] == "active" and world.status().body["status"] == "active"
+    assert allows(SUB, datetime.now(UTC))
+
+
+def test_an_agreement_of_this_product_is_verified_once_then_known(world: World) -> None:
+    account = world.account()
+    assert world.register(world.subscribe(account)["registration_token"]).status == 200
+    calls = world.emulator.calls["DescribeAgreement"]
+    created = world.event("purchase-agreement-created", account)
+    assert world.deliver(created) == {"outcome": "applied"}
+    assert world.emulator.calls["DescribeAgreement"] == calls + 1
+    assert world.sub_item()["agreement_id"] == created["detail"]["agreement"]["id"]
+    assert world.deliver(world.event("purchase-agreement-ended", account)) == {"outcome": "applied"}
+    assert world.emulator.calls["DescribeAgreement"] == calls + 1  # known now: not asked again
+    assert world.sub_item()["status"] == "grace"
+
+
+def test_a_licence_event_teaches_the_agreement(world: World) -> None:
+    """Licence events name the product: their agreement is this product's without asking AWS."""
+    account = world.account()
+    assert world.register(world.subscribe(account)["registration_token"]).status == 200
+    licence = world.event("license-updated", account)
+    assert world.deliver(licence) == {"outcome": "applied"}
+    assert world.sub_item()["agreement_id"] == licence["detail"]["agreement"]["id"]
+    calls = world.emulator.calls["DescribeAgreement"]
+    assert world.deliver(world.event("purchase-agreement-ended", account)) == {"outcome": "applied"}
+    assert world.emulator.calls["DescribeAgreement"] == calls
+
+
+# ------------------------------------------------------------------------------ concurrent agreements
+
+
+def test_a_replacement_licence_is_adopted_and_metered(world: World) -> None:
+    """Concurrent Agreements: a new agreement and licence for the same product and account (an
+    upgrade, a renewal or a private offer) replace the current ones without a new registration."""
+    account = world.account()
+    first = world.subscribe(account)
+    assert world.register(first["registration_token"]).status == 200
+    assert world.deliver(world.event("license-updated", account)) == {"outcome": "applied"}
+    second = world.subscribe(account)  # the buyer accepts a replacement offer
+    assert world.deliver(world.event("purchase-agreement-created", account)) == {"outcome": "applied"}
+    assert world.deliver(world.event("license-updated", account)) == {"outcome": "applied"}
+    item = world.sub_item()
+    assert item["license_arn"] == second["license_arn"]  # in the form BatchMeterUsage takes
+    assert item["agreement_id"] == second["agreement_id"]
+    assert first["agreement_id"] in item["retired_agreements"]
+    assert item["status"] == "active"
+    # the old licence's late events change nothing
+    world.emulator.end_subscription(account)
+    stale = world.emulator.event("license-deprovisioned", account)
+    stale["detail"]["license"]["arn"] = stale["detail"]["license"]["arn"].replace(
+        second["license_arn"].rsplit(":", 1)[1], first["license_arn"].rsplit(":", 1)[1]
+    )
+    stale["detail"]["agreement"]["id"] = first["agreement_id"]
+    assert world.deliver(stale) == {"outcome": "ignored"}
+    assert world.sub_item()["status"] == "active"

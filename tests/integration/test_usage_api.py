@@ -68,12 +68,12 @@ def test_rejected_records_do_not_block_the_rest(usage: UsageWorld, key: dict) ->
     t = now()
     body = {
         "records": [
-            {"id": "ok-1", "dimension": "requests", "quantity": 3, "timestamp": iso(t - timedelta(hours=5))},
+            {"id": "ok-1", "dimension": "requests", "quantity": 3, "timestamp": iso(t - timedelta(hours=2))},
             {
                 "id": "old",
                 "dimension": "requests",
                 "quantity": 3,
-                "timestamp": iso(t - timedelta(hours=6, minutes=5)),
+                "timestamp": iso(t - timedelta(hours=3, minutes=5)),
             },
             {
                 "id": "future",
@@ -225,7 +225,7 @@ def test_get_usage_per_day_and_dimension_for_the_caller_only(
     usage: UsageWorld, key: dict, vault: Vault
 ) -> None:
     t = now()
-    earlier = t - timedelta(hours=5)
+    earlier = t - timedelta(hours=2)
     usage.report(key, ("a", "requests", 10, t), ("b", "requests", 5, earlier), ("c", "characters", 7, t))
     other = vault.create_key(sub=OTHER_SUB, email=OTHER_EMAIL)
     usage.report(other, ("a", "requests", 999, t))

@@ -379,7 +379,9 @@ def test_1000_events_in_one_hour_become_2_records(account, vendor):
         pytest.skip("recorded across an hour boundary")
     assert recorder.enqueue(events) == 1000
     summary = _run()
-    assert summary["messages_read"] == 1000 and summary["events"] == 1000
+    # SQS delivers at least once (a redelivered batch was seen under heavy load): the events count
+    # is what must be exact, and duplicates are deduplicated by event_id.
+    assert summary["messages_read"] >= 1000 and summary["events"] == 1000
     assert summary["records"] == 2 and summary["accepted"] == 2 and summary["left_for_retry"] == 0
     assert summary["messages_deleted"] == 1000 and summary["receive_stop"] == "drained"
     assert [r["records"] for r in vendor.requests] == [2]

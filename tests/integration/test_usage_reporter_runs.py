@@ -85,6 +85,18 @@ def test_a_flood_longer_than_a_run_is_outlasted_across_runs(account, vendor, tic
     assert account.dead_letters() == []
 
 
+def test_a_retry_after_longer_than_the_run_is_left_for_the_next_run(account, vendor, ticking):
+    truth = _invocations(3)
+    vendor.retry_after = "600"  # longer than the 300 s the run has
+    vendor.mode = "429"
+    first = _run(context=ticking)
+    assert first["vendor"] == "time_guard" and first["vendor_requests"] == 1  # it did not retry early
+    assert ticking.slept == [] and first["checkpointed"] == 2
+    vendor.mode = "ok"
+    second = _run(context=Context(300))
+    assert second["accepted"] == 2 and vendor.totals() == dict(truth) and account.messages() == []
+
+
 def test_usage_still_unreported_when_its_window_closes_goes_to_the_dead_letter_queue(
     account, vendor, ticking, monkeypatch, caplog
 ):

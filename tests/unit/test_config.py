@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -75,3 +76,58 @@ def test_unknown_dimension_key_is_rejected():
 def test_missing_context_is_rejected():
     with pytest.raises(ConfigError, match="'vendstack' is missing"):
         parse_config(None)
+
+
+# --------------------------------------------------------------------------- billing window
+
+
+def test_metering_deadline_arithmetic() -> None:
+    from stacks.config import metering_deadline_minutes
+
+    # hour 60 + window 180 + settle 1 + schedule 60 + job run 15 = 316 min = 5 h 16 min
+    assert metering_deadline_minutes(3, 60) == 316
+    assert metering_deadline_minutes(4, 5) == 60 + 240 + 1 + 5 + 15
+
+
+def test_default_window_and_schedule_bill_inside_marketplaces_six_hours() -> None:
+    from stacks.config import MARKETPLACE_WINDOW_MINUTES, SAFETY_MINUTES, metering_deadline_minutes
+
+    config = parse_config(copy.deepcopy(CONTEXT))
+    deadline = metering_deadline_minutes(config.usage_window_hours, config.metering_schedule_minutes)
+    assert deadline <= MARKETPLACE_WINDOW_MINUTES - SAFETY_MINUTES
+
+
+@pytest.mark.parametrize(("window", "schedule"), [(4, 60), (5, 5), (6, 60), (24, 60)])
+def test_window_and_schedule_that_miss_marketplaces_window_are_refused(window: int, schedule: int) -> None:
+    context = copy.deepcopy(CONTEXT)
+    context["metering"] = {"usage_window_hours": window, "schedule_minutes": schedule}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(context)
+    message = str(caught.value)
+    assert "vendstack.metering.usage_window_hours" in message
+    assert "vendstack.metering.schedule_minutes" in message
+    assert f"{window * 60} (window)" in message and "360 min" in message
+
+
+def test_window_shorter_than_the_hourly_reporter_needs_is_refused() -> None:
+    context = copy.deepcopy(CONTEXT)
+    context["metering"] = {"usage_window_hours": 1, "schedule_minutes": 60}
+    with pytest.raises(ConfigError, match="reporter"):
+        parse_config(context)
+
+
+@pytest.mark.parametrize(("window", "schedule"), [(2, 60), (3, 60), (4, 30)])
+def test_window_and_schedule_that_fit_are_accepted(window: int, schedule: int) -> None:
+    context = copy.deepcopy(CONTEXT)
+    context["metering"] = {"usage_window_hours": window, "schedule_minutes": schedule}
+    assert parse_config(context).usage_window_hours == window
+
+
+def test_config_minutes_mirror_the_runtime() -> None:
+    """stacks/ may not import runtime/: the numbers are written twice and kept equal here."""
+    from metering.logic import plan
+    from stacks import config
+
+    assert timedelta(minutes=config.SETTLE_MINUTES) == plan.SETTLE
+    assert timedelta(minutes=config.SAFETY_MINUTES) == plan.SAFETY
+    assert timedelta(minutes=config.MARKETPLACE_WINDOW_MINUTES) == plan.MARKETPLACE_WINDOW

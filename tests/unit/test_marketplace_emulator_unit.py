@@ -188,7 +188,22 @@ def test_registration_tokens_expire(emulator, clock):
 # ---------------------------------------------------------------- BatchMeterUsage rules
 
 
-def test_month_end_grace_closes_the_previous_month_at_six(emulator, clock):
+def test_records_are_refused_six_hours_after_the_usage_by_default(emulator, clock):
+    """The strict reading of the BatchMeterUsage API reference is the emulator's default."""
+    sub = emulator.create_subscription(BUYER)
+    usage = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    clock.now = usage + timedelta(hours=5, minutes=59)
+    status, _ = call(emulator, METER + "BatchMeterUsage", {"UsageRecords": [record(sub, ts=usage)]})
+    assert status == 200
+    clock.now = usage + timedelta(hours=6)
+    status, body = call(
+        emulator, METER + "BatchMeterUsage", {"UsageRecords": [record(sub, ts=usage, dimension="storage_gb")]}
+    )
+    assert (status, body["__type"]) == (400, "TimestampOutOfBoundsException")
+
+
+def test_month_end_grace_closes_the_previous_month_at_six(clock):
+    emulator = MarketplaceEmulator(PRODUCT, ["api_calls", "storage_gb"], clock=clock, window_hours=24)
     sub = emulator.create_subscription(BUYER)
     late = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)
     clock.now = datetime(2026, 4, 1, 5, 59, tzinfo=UTC)
@@ -345,3 +360,51 @@ def test_absurd_timestamps_are_out_of_bounds(emulator, timestamp):
     body = json.dumps({"UsageRecords": [record(sub) | {"Timestamp": timestamp}]}).encode()
     status, answer = call(emulator, METER + "BatchMeterUsage", body)
     assert (status, answer["__type"]) == (400, "TimestampOutOfBoundsException")
+
+
+# ---------------------------------------------------------------- DescribeAgreement
+
+AGREE = "AWSMPCommerceService_v20200301."
+
+
+def _shape(value):
+    """Keys and value types, recursively: what the fixture pins (values are made up)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__
+
+
+def test_describe_agreement_names_the_product_in_the_documented_shape(emulator):
+    sub = emulator.create_subscription(BUYER)
+    status, body = call(emulator, AGREE + "DescribeAgreement", {"agreementId": sub["agreement_id"]})
+    assert status == 200 and emulator.response_problems == []
+    assert body["proposalSummary"]["resources"] == [{"id": emulator.product_id, "type": "SaaSProduct"}]
+    assert body["acceptor"] == {"accountId": BUYER} and body["status"] == "ACTIVE"
+    assert _shape(body) == _shape(fixture("marketplace-agreement-describe-agreement-response.json"))
+    assert validate_output("marketplace-agreement", "DescribeAgreement", body) == []
+    assert (
+        validate_input(
+            "marketplace-agreement",
+            "DescribeAgreement",
+            fixture("marketplace-agreement-describe-agreement-request.json"),
+        )
+        == []
+    )
+
+
+def test_describe_agreement_of_another_product_and_unknown_agreements(emulator):
+    other = emulator.other_product_agreement(BUYER, "prod-otherproduct0001")
+    status, body = call(emulator, AGREE + "DescribeAgreement", {"agreementId": other})
+    assert status == 200 and body["proposalSummary"]["resources"][0]["id"] == "prod-otherproduct0001"
+    event = emulator.agreement_event("purchase-agreement-ended", other)
+    assert event["detail"]["agreement"]["id"] == other and "product" not in event["detail"]
+    status, body = call(emulator, AGREE + "DescribeAgreement", {"agreementId": other})
+    assert body["status"] == "CANCELLED"
+    status, body = call(
+        emulator, AGREE + "DescribeAgreement", {"agreementId": "agmt-nosuchagreement00000000"}
+    )
+    assert (status, body["__type"]) == (400, "ResourceNotFoundException")
+    status, body = call(emulator, AGREE + "DescribeAgreement", {})
+    assert (status, body["__type"]) == (400, "ValidationException")

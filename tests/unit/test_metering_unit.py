@@ -29,7 +29,7 @@ from metering.logic.plan import (
 from metering.logic.submit import Backoff, BatchRejected, submit_batch
 from tests.aws_fixtures import AWS_FIXTURES
 
-WINDOW = timedelta(hours=6)
+WINDOW = timedelta(hours=3)  # the default `metering.usage_window_hours`
 HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
 LICENSE = "arn:aws:license-manager::444455556666:license:l-0123456789abcdef0123456789abcdef"
 FIXTURES = AWS_FIXTURES
@@ -70,38 +70,71 @@ def at(hours: float, minutes: float = 0) -> datetime:
     ("now", "sub", "extra", "action"),
     [
         (at(0, 59), Sub(), {}, WAIT),  # the hour is not over
-        (at(7), Sub(), {}, WAIT),  # window passed, settle not yet
-        (at(7, 1), Sub(), {}, SEAL),
+        (at(4), Sub(), {}, WAIT),  # window passed, settle not yet
+        (at(4, 1), Sub(), {}, SEAL),
         (at(1, 5), Sub(status="unsubscribe-pending"), {}, SEAL_EARLY),
+        (at(1, 5), Sub(status="grace"), {}, SEAL_EARLY),  # agreement ended / licence deprovisioned
+        (at(0, 59), Sub(status="grace"), {}, WAIT),  # not before the hour is over
         (at(1, 5), Sub(), {}, WAIT),
-        (at(7, 1), None, {}, AWAIT),
-        (at(7, 1), Sub(status="pending"), {}, AWAIT),
-        (at(7, 1), Sub(aws_account_id=""), {}, AWAIT),
-        (at(7, 1), Sub(license_arn=None), {}, AWAIT),
-        (at(7, 1), Sub(license_arn=None, customer_identifier="CID"), {}, SEAL),
-        (at(7, 1), Sub(status="inactive"), {}, SEAL),  # Marketplace decides: CustomerNotSubscribed
-        (at(23, 49), Sub(), {}, SEAL),
-        (at(23, 51), Sub(), {}, EXPIRE),  # too close to Marketplace's 24 h limit
-        (at(23, 51), None, {}, EXPIRE),
+        (at(4, 1), None, {}, AWAIT),
+        (at(4, 1), Sub(status="pending"), {}, AWAIT),
+        (at(4, 1), Sub(aws_account_id=""), {}, AWAIT),
+        (at(4, 1), Sub(license_arn=None), {}, AWAIT),
+        (at(4, 1), Sub(license_arn=None, customer_identifier="CID"), {}, SEAL),
+        (at(4, 1), Sub(status="inactive"), {}, SEAL),  # Marketplace decides: CustomerNotSubscribed
+        (at(5, 49), Sub(), {}, SEAL),
+        (at(5, 51), Sub(), {}, EXPIRE),  # too close to Marketplace's 6 h limit
+        (at(5, 51), None, {}, EXPIRE),
         (at(3), Sub(), {"meter_status": "pending", "meter_record": {"Quantity": 5}}, RESUBMIT),
-        (at(24), Sub(), {"meter_status": "pending", "meter_record": {"Quantity": 5}}, EXPIRE),
-        (at(7, 1), Sub(), {"meter_status": "awaiting-subscription"}, SEAL),
-        (at(7, 1), Sub(), {"quantity": 2**31}, EXPIRE),
+        (at(6), Sub(), {"meter_status": "pending", "meter_record": {"Quantity": 5}}, EXPIRE),
+        (at(4, 1), Sub(), {"meter_status": "awaiting-subscription"}, SEAL),
+        (at(4, 1), Sub(), {"quantity": 2**31}, EXPIRE),
     ],
 )
 def test_decide(now: datetime, sub: Sub | None, extra: dict, action: str) -> None:
     assert decide(item(**extra), sub, now, WINDOW).action == action
 
 
-def test_month_end() -> None:
+def test_marketplace_window_is_six_hours_from_the_hour_start() -> None:
+    """BatchMeterUsage API reference: records are refused 6 hours or more after the usage."""
+    assert submittable(HOUR, at(5, 49))
+    assert not submittable(HOUR, at(5, 50))  # the 10 min safety margin
     last = datetime(2026, 11, 30, 23, tzinfo=UTC)
     first_of_month = datetime(2026, 12, 1, tzinfo=UTC)
-    assert decide(item(last), Sub(), first_of_month + timedelta(hours=3, minutes=59), WINDOW).action == WAIT
-    assert decide(item(last), Sub(), first_of_month + timedelta(hours=4), WINDOW).action == SEAL_EARLY
-    assert decide(item(last), Sub(), first_of_month + timedelta(hours=5, minutes=55), WINDOW).action == EXPIRE
-    assert submittable(last, first_of_month + timedelta(hours=5, minutes=49))
-    assert not submittable(last, first_of_month + timedelta(hours=5, minutes=50))
-    assert submittable(first_of_month, first_of_month + timedelta(hours=7))
+    assert submittable(last, first_of_month + timedelta(hours=4, minutes=49))
+    assert not submittable(last, first_of_month + timedelta(hours=4, minutes=50))
+    # the month's close at 06:00 on the 1st comes later than any hour's own 6 h
+
+
+def _first_seal(hour: datetime, runs: list[datetime], sub: Sub | None = None) -> datetime | None:
+    for run in runs:
+        if decide(item(hour), sub or Sub(), run, WINDOW).action in (SEAL, SEAL_EARLY):
+            return run
+    return None
+
+
+@pytest.mark.parametrize("offset_minutes", [0, 1, 17, 29, 58, 59])
+def test_default_schedule_meters_every_hour_before_its_start_plus_6_hours(offset_minutes: int) -> None:
+    """Under the defaults (3 h window, a run every 60 min at any offset, a run lasting up to its
+    15 min timeout), every hour of two days, month end included, is sealed and sent before its
+    start + 6 h, the limit of the BatchMeterUsage API reference."""
+    from stacks.config import METERING_JOB_TIMEOUT_MINUTES
+
+    base = datetime(2026, 11, 29, tzinfo=UTC)
+    runs = [base + timedelta(minutes=offset_minutes + 60 * n) for n in range(80)]
+    for n in range(48):
+        hour = base + timedelta(hours=n)
+        sealed = _first_seal(hour, runs)
+        assert sealed is not None, hour
+        sent_by = sealed + timedelta(minutes=METERING_JOB_TIMEOUT_MINUTES)
+        assert sent_by < hour + timedelta(hours=6), (hour, sealed)
+        assert submittable(hour, sent_by), (hour, sealed)
+
+
+def test_ending_subscription_seals_at_the_first_run_after_the_hour() -> None:
+    runs = [HOUR + timedelta(minutes=30 + 60 * n) for n in range(8)]
+    for status in ("unsubscribe-pending", "grace"):
+        assert _first_seal(HOUR, runs, Sub(status=status)) == HOUR + timedelta(hours=1, minutes=30)
 
 
 # --------------------------------------------------------------------------- what
@@ -254,3 +287,102 @@ def test_the_wire_shape_matches_the_aws_fixtures() -> None:
     ]
     assert sent.outcomes[record_key(stored[0])].metering_record_id == "00000000-example-metering-record-0001"
     assert sent.calls == 2 and len(statuses) == 3
+
+
+# --------------------------------------------------------------------------- the job's clock
+
+
+def test_the_jobs_clock_is_the_events_time_clamped_to_the_real_time() -> None:
+    from metering.handlers.job import job_clock
+
+    real = datetime(2026, 11, 22, 12, 0, 30, tzinfo=UTC)
+    assert job_clock({"time": "2026-11-22T12:00:00Z"}, {}, real) == datetime(2026, 11, 22, 12, tzinfo=UTC)
+    assert job_clock({}, {}, real) == real
+    # A principal that may invoke the function hands it a time two days ahead: the real time wins.
+    assert job_clock({"time": "2026-11-24T12:00:00Z"}, {}, real) == real
+    with pytest.raises(ValueError, match="RFC 3339"):
+        job_clock({"time": "tomorrow"}, {}, real)
+
+
+def test_only_the_sandbox_trusts_a_future_event_time() -> None:
+    from metering.handlers.job import SANDBOX_CLOCK_VARIABLE, job_clock
+
+    real = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    future = {"time": "2026-11-24T12:00:00Z"}
+    assert job_clock(future, {SANDBOX_CLOCK_VARIABLE: "1"}, real) == datetime(2026, 11, 24, 12, tzinfo=UTC)
+    assert job_clock(future, {SANDBOX_CLOCK_VARIABLE: "yes"}, real) == real
+
+
+# --------------------------------------------------------------------------- the SDK
+
+
+def _metering_model_without_license_arn():
+    """botocore's Marketplace Metering model as an SDK from before Concurrent Agreements had it."""
+    import copy
+
+    from botocore.model import ServiceModel
+
+    session = botocore.session.get_session()
+    raw = copy.deepcopy(session.get_service_data("meteringmarketplace"))
+    del raw["shapes"]["UsageRecord"]["members"]["LicenseArn"]
+    del raw["shapes"]["ResolveCustomerResult"]["members"]["LicenseArn"]
+    return ServiceModel(raw, service_name="meteringmarketplace")
+
+
+def test_cold_start_check_passes_with_the_pinned_sdk() -> None:
+    from subscriptions.dal.sdk_models import missing_members, require_license_arn
+
+    assert missing_members() == []
+    require_license_arn()
+
+
+def test_cold_start_check_fails_loudly_with_an_sdk_that_lacks_license_arn() -> None:
+    from subscriptions.dal.sdk_models import SdkTooOld, missing_members, require_license_arn
+
+    old = _metering_model_without_license_arn()
+    assert missing_members(old) == [
+        "BatchMeterUsage: UsageRecord.LicenseArn",
+        "ResolveCustomer: ResolveCustomerResult.LicenseArn",
+    ]
+    with pytest.raises(SdkTooOld, match=r"botocore .* lacks BatchMeterUsage: UsageRecord\.LicenseArn"):
+        require_license_arn(old)
+
+
+def test_param_validation_error_is_rejected_at_once_never_retried() -> None:
+    """An SDK whose model lacks LicenseArn refuses the record client-side: the same request would
+    fail identically forever, so it is not retried (no sleep, one call)."""
+    from botocore.exceptions import ParamValidationError
+
+    from metering.logic.submit import PARAM_VALIDATION
+
+    calls, sleeps = [], []
+
+    def call(records):
+        calls.append(records)
+        raise ParamValidationError(report='Unknown parameter in UsageRecords[0]: "LicenseArn"')
+
+    record = {"Timestamp": 1, "Dimension": "requests", "Quantity": 1, "LicenseArn": LICENSE}
+    with pytest.raises(BatchRejected) as caught:
+        submit_batch(call, [record], backoff=Backoff(), sleep=sleeps.append)
+    assert caught.value.code == PARAM_VALIDATION and "LicenseArn" in caught.value.message
+    assert (len(calls), sleeps) == (1, [])
+
+
+def test_an_sdk_without_license_arn_really_refuses_the_record_client_side() -> None:
+    """The failure the check prevents, reproduced with botocore's own validator and the old model."""
+    from botocore.validate import ParamValidator
+
+    old = _metering_model_without_license_arn()
+    request = {
+        "UsageRecords": [
+            {
+                "Timestamp": datetime(2026, 11, 22, 10, tzinfo=UTC),
+                "Dimension": "requests",
+                "Quantity": 1,
+                "CustomerAWSAccountId": "111122223333",
+                "LicenseArn": LICENSE,
+            }
+        ]
+    }
+    report = ParamValidator().validate(request, old.operation_model("BatchMeterUsage").input_shape)
+    assert report.has_errors() and "LicenseArn" in report.generate_report()

@@ -386,6 +386,21 @@ def test_license_updated_refreshes_entitlements() -> None:
     assert decision.refresh and decision.after.status == ACTIVE
 
 
+def test_usage_pricing_never_refreshes_entitlements() -> None:
+    """The entitlement topic and GetEntitlements exist for contract pricing only."""
+    updated = decide(
+        subscription(), parsed("marketplace-sns-entitlement-updated.json"), GRACE_DAYS, has_entitlements=False
+    )
+    assert updated.outcome == IGNORED and not updated.refresh
+    licence = decide(
+        subscription(),
+        parsed("marketplace-eventbridge-license-updated-manufacturer.json"),
+        GRACE_DAYS,
+        has_entitlements=False,
+    )
+    assert licence.after.status == ACTIVE and not licence.refresh
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -396,3 +411,20 @@ def test_license_updated_refreshes_entitlements() -> None:
 def test_notice_only_events_change_nothing(name: str) -> None:
     decision = decide(subscription(), parsed(name), GRACE_DAYS)
     assert decision.outcome == IGNORED and decision.after is None
+
+
+def test_a_replacement_licence_is_metered_in_resolve_customers_arn_form() -> None:
+    from subscriptions.models import metering_license_arn
+
+    current = "arn:aws:license-manager::444455556666:license:l-0123456789abcdef0123456789abcdef"
+    event_form = "aws:license-manager:us-east-1:444455556666:l-fedcba9876543210fedcba9876543210"
+    expected = "arn:aws:license-manager::444455556666:license:l-fedcba9876543210fedcba9876543210"
+    assert metering_license_arn(current, event_form) == expected
+    assert metering_license_arn(None, event_form) == expected
+    assert metering_license_arn(current, expected) == expected
+
+
+def test_a_licence_event_of_a_replaced_agreement_is_ignored() -> None:
+    event = parsed("marketplace-eventbridge-license-updated-manufacturer.json")
+    sub = replace(subscription(), retired_agreements=(event.agreement_id,))
+    assert decide(sub, event, GRACE_DAYS).outcome == IGNORED

@@ -140,7 +140,8 @@ def test_retry_after_reads_seconds_and_dates_and_is_capped():
     assert reporter.retry_after_seconds("7") == 7
     assert reporter.retry_after_seconds(None) is None
     assert reporter.retry_after_seconds("soon") is None
-    assert reporter.retry_after_seconds("86400") == reporter.RETRY_AFTER_CAP_S
+    assert reporter.retry_after_seconds("120") == 120  # honoured in full, not shortened
+    assert reporter.retry_after_seconds("99999999") == reporter.RETRY_AFTER_CAP_S
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 <= reporter.retry_after_seconds(later) <= 30
 

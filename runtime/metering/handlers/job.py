@@ -1,13 +1,17 @@
 """The metering function (`metering.handlers.job.handler`), run hourly by an EventBridge schedule.
 
-The job's clock is the event's `time` (the scheduled time; the sandbox's
-`POST /_sandbox/jobs/metering {"now": …}` sends that time), so a run is reproducible and
-a late invocation still meters the hours it was scheduled for. Returns the run's summary.
+The job's clock is the event's `time` (the scheduled time), clamped to the real time: a late
+invocation still meters the hours it was scheduled for, but a principal allowed to invoke the
+function cannot hand it a future time and make it flag hours as expired. Only the sandbox,
+whose jobs run at a chosen `now` (`POST /_sandbox/jobs/metering {"now": …}`), trusts the
+event's time as it is: its worker environment alone carries `SANDBOX_CLOCK_VARIABLE` (the
+synthesized template never does; `tests/infra` checks it). Returns the run's summary.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -22,11 +26,15 @@ from metering.dal.subscriptions import SubscriptionReader
 from metering.logic.job import MeteringJob, Summary
 from shared.config import get_config
 from shared.timestamps import parse_timestamp, utcnow
+from subscriptions.dal.sdk_models import require_license_arn
+
+require_license_arn()  # cold start: refuse to run with an SDK that would drop or refuse LicenseArn
 
 logger = make_logger()
 tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
 metrics = Metrics()
 WORKERS = 8
+SANDBOX_CLOCK_VARIABLE = "VS_SANDBOX_EVENT_CLOCK"  # set to "1" by the sandbox's workers only
 
 
 @lru_cache(maxsize=1)
@@ -35,20 +43,32 @@ def stores() -> tuple[MeterStore, SubscriptionReader]:
     return MeterStore(table, workers=WORKERS), SubscriptionReader(table)
 
 
-def job_clock(event: Any) -> Any:
-    """The EventBridge event's `time`; a manual invocation without one runs at the current time."""
+def job_clock(event: Any, env: dict[str, str] | None = None, real_now: datetime | None = None) -> datetime:
+    """The EventBridge event's `time`, never later than the real time (outside the sandbox); a
+    manual invocation without one runs at the real time."""
+    now = real_now or utcnow()
     value = event.get("time") if isinstance(event, dict) else None
     if value is None:
-        return utcnow()
+        return now
     try:
-        return parse_timestamp(str(value).replace("+00:00", "Z"))
+        scheduled = parse_timestamp(str(value).replace("+00:00", "Z"))
     except ValueError:
         raise ValueError("the event's 'time' must be an RFC 3339 UTC timestamp") from None
+    if (os.environ if env is None else env).get(SANDBOX_CLOCK_VARIABLE) == "1":
+        return scheduled
+    if scheduled > now:
+        logger.warning(
+            "metering event time is in the future; the real time is used",
+            extra={"event_time": str(value)[:40], "now": now.isoformat()},
+        )
+        return now
+    return scheduled
 
 
 def emit(summary: Summary) -> None:
     count = MetricUnit.Count
-    metrics.add_metric(name="MeteringRecordsMetered", unit=count, value=summary.metered + summary.duplicate)
+    metrics.add_metric(name="MeteringRecordsMetered", unit=count, value=summary.metered)
+    metrics.add_metric(name="MeteringDuplicateRecord", unit=count, value=summary.duplicate)
     metrics.add_metric(
         name="MeteringFailures", unit=count, value=summary.failures + (summary.stopped is not None)
     )
@@ -58,6 +78,7 @@ def emit(summary: Summary) -> None:
     metrics.add_metric(name="MeteringAwaitingSubscription", unit=count, value=summary.awaiting_subscription)
     metrics.add_metric(name="MeteringPendingLeft", unit=count, value=summary.pending_left + summary.deferred)
     metrics.add_metric(name="MeteringThrottled", unit=count, value=summary.throttled)
+    metrics.add_metric(name="MeteringSdkRefused", unit=count, value=summary.sdk_refused)
 
 
 def _time_left(context: Any) -> Any:

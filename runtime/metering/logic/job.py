@@ -12,12 +12,14 @@ Exactly once, even when a run dies anywhere and runs again:
    `not-subscribed`, with the MeteringRecordId) and the aggregate leaves the queue.
 3. A run that dies between 1 and 2 leaves `pending` aggregates in the queue. The next run sends
    the stored `meter_record` again, unchanged: Marketplace deduplicates on customer, dimension
-   and hour, answers Success (same MeteringRecordId) or DuplicateRecord, and the aggregate is
-   resolved without a second charge. Nothing is ever sent with a different quantity for an
-   hour already sent.
+   and hour and answers an identical resend with Success (same MeteringRecordId), so the
+   aggregate is resolved without a second charge. Nothing is ever sent with a different
+   quantity for an hour already sent.
 4. `CustomerNotSubscribed` is final: stored, flagged (`METERFLAG#not-subscribed`), counted.
+   `DuplicateRecord` means Marketplace kept a different quantity for that hour: flagged
+   (`METERFLAG#duplicate`) for reconciliation, counted, never counted as metered.
    An aggregate with no usable subscription stays queued as `awaiting-subscription` and is sent
-   once a subscription is linked, while still inside Marketplace's 24 h window; after that it is
+   once a subscription is linked, while still inside Marketplace's 6 h window; after that it is
    flagged `expired`.
 """
 
@@ -52,6 +54,7 @@ from metering.logic.plan import (
 from metering.logic.submit import (
     CUSTOMER_NOT_SUBSCRIBED,
     DUPLICATE_RECORD,
+    PARAM_VALIDATION,
     SUCCESS,
     Backoff,
     BatchRejected,
@@ -83,7 +86,9 @@ RECORD_ERRORS = {
     "InvalidUsageDimensionException",
     "InvalidTagException",
     "ValidationException",
+    PARAM_VALIDATION,  # botocore refused it client-side: a bug, flagged, never retried
 }
+RECONCILE = "DuplicateRecord: Marketplace holds a different quantity for this hour; reconcile"
 # Anything else refuses every call alike (product code, API disabled, credentials): stop the run,
 # leave everything queued for the next one.
 
@@ -105,6 +110,7 @@ class Summary:
     not_subscribed: int = 0
     expired: int = 0
     failed: int = 0
+    sdk_refused: int = 0  # ParamValidationError: the SDK's model refused the record (alarmed)
     pending_left: int = 0
     deferred: int = 0
     batches: int = 0
@@ -129,8 +135,8 @@ class Summary:
 
     @property
     def failures(self) -> int:
-        """What the vendor must look at: not billed and not going to be by itself."""
-        return self.not_subscribed + self.expired + self.failed
+        """What the vendor must look at: not billed (or not as recorded) and not going to be by itself."""
+        return self.not_subscribed + self.expired + self.failed + self.duplicate
 
 
 class MeteringJob:
@@ -269,6 +275,10 @@ class MeteringJob:
             "gsi1pk": flag_pk(FAILED),
         }
         summary.add(failed=1, ddb_write_calls=self._store.put_items([item]))
+        if exc.code == PARAM_VALIDATION:
+            summary.add(sdk_refused=1)
+            logger.error("the SDK refused a usage record (a bug, not retried)", extra=_where(item))
+            return
         logger.warning("usage record refused by Marketplace", extra={**_where(item), "error_code": exc.code})
 
     def _resolution(self, item: dict[str, Any], outcome: Outcome, stamp: str, summary: Summary) -> dict:
@@ -279,8 +289,18 @@ class MeteringJob:
             summary.add(metered=1)
             return {**done, "meter_status": METERED, "metered_at": stamp}
         if outcome.status == DUPLICATE_RECORD:
-            summary.add(duplicate=1)  # Marketplace already holds this hour: it is billed once
-            return {**done, "meter_status": DUPLICATE, "metered_at": stamp}
+            # Marketplace kept a different quantity for this hour (an identical resend answers
+            # Success): billed, but not what was recorded. Flagged for reconciliation.
+            summary.add(duplicate=1)
+            logger.warning("Marketplace holds another quantity for this hour", extra=_where(item))
+            return {
+                **item,
+                **({"metering_record_id": outcome.metering_record_id} if outcome.metering_record_id else {}),
+                "meter_status": DUPLICATE,
+                "meter_error": RECONCILE,
+                "flagged_at": stamp,
+                "gsi1pk": flag_pk(DUPLICATE),
+            }
         if outcome.status == CUSTOMER_NOT_SUBSCRIBED:
             summary.add(not_subscribed=1)
             logger.warning("customer not subscribed in Marketplace", extra=_where(item))

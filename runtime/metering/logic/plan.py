@@ -1,18 +1,29 @@
 """What the metering job does with each hourly aggregate it finds in the queue: pure functions.
 
+Marketplace's window, strict reading. AWS docs: "BatchMeterUsage" (AWS Marketplace Metering
+Service API reference, https://docs.aws.amazon.com/marketplace/latest/APIReference/
+API_marketplace-metering_BatchMeterUsage.html): "Usage records aren't accepted 6 hours or more
+after an event" (a newer model text says 24 h; the strict one is designed for). The defaults
+(`metering.usage_window_hours` 3, hourly schedule) send every hour by its start + 5 h 26 min at
+the latest; `stacks/config.py` refuses combinations that could not (the arithmetic is there).
+
 When an hour may be metered (all times UTC, `now` = the job's clock):
 
 - regular: once `hour end + usage window + SETTLE` has passed. Ingestion rejects records older
   than the window, so from then on the aggregate cannot change: the license function's timeout
   (10 s) plus index propagation fit well inside SETTLE (60 s).
-- early, as soon as the hour has ended, for a customer whose subscription is
-  `unsubscribe-pending` (their final usage is metered within the hour), and for hours of the
-  previous month from 04:00 on the 1st (Marketplace closes a month at 06:00 on the 1st). These
-  hours can still receive records, so they are sealed with a conditional write first; records
-  that arrive afterwards are counted in the current hour (see `usage.logic.ingest`).
+- early, as soon as the hour has ended, for a customer whose subscription is ending
+  (`unsubscribe-pending`, or `grace` after Purchase Agreement Ended / License Deprovisioned):
+  their final usage is metered at the next run, inside the final-metering hour AWS leaves after
+  an agreement ends (AWS docs: "Amazon EventBridge events for SaaS products",
+  https://docs.aws.amazon.com/marketplace/latest/userguide/saas-eventbridge-integration.html);
+  and for hours of the previous month from 04:00 on the 1st (Marketplace closes a month at 06:00
+  on the 1st). These hours can still receive records, so they are sealed with a conditional
+  write first; records that arrive afterwards are counted in the current hour (see
+  `usage.logic.ingest`).
 
-An hour is sent only inside Marketplace's window (24 h back, and a month's hours only until
-06:00 on the 1st), with a safety margin; outside it the aggregate is flagged `expired`.
+An hour is sent only inside Marketplace's window (6 h after its start, and a month's hours only
+until 06:00 on the 1st), with a safety margin; outside it the aggregate is flagged `expired`.
 
 Zero quantities: an aggregate that exists is metered even when its quantity is 0 (the customer
 stack reported a zero hour: AWS recommends hourly records, zero included, for active
@@ -34,13 +45,17 @@ from usage.models import MAX_QUANTITY, PENDING
 
 BATCH_SIZE = 25  # BatchMeterUsage: at most 25 UsageRecords per call
 SETTLE = timedelta(seconds=60)
-MARKETPLACE_WINDOW = timedelta(hours=24)
+MARKETPLACE_WINDOW = timedelta(hours=6)  # strict reading (see the module docstring)
 SAFETY = timedelta(minutes=10)  # never send a record this close to the end of Marketplace's window
 MONTH_CLOSE = timedelta(hours=6)  # a month's records are accepted until 06:00 UTC on the 1st
 MONTH_EARLY = timedelta(hours=4)  # from 04:00 on the 1st, the previous month's hours are sealed early
 
 UNSUBSCRIBE_PENDING = "unsubscribe-pending"
+SUB_GRACE = "grace"
 SUB_PENDING = "pending"
+# Subscription states whose open hours are sealed at once: the buyer is leaving, and Marketplace
+# answers CustomerNotSubscribed once the licence is gone.
+ENDING = (UNSUBSCRIBE_PENDING, SUB_GRACE)
 
 WAIT = "wait"  # not closed yet
 AWAIT = "await"  # closed, but no usable subscription is linked
@@ -91,11 +106,11 @@ def decide(item: dict[str, Any], sub: Any, now: datetime, window: timedelta) -> 
     regular = now >= end + window + SETTLE
     start = month_start(now)
     month_end = hour < start and now >= start + MONTH_EARLY
-    unsubscribing = sub is not None and sub.status_at(now) == UNSUBSCRIBE_PENDING
-    if not (regular or month_end or unsubscribing):
+    ending = sub is not None and sub.status in ENDING
+    if not (regular or month_end or ending):
         return Decision(WAIT)
     if not submittable(hour, now):
-        return Decision(EXPIRE, "outside AWS Marketplace's 24 h window")
+        return Decision(EXPIRE, "outside AWS Marketplace's 6 h window")
     if not linked(sub, now):
         return Decision(AWAIT)
     if int(item.get("quantity", 0)) > MAX_QUANTITY:

@@ -6,6 +6,10 @@
 - `UnprocessedRecords` are sent again, alone.
 - Any other error of the request as a whole (`InvalidLicenseException`,
   `TimestampOutOfBoundsException`, …) is `BatchRejected`: not retried, the caller isolates it.
+- botocore's client-side `ParamValidationError` (its model refuses the request before it is
+  sent: an SDK that lacks `LicenseArn`, or a record the model forbids) is a bug, not a transient
+  error: `BatchRejected` with code `PARAM_VALIDATION`, never retried (it would fail identically
+  forever); the job flags the records and counts them for an alarm.
 - After `max_attempts` calls, what is still unanswered is returned as `left`; it stays
   `pending` and the next run sends it again.
 """
@@ -17,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from metering.logic.plan import record_key
 
 SUCCESS = "Success"
 DUPLICATE_RECORD = "DuplicateRecord"
 CUSTOMER_NOT_SUBSCRIBED = "CustomerNotSubscribed"
+PARAM_VALIDATION = "ParamValidationError"
 RETRYABLE_ERRORS = {
     "ThrottlingException",
     "Throttling",
@@ -100,6 +105,8 @@ def submit_batch(
                 done.throttled += code.startswith("Throttl") or status == 429
                 continue
             raise BatchRejected(code or "Error", str(error.get("Message", ""))) from None
+        except ParamValidationError as exc:  # a BotoCoreError, but never transient
+            raise BatchRejected(PARAM_VALIDATION, str(exc)[:400]) from None
         except BotoCoreError:
             continue  # timeout or connection error: unknown outcome, the identical resend is safe
         for result in answer.get("Results", []):

@@ -1,4 +1,5 @@
-"""AWS Marketplace Metering (ResolveCustomer) and Entitlement (GetEntitlements) calls.
+"""AWS Marketplace Metering (ResolveCustomer), Entitlement (GetEntitlements) and Agreement
+(DescribeAgreement) calls.
 
 Both clients are built lazily (`shared.aws.client`), so `AWS_ENDPOINT_URL_MARKETPLACE_METERING`
 and `AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` (the sandbox's emulator) are honoured.
@@ -11,13 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
+import boto3
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from shared.aws import client
 from shared.errors import InvalidRegistrationToken, ServiceError
 from shared.timestamps import format_timestamp
+from subscriptions.dal.sdk_models import SdkTooOld, require_license_arn
+
+logger = Logger(child=True)
 
 # ResolveCustomer errors that mean "this token will never work" (botocore's service model).
 _BAD_TOKEN = {"InvalidTokenException", "ExpiredTokenException"}
@@ -66,10 +73,21 @@ def entitlements_map(rows: list[dict]) -> dict[str, dict]:
     return found
 
 
+# The Agreement API exists in us-east-1 only (AWS docs: "Supported AWS Regions", AWS Marketplace
+# Agreement API reference).
+AGREEMENT_REGION = "us-east-1"
+
+
+@cache
+def agreement_client() -> Any:
+    return boto3.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+
+
 class Marketplace:
-    def __init__(self, *, metering: Any = None, entitlement: Any = None) -> None:
+    def __init__(self, *, metering: Any = None, entitlement: Any = None, agreement: Any = None) -> None:
         self._metering = metering
         self._entitlement = entitlement
+        self._agreement = agreement
 
     @property
     def _metering_client(self) -> Any:
@@ -80,6 +98,11 @@ class Marketplace:
         return self._entitlement or client("marketplace-entitlement")
 
     def resolve_customer(self, registration_token: str) -> ResolvedCustomer:
+        try:  # an SDK without LicenseArn would drop the buyer's licence silently
+            require_license_arn()
+        except SdkTooOld as exc:
+            logger.error("ResolveCustomer refused: the SDK is too old", extra={"problem": str(exc)})
+            raise ServiceError("AWS Marketplace registration is unavailable; retry later.") from None
         try:
             answer = self._metering_client.resolve_customer(RegistrationToken=registration_token)
         except ParamValidationError:
@@ -116,7 +139,10 @@ class Marketplace:
                 if not token:
                     return rows
                 request["NextToken"] = token
-        except (ClientError, BotoCoreError, ParamValidationError) as exc:
+        except ParamValidationError as exc:  # a bug (the SDK refused our request), not transient
+            logger.error("the SDK refused a GetEntitlements request", extra={"problem": str(exc)[:300]})
+            raise ServiceError("AWS Marketplace entitlements are unavailable; retry later.") from exc
+        except (ClientError, BotoCoreError) as exc:
             raise ServiceError("AWS Marketplace entitlements are unavailable; retry later.") from exc
 
     def entitlements_for(
@@ -128,6 +154,22 @@ class Marketplace:
         else:
             filters = {"CUSTOMER_AWS_ACCOUNT_ID": [aws_account_id]}
         return entitlements_map(self.get_entitlements(product_code, filters))
+
+    def agreement_products(self, agreement_id: str) -> set[str]:
+        """The product ids (`prod-…`) an agreement is for (DescribeAgreement); empty when AWS does
+        not know the agreement. Raises `ServiceError` when the API is unavailable."""
+        try:
+            answer = (self._agreement or agreement_client()).describe_agreement(agreementId=agreement_id)
+        except ClientError as exc:
+            if _code(exc) in ("ResourceNotFoundException", "ValidationException"):
+                return set()
+            raise ServiceError("The AWS Marketplace Agreement API is unavailable; retry later.") from exc
+        except ParamValidationError:
+            return set()  # not an agreement id at all
+        except BotoCoreError as exc:
+            raise ServiceError("The AWS Marketplace Agreement API is unavailable; retry later.") from exc
+        resources = (answer.get("proposalSummary") or {}).get("resources") or []
+        return {r["id"] for r in resources if isinstance(r, dict) and isinstance(r.get("id"), str)}
 
     def account_of_identifier(self, product_code: str, customer_identifier: str) -> str | None:
         """Legacy SNS messages name only a customer identifier; an entitlement row names its account."""

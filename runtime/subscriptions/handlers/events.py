@@ -5,11 +5,16 @@ One function, two triggers, told apart by shape:
 - an EventBridge event (rule on `source: aws.agreement-marketplace`), delivered as the event
   itself: processed, and a failure raises so Lambda's asynchronous retries deliver it again;
 - an SQS event (`{"Records": [...]}`) from the queue subscribed to the Marketplace SNS topics:
-  each body is an SNS envelope; processed with Powertools' `BatchProcessor`, answering
-  `batchItemFailures` so only the failed messages come back.
+  each body is an SNS envelope whose signature, certificate URL and topic are verified first
+  (`subscriptions.logic.sns_signature`); one that fails is refused (counted as
+  `MarketplaceEvents_unverified`, never applied, not redelivered); the rest are processed with
+  Powertools' `BatchProcessor`, answering `batchItemFailures` so only the failed messages come back.
 """
 
 from __future__ import annotations
+
+import json
+from functools import lru_cache
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,15 +23,22 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audit.redaction import make_logger
+from shared.config import get_config
 from shared.timestamps import utcnow
+from subscriptions.dal.sdk_models import require_license_arn
+from subscriptions.dal.sns_certificates import CertificateCache
 from subscriptions.handlers.router import event_context
 from subscriptions.logic.events import (
     IGNORED,
+    MalformedEvent,
     handle_event,
     is_eventbridge,
     parse_eventbridge,
     parse_sqs_body,
 )
+from subscriptions.logic.sns_signature import UnverifiedMessage, check_topic, verify
+
+require_license_arn()  # cold start: refuse to run with an SDK that would drop LicenseArn
 
 logger = make_logger()
 tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
@@ -38,9 +50,38 @@ def _count(outcome: str) -> None:
     metrics.add_metric(name=f"MarketplaceEvents_{outcome}", unit=MetricUnit.Count, value=1)
 
 
+UNVERIFIED = "unverified"
+
+
+@lru_cache(maxsize=1)
+def certificates() -> CertificateCache:
+    return CertificateCache()
+
+
+def verify_sns(body: str) -> None:
+    """Raise `UnverifiedMessage` unless the body is an SNS message signed by SNS for this
+    product's Marketplace topics; `ServiceError` if the certificate cannot be fetched now."""
+    try:
+        document = json.loads(body)
+    except (TypeError, json.JSONDecodeError):
+        raise MalformedEvent("the SQS body is not JSON") from None
+    if not isinstance(document, dict):
+        raise MalformedEvent("the SQS body is not a JSON object")
+    check_topic(document, get_config().product_code)
+    verify(document, certificates().get(document.get("SigningCertURL")), utcnow())
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
     """One SQS message; an exception marks just this message failed (it is redelivered)."""
+    try:
+        verify_sns(record.body)
+    except UnverifiedMessage as exc:
+        logger.warning(
+            "SNS message refused: not verified", extra={"message_id": record.message_id, "reason": str(exc)}
+        )
+        _count(UNVERIFIED)
+        return UNVERIFIED
     event = parse_sqs_body(record.body)
     if event is None:  # an SNS subscription confirmation or similar: nothing to do
         logger.info("non-notification SNS message ignored", extra={"message_id": record.message_id})

@@ -34,6 +34,8 @@ def event_context() -> EventContext:
         marketplace=Marketplace(),
         product_code=config.product_code,
         grace_days=config.grace_days,
+        has_entitlements=config.has_entitlements,
+        product_id=config.product_id,
     )
 
 

@@ -41,6 +41,7 @@ from subscriptions.models import (
     UNSUBSCRIBE_PENDING,
     MarketplaceEvent,
     Subscription,
+    metering_license_arn,
 )
 
 logger = Logger(child=True)
@@ -136,6 +137,7 @@ def parse_eventbridge(event: dict) -> MarketplaceEvent:
         detail_type=detail_type,
         aws_account_id=account,
         product_code=_text(_section(detail, "product").get("code")),
+        product_id=_text(_section(detail, "product").get("id")),
         license_arn=_text(_section(detail, "license").get("arn")),
         agreement_id=_text(agreement.get("id")),
         previous_agreement_id=_text(agreement.get("previousAgreementId")),
@@ -207,9 +209,13 @@ def grace_end(event_time: datetime, grace_days: int) -> datetime:
     return (event_time + timedelta(days=grace_days)).replace(microsecond=0)
 
 
-def decide(sub: Subscription, event: MarketplaceEvent, grace_days: int) -> Decision:
+def decide(
+    sub: Subscription, event: MarketplaceEvent, grace_days: int, *, has_entitlements: bool = True
+) -> Decision:
     """The pure state machine: what `event` does to `sub`."""
     if event.kind == "entitlement-updated":
+        if not has_entitlements:
+            return Decision(IGNORED, None, False, "entitlements exist only for contract pricing")
         return Decision(REFRESHED, None, True, "entitlements changed")
     target = TARGET_STATUS.get(event.kind)
     if target is None:
@@ -217,9 +223,22 @@ def decide(sub: Subscription, event: MarketplaceEvent, grace_days: int) -> Decis
     if sub.last_event_time is not None and event.time < sub.last_event_time:
         return Decision(STALE, None, False, "older than the last applied event")
     changes: dict[str, Any] = {}
-    if event.kind.startswith("license-") and sub.license_id is not None:
-        if event.license_id != sub.license_id:
-            return Decision(IGNORED, None, False, "about another licence")
+    if event.kind.startswith("license-"):
+        if event.agreement_id is not None and event.agreement_id in sub.retired_agreements:
+            return Decision(IGNORED, None, False, "about the licence of a replaced agreement")
+        if sub.license_id is not None and event.license_id != sub.license_id:
+            if not (event.kind == "license-updated" and event.license_id and event.product_code):
+                return Decision(IGNORED, None, False, "about another licence")
+            # A replacement licence of this product for this account (Concurrent Agreements:
+            # AWS docs "Concurrent Agreements" in the BatchMeterUsage API reference): adopted, so
+            # metering bills the current licence; its agreement replaces the old one.
+            changes["license_arn"] = metering_license_arn(sub.license_arn, event.license_arn or "")
+        agreement = event.agreement_id
+        if agreement and agreement != sub.agreement_id and (changes or not sub.agreement_id):
+            retired = sub.retired_agreements
+            if sub.agreement_id:
+                retired = (*retired, sub.agreement_id)[-_RETIRED_KEPT:]
+            changes.update(agreement_id=agreement, retired_agreements=retired)  # learnt from the licence
     if event.kind.startswith("agreement-"):
         agreement = event.agreement_id
         if agreement is not None and agreement in sub.retired_agreements:
@@ -252,7 +271,8 @@ def decide(sub: Subscription, event: MarketplaceEvent, grace_days: int) -> Decis
         last_event_id=event.event_id,
         **changes,
     )
-    return Decision(APPLIED, after, event.kind in REFRESHES_ENTITLEMENTS, f"{event.kind} → {target}")
+    refresh = has_entitlements and event.kind in REFRESHES_ENTITLEMENTS
+    return Decision(APPLIED, after, refresh, f"{event.kind} → {target}")
 
 
 # ---------------------------------------------------------------------------------- applying
@@ -264,10 +284,19 @@ class EventContext:
     marketplace: Marketplace
     product_code: str
     grace_days: int
+    # Contract pricing (`pricing_model` contract | contract_with_usage) is the only kind with
+    # entitlements: AWS docs "Amazon SNS notifications for SaaS products" (the
+    # aws-mp-entitlement-notification topic is for contract products) and "GetEntitlements"
+    # (AWS Marketplace Entitlement Service API reference). A usage-priced product never calls it.
+    has_entitlements: bool = False
+    product_id: str = ""  # the catalog `prod-…` id, to tell this product's agreements apart
 
 
 def refresh_entitlements(ctx: EventContext, sub: Subscription, now: datetime) -> None:
-    """Raises `ServiceError` when AWS Marketplace is unavailable (the event is then redelivered)."""
+    """Raises `ServiceError` when AWS Marketplace is unavailable (the event is then redelivered).
+    Does nothing for a usage-priced product, which has no entitlements to fetch."""
+    if not ctx.has_entitlements:
+        return
     entitlements = ctx.marketplace.entitlements_for(
         sub.product_code or ctx.product_code, license_arn=sub.license_arn, aws_account_id=sub.aws_account_id
     )
@@ -275,15 +304,51 @@ def refresh_entitlements(ctx: EventContext, sub: Subscription, now: datetime) ->
         ctx.store.set_entitlements(sub.customer_id, entitlements, fetched_at=now, now=now)
 
 
+def foreign_agreement(ctx: EventContext, sub: Subscription, event: MarketplaceEvent) -> str | None:
+    """Why an agreement event is not this product's, or None when it is.
+
+    Agreement events name no product code, and the rule receives every agreement of the seller
+    (AWS docs: "Amazon EventBridge events for SaaS products"): a buyer's agreement for another
+    product must not change this product's subscription. An agreement is this product's when
+    the event names this product's id, when it is the subscription's agreement (learnt from a
+    licence event, which names the product, or from an earlier verified event), or when AWS
+    Marketplace's Agreement API says so (AWS docs: "DescribeAgreement", AWS Marketplace Agreement
+    API reference: `proposalSummary.resources[].id` is the product id). Raises `ServiceError`
+    when that API is unavailable, so the event is redelivered.
+    """
+    if not event.kind.startswith("agreement-"):
+        return None
+    if event.product_id:
+        return None if event.product_id == ctx.product_id else "about another product's agreement"
+    agreement = event.agreement_id
+    if agreement is None:
+        return "the agreement event names no agreement"
+    if agreement == sub.agreement_id or agreement in sub.retired_agreements:
+        return None
+    if not ctx.product_id:
+        logger.error("agreement event not applied: no product id configured", extra=_facts(event))
+        return "unknown agreement and no product id to check it against"
+    if ctx.product_id in ctx.marketplace.agreement_products(agreement):
+        return None
+    return "about another product's agreement"
+
+
 def apply_to(
     ctx: EventContext, customer_id: str, event: MarketplaceEvent, now: datetime, *, refresh: bool = True
 ) -> str:
     """Apply one event to one customer's subscription, at most once."""
+    foreign: str | None = None
+    checked = False
     for _ in range(_ATTEMPTS):
         before = ctx.store.get(customer_id)
         if before is None:
             return IGNORED
-        decision = decide(before, event, ctx.grace_days)
+        if not checked:
+            foreign, checked = foreign_agreement(ctx, before, event), True
+        if foreign is not None:
+            decision = Decision(IGNORED, None, False, foreign)
+        else:
+            decision = decide(before, event, ctx.grace_days, has_entitlements=ctx.has_entitlements)
         if decision.refresh and refresh and not ctx.store.was_processed(event.event_id):
             # Before the event is marked processed, so a failure is retried with the event.
             refresh_entitlements(ctx, before, now)
@@ -350,8 +415,8 @@ def locate(
     if not identifier:
         return None
     sub = ctx.store.by_customer_identifier(identifier)
-    if sub is not None or not resolve:
-        return sub
+    if sub is not None or not resolve or not ctx.has_entitlements:
+        return sub  # usage pricing has no GetEntitlements: kept until registration links it
     try:
         account = ctx.marketplace.account_of_identifier(ctx.product_code, identifier)
     except ServiceError:
@@ -371,7 +436,12 @@ def handle_event(ctx: EventContext, event: MarketplaceEvent, now: datetime) -> s
     if event.kind not in TARGET_STATUS and event.kind != "entitlement-updated":
         logger.info("marketplace event needs no action", extra=_facts(event))
         return IGNORED
-    if event.product_code and ctx.product_code and event.product_code != ctx.product_code:
+    if event.kind == "entitlement-updated" and not ctx.has_entitlements:
+        logger.info("entitlement-updated ignored: the product is usage-priced", extra=_facts(event))
+        return IGNORED
+    if (event.product_code and ctx.product_code and event.product_code != ctx.product_code) or (
+        event.product_id and ctx.product_id and event.product_id != ctx.product_id
+    ):
         logger.info("marketplace event for another product", extra=_facts(event))
         return IGNORED
     sub = locate(ctx, event, now)
