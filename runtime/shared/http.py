@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -92,6 +93,19 @@ def raw_body(app: APIGatewayRestResolver, limit: int) -> bytes:
     if len(data) > limit:
         raise PayloadTooLarge(f"Request body is {len(data)} bytes; the limit is {limit} bytes.")
     return data
+
+
+BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+
+
+def refuse_body_on_reads(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Routes that take no body refuse one (fail closed, like unknown fields): a client that sends
+    a body to GET or DELETE is confused or probing, and ignoring it would answer 2xx to hostile
+    input. Runs after authentication, so a signed body is still checked against its signature."""
+    event = app.current_event
+    if event.http_method in BODYLESS_METHODS and event.body:
+        raise ValidationError(f"{event.http_method} {event.resource} takes no request body.")
+    return next_middleware(app)
 
 
 def parse_body(data: bytes, model: type[Model]) -> Model:

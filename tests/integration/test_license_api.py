@@ -41,7 +41,10 @@ def test_query_and_body_are_signed_and_the_stage_is_not(vault: Vault, key: dict)
         body=b'{"k":1}',
     )
     event["requestContext"]["path"] = "/prod/v1/whoami"  # the stage is part of the base URL only
-    assert vault.license_api(event).status == 200
+    # The signature (query, body, no stage) verifies: GET then refuses the body itself (400), where
+    # a wrong signature would have been 401 SignatureDoesNotMatch.
+    answer = vault.license_api(event)
+    assert (answer.status, answer.code) == (400, "ValidationError")
 
 
 def test_a_base64_body_is_hashed_as_its_exact_bytes(vault: Vault, key: dict) -> None:
@@ -50,6 +53,12 @@ def test_a_base64_body_is_hashed_as_its_exact_bytes(vault: Vault, key: dict) -> 
     headers = signing.sign_request(key["access_key"], key["secret_key"], "GET", "/v1/whoami", (), body)
     event["headers"].update(headers)
     event.update(body=base64.b64encode(body).decode(), isBase64Encoded=True)
+    answer = vault.license_api(event)  # signature verified (else 401); GET then refuses the body
+    assert (answer.status, answer.code) == (400, "ValidationError")
+
+
+def test_a_signed_request_without_a_body_passes(vault: Vault, key: dict) -> None:
+    event = vault.signed_event(key["access_key"], key["secret_key"], query=[("a", "1")])
     assert vault.license_api(event).status == 200
 
 

@@ -27,7 +27,7 @@ from keys.logic.keys import create_key, list_keys, revoke_key
 from keys.models import Caller, CreateKeyRequest
 from shared.config import get_config
 from shared.errors import InvalidToken, ValidationError
-from shared.http import json_response, make_resolver, parse_body, raw_body
+from shared.http import json_response, make_resolver, parse_body, raw_body, refuse_body_on_reads
 from shared.timestamps import utcnow
 from subscriptions.handlers import router as subscriptions
 from usage.handlers import history as usage_history
@@ -82,7 +82,7 @@ def identify_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware
     return next_middleware(app)
 
 
-app.use(middlewares=[identify_caller])
+app.use(middlewares=[identify_caller, refuse_body_on_reads])
 app.include_router(subscriptions.router)  # POST /v1/marketplace/registrations, GET /v1/subscription
 app.include_router(usage_history.router)  # GET /v1/usage
 app.include_router(launch_link.router)  # GET /v1/launch

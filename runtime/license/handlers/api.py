@@ -21,14 +21,14 @@ from audit.redaction import make_logger
 from license.handlers import whoami
 from license.handlers.auth import require_signature
 from shared.config import get_config
-from shared.http import make_resolver
+from shared.http import make_resolver, refuse_body_on_reads
 from usage.handlers import ingest as usage_ingest
 
 logger = make_logger()
 tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
 metrics = Metrics()
 app = make_resolver(logger)
-app.use(middlewares=[require_signature])
+app.use(middlewares=[require_signature, refuse_body_on_reads])
 app.include_router(whoami.router)
 app.include_router(activations.router)
 app.include_router(usage_ingest.router)
