@@ -46,31 +46,26 @@ class MarketplaceMetering(Construct):
         fn.add_to_role_policy(
             iam.PolicyStatement(actions=["aws-marketplace:BatchMeterUsage"], resources=["*"])
         )
-        self.failures_alarm = cloudwatch.Alarm(
-            self,
-            "MeteringFailures",
-            alarm_description="Usage records could not be metered (refused, expired or not subscribed)",
-            metric=cloudwatch.Metric(
-                namespace="Vendstack",
-                metric_name="MeteringFailures",
-                dimensions_map={"service": "metering"},
-                statistic="Sum",
-                period=Duration.hours(1),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        self.failures_alarm = self._count_alarm(
+            "MeteringFailures", "Usage records could not be metered (refused, expired or not subscribed)"
         )
         # botocore refused a record client-side (ParamValidationError): a bug in the function's
         # SDK or code, never retried; the records are flagged `failed` for the vendor.
-        self.sdk_refused_alarm = cloudwatch.Alarm(
-            self,
+        self.sdk_refused_alarm = self._count_alarm(
             "MeteringSdkRefused",
-            alarm_description="The SDK refused usage records before sending them (ParamValidationError): "
+            "The SDK refused usage records before sending them (ParamValidationError): "
             "a bug, the records are flagged failed",
+        )
+
+    def _count_alarm(self, metric_name: str, description: str) -> cloudwatch.Alarm:
+        """An alarm on any count of the job's own metric `metric_name` within an hour."""
+        return cloudwatch.Alarm(
+            self,
+            metric_name,
+            alarm_description=description,
             metric=cloudwatch.Metric(
                 namespace="Vendstack",
-                metric_name="MeteringSdkRefused",
+                metric_name=metric_name,
                 dimensions_map={"service": "metering"},
                 statistic="Sum",
                 period=Duration.hours(1),
