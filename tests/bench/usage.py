@@ -35,7 +35,7 @@ for entry in (str(ROOT / "runtime"), str(ROOT)):
 TABLE = "bench-data"
 PRODUCT_CODE = "exampleprod1234567890"
 HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)
-JOB_TIME = HOUR + timedelta(hours=7, minutes=5)
+JOB_TIME = HOUR + timedelta(hours=4, minutes=5)  # closed (1 h + 3 h window + settle), inside the 6 h
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
 
@@ -95,7 +95,7 @@ def _config(dimensions: tuple[str, ...]) -> Any:
         max_active_keys=20,
         audit_retention_days=400,
         product_code=PRODUCT_CODE,
-        usage_window_hours=6,
+        usage_window_hours=3,
     )
 
 
@@ -142,7 +142,7 @@ def _job(ddb: Any, emulator: Any, workers: int, meter: Callable | None = None) -
         MeterStore(TABLE, dynamodb=ddb, workers=workers),
         SubscriptionReader(TABLE, dynamodb=ddb),
         meter or BatchMeter(client),
-        window=timedelta(hours=6),
+        window=timedelta(hours=3),
         workers=workers,
     )
 
