@@ -13,7 +13,6 @@ One function, two triggers, told apart by shape:
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from aws_lambda_powertools import Metrics, Tracer
@@ -30,11 +29,11 @@ from subscriptions.dal.sns_certificates import CertificateCache
 from subscriptions.handlers.router import event_context
 from subscriptions.logic.events import (
     IGNORED,
-    MalformedEvent,
     handle_event,
     is_eventbridge,
     parse_eventbridge,
     parse_sqs_body,
+    sqs_document,
 )
 from subscriptions.logic.sns_signature import UnverifiedMessage, check_topic, verify
 
@@ -61,12 +60,7 @@ def certificates() -> CertificateCache:
 def verify_sns(body: str) -> None:
     """Raise `UnverifiedMessage` unless the body is an SNS message signed by SNS for this
     product's Marketplace topics; `ServiceError` if the certificate cannot be fetched now."""
-    try:
-        document = json.loads(body)
-    except (TypeError, json.JSONDecodeError):
-        raise MalformedEvent("the SQS body is not JSON") from None
-    if not isinstance(document, dict):
-        raise MalformedEvent("the SQS body is not a JSON object")
+    document = sqs_document(body)
     check_topic(document, get_config().product_code)
     verify(document, certificates().get(document.get("SigningCertURL")), utcnow())
 

@@ -181,14 +181,20 @@ def parse_sns(envelope: dict) -> MarketplaceEvent | None:
     )
 
 
-def parse_sqs_body(body: str) -> MarketplaceEvent | None:
-    """An SQS message body: an SNS envelope (raw delivery off), or an EventBridge event."""
+def sqs_document(body: str) -> dict:
+    """An SQS message body as a JSON object, or `MalformedEvent`."""
     try:
         document = json.loads(body)
     except (TypeError, json.JSONDecodeError):
         raise MalformedEvent("the SQS body is not JSON") from None
     if not isinstance(document, dict):
         raise MalformedEvent("the SQS body is not a JSON object")
+    return document
+
+
+def parse_sqs_body(body: str) -> MarketplaceEvent | None:
+    """An SQS message body: an SNS envelope (raw delivery off), or an EventBridge event."""
+    document = sqs_document(body)
     if is_eventbridge(document):
         return parse_eventbridge(document)
     return parse_sns(document)
