@@ -239,7 +239,7 @@ def _with_retries(
     for attempt in range(policy.attempts):
         left = remaining()
         if left < policy.min_attempt_s:
-            raise VendorDeadline(scrub(f"no time left to call {what} (last: {last})", secret_values), attempt)
+            raise VendorDeadline(scrub(f"no time left for {what} (last: {last})", secret_values), attempt)
         retry_after = None
         try:
             response = send(max(0.1, min(policy.timeout_s, left)))
@@ -363,22 +363,28 @@ def open_url(
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], object] = time.sleep,
     allow_http_loopback: bool = False,
+    method: str = "GET",
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> object:
-    """An unsigned GET (a presigned download) under the same rules; returns the open response to
-    stream from (the caller closes it). `what` names it in errors, with its host, never its query."""
+    """An unsigned request (a presigned download, CloudFormation's ResponseURL) under the same
+    rules; returns the open response (the caller reads and closes it). `what` names it in errors,
+    with its host, never its query string."""
     url = checked_url(url, what, allow_http_loopback=allow_http_loopback)
+    method = method.upper()
 
     def send(timeout: float) -> object:
         # S310: the scheme was checked by checked_url.
-        return _OPENER.open(urllib.request.Request(url, method="GET"), timeout=timeout)  # noqa: S310
+        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
+        return _OPENER.open(request, timeout=timeout)
 
     response, _ = _with_retries(
         send,
-        what=f"{what} from {endpoint_of(url)}",
+        what=f"{what} at {endpoint_of(url)}",
         policy=policy or RetryPolicy(),
         remaining=remaining,
         sleep=sleep,
-        idempotent=True,
-        expect=(200,),
+        idempotent=method in IDEMPOTENT_METHODS,
+        expect=None,
     )
     return response

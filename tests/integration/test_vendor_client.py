@@ -329,4 +329,4 @@ def test_open_url_streams_a_download_and_retries_only_what_may_succeed(server):
             allow_http_loopback=True,
         )
     assert caught.value.status == 403 and len(server.requests) == 3
-    assert "artifact 'api' from 127.0.0.1:" in str(caught.value) and "PRESIGNED" not in str(caught.value)
+    assert "artifact 'api' at 127.0.0.1:" in str(caught.value) and "PRESIGNED" not in str(caught.value)
