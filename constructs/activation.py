@@ -1,8 +1,10 @@
 """The customer stack's activation custom resource.
 
 Its code is inlined into the template (no asset bucket, so the file deploys in any account,
-and the customer can read exactly what runs with their keys): the project's one signing
-module followed by the activation handler, both stdlib + boto3 only.
+and the customer can read exactly what runs with their keys): `index.py` is assembled by
+`customer_stack/activation/assemble.py` from the project's one signing module, the customer
+side's vendor client and the activation modules (common, manifest, staging, cfn_response,
+handler), all stdlib + boto3 only, in dependency order, without docstrings and comments.
 
 The vendor's URL and public key reach the function as its own environment variables, never as
 resource properties: the function reads nothing that decides where it connects or whom it trusts
@@ -15,8 +17,6 @@ a newer published template names a newer release, and that change is what delive
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -26,23 +26,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.platform_function import PYTHON_RUNTIME, function_role
+from customer_stack.activation.assemble import inline_code
 
-ROOT = Path(__file__).resolve().parent.parent
-INLINE_SOURCES = (
-    ROOT / "runtime" / "shared" / "signing.py",
-    ROOT / "customer_stack" / "activation" / "handler.py",
-)
 FUNCTION_TIMEOUT = Duration.minutes(5)
 # CloudFormation gives up on the resource after this; the function always answers first.
 SERVICE_TIMEOUT = Duration.minutes(7)
-
-
-def inline_code() -> str:
-    """The exact text CloudFormation writes to `index.py` for the activation function."""
-    parts = []
-    for path in INLINE_SOURCES:
-        parts.append(f"# ---- {path.relative_to(ROOT)} ----\n{path.read_text(encoding='utf-8')}")
-    return "\n\n".join(parts)
 
 
 class Activation(Construct):

@@ -66,7 +66,12 @@ _RANDOM = secrets.SystemRandom()
 
 
 class VendorError(Exception):
-    """A call to the vendor did not succeed. The message is safe to show: it holds no secret."""
+    """A call to the vendor did not succeed. The message is safe to show: it holds no secret.
+    `attempts` is how many requests were sent (0: none)."""
+
+    def __init__(self, message: str, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.attempts = attempts
 
 
 class VendorConfigError(VendorError, ValueError):
@@ -76,8 +81,10 @@ class VendorConfigError(VendorError, ValueError):
 class VendorRefused(VendorError):
     """A final answer that is not a success: another 4xx, a redirect, or an error not retried."""
 
-    def __init__(self, message: str, status: int, code: str = "", vendor_message: str = "") -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, attempts: int, status: int, code: str = "", vendor_message: str = ""
+    ) -> None:
+        super().__init__(message, attempts)
         self.status, self.code, self.vendor_message = status, code, vendor_message
 
 
@@ -85,16 +92,12 @@ class VendorUnavailable(VendorError):
     """Every attempt failed with a retryable error (connection, 429, 5xx)."""
 
     def __init__(self, message: str, attempts: int, status: int | None = None, code: str = "") -> None:
-        super().__init__(message)
-        self.attempts, self.status, self.code = attempts, status, code
+        super().__init__(message, attempts)
+        self.status, self.code = status, code
 
 
 class VendorDeadline(VendorError):
     """The caller's time ran out before (another) attempt or wait could fit."""
-
-    def __init__(self, message: str, attempts: int) -> None:
-        super().__init__(message)
-        self.attempts = attempts
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,7 @@ def _with_retries(
     idempotent: bool,
     expect: Iterable[int] | None,
     secret_values: Iterable[str] = (),
+    on_retry: Callable[[int, str, float], object] | None = None,
 ) -> tuple[object, int]:
     """Runs `send(socket_timeout)` until it returns an expected answer; returns (response, attempts)."""
     secret_values = tuple(secret_values)
@@ -250,7 +254,9 @@ def _with_retries(
             last = f"HTTP {exc.code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
             if not (exc.code == 429 or (idempotent and exc.code in RETRYABLE_5XX)):
                 text = scrub(f"{what} answered {last}", secret_values)
-                raise VendorRefused(text, exc.code, code, scrub(message, secret_values)) from None
+                raise VendorRefused(
+                    text, attempt + 1, exc.code, code, scrub(message, secret_values)
+                ) from None
             headers = exc.headers or {}
             retry_after = parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
         except urllib.error.URLError as exc:  # connect or send failed: nothing was processed
@@ -270,7 +276,7 @@ def _with_retries(
             response.close()
             last, status, code = f"unexpected HTTP {answered}", answered, ""
             if not idempotent:
-                raise VendorRefused(scrub(f"{what} answered {last}", secret_values), answered)
+                raise VendorRefused(scrub(f"{what} answered {last}", secret_values), attempt + 1, answered)
         if attempt + 1 == policy.attempts:
             break
         delay = full_jitter(attempt, policy)
@@ -281,6 +287,8 @@ def _with_retries(
                 f"no time left to retry {what}: the next attempt would start in {delay:.1f} s (last: {last})"
             )
             raise VendorDeadline(scrub(text, secret_values), attempt + 1)
+        if on_retry is not None:
+            on_retry(attempt + 1, scrub(last, secret_values), delay)
         sleep(delay)
     kind = "kept failing" if status is not None else "is unreachable"
     text = scrub(f"{what} {kind} ({policy.attempts} attempts, last: {last})", secret_values)
@@ -322,8 +330,10 @@ class VendorClient:
         idempotent: bool | None = None,
         expect: Iterable[int] | None = None,
         policy: RetryPolicy | None = None,
+        on_retry: Callable[[int, str, float], object] | None = None,
     ) -> VendorResponse:
-        """One signed request, retried as the module's rules say; raises a VendorError subclass."""
+        """One signed request, retried as the module's rules say; raises a VendorError subclass.
+        `on_retry(attempts so far, what failed, seconds until the next)` is called before each wait."""
         method = method.upper()
         query = tuple(query)
         query_string = canonical_query(query)
@@ -348,6 +358,7 @@ class VendorClient:
             idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
             expect=expect,
             secret_values=(self._secret_key,),
+            on_retry=on_retry,
         )
         with response:
             payload = read_json(response)

@@ -2,9 +2,11 @@
 reporter's.
 
 The functions come from `cdk.json` → `vendstack.solution.functions` (`customer_stack.solution.config`;
-without it, the sample). Each artifact is the function's `source` folder, the usage recorder
-(`recorder.py`) at the zip's root so the function can `from recorder import record`, and the
-function's `requirements` vendored in at the root: wheels for the Lambda platform
+without it, the sample). The reporter's artifact is the `customer_stack/usage` folder (the
+`reporter` package) with `vendor_client.py` and `signing.py` at its root. Each function's artifact
+is the function's `source` folder, the usage recorder (`recorder.py`) at the zip's root so the
+function can `from recorder import record`, and the function's `requirements` vendored in at the
+root: wheels for the Lambda platform
 (`manylinux2014_x86_64`, the function's Python version, `--only-binary=:all:`, so nothing is
 compiled on the build host), installed by pip with `--no-compile`. On a name clash the recorder wins
 over the source, and the source over a dependency.
@@ -44,12 +46,14 @@ ROOT = SOLUTION.parents[1]
 USAGE = SOLUTION.parent / "usage"
 RECORDER = USAGE / "recorder.py"
 SIGNING = ROOT / "runtime" / "shared" / "signing.py"
+VENDOR_CLIENT = SOLUTION.parent / "vendor_client.py"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"  # the template's functions run on x86_64
 # The sample's folders (tests build them directly); a release builds what cdk.json configures.
 ARTIFACTS = {"api": SOLUTION / "api", REPORTER_ARTIFACT: USAGE}
-# The reporter's zip adds the one signing module it signs with (handler `reporter.handler`); each
-# configured function's zip adds the usage recorder (`build_function`).
-REPORTER_EXTRA = [(SIGNING, "signing.py")]
+# The reporter's zip (the `reporter` package, handler `reporter.handler`) adds the customer side's
+# vendor client and the one signing module it signs with, at the root; each configured function's
+# zip adds the usage recorder (`build_function`).
+REPORTER_EXTRA = [(VENDOR_CLIENT, "vendor_client.py"), (SIGNING, "signing.py")]
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _FILE_MODE = 0o100644  # regular file, rw-r--r--: Lambda only needs to read the code

@@ -1,7 +1,7 @@
 """Records what a paid solution function is billed, on an SQS queue in the customer's own account.
 
 The queue, not the vendor, is the first stop, so no usage is lost while the vendor is unreachable;
-the hourly reporter (`reporter.py`) drains it. Within one invocation usage is pre-aggregated per
+the hourly reporter (`reporter/`) drains it. Within one invocation usage is pre-aggregated per
 dimension and hour and sent at the end with SendMessageBatch (10 events a call), so a typical call
 costs one SQS request. Standard library + boto3 (present in every Lambda Python runtime); boto3 is
 imported and its client created on the first send, so importing this module is cheap.

@@ -70,7 +70,8 @@ if baseline is None:
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 if mode == "staged":
-    act._cr_stage(client, bucket, target, artifact, url, metadata, time.monotonic() + 3600, cancel)
+    budget = act._CrBudget(time.monotonic() + 3600, cancel)
+    act._cr_stage(client, bucket, target, artifact, url, metadata, budget)
 else:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "artifact.zip")

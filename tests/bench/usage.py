@@ -182,7 +182,7 @@ def bench_writes(row: Callable[[str, str, str], None]) -> None:
                     "event_id": uuid.uuid4().hex,
                 }
                 messages.append({"Body": json.dumps(event), "ReceiptHandle": str(n), "MessageId": str(n)})
-        built = reporter.build_records(messages, Counter())
+        built = reporter.records.build_records(messages, Counter())
         body = {"records": [entry.record for entry in built]}
         assert len(body["records"]) == 2, body
         store = UsageStore(TABLE, retention_days=400, dynamodb=ddb)

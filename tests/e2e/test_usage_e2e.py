@@ -119,7 +119,7 @@ def test_usage_from_the_solution_to_batch_meter_usage_exactly_once(sandbox, api,
     monkeypatch.setenv("SECRET_ARN", secret_for(session, sandbox["aws_endpoint_url"], who["key"]))
     # The vendor is unreachable: the reporter retries for as long as the run lasts (its backoff is
     # not slept here), then keeps everything for later.
-    monkeypatch.setattr(reporter, "_sleep", lambda _seconds: None)
+    monkeypatch.setattr(reporter.sending, "_sleep", lambda _seconds: None)
     monkeypatch.setenv("VENDOR_API_URL", f"http://127.0.0.1:{closed_port()}")
     down = reporter.handler({}, None)
     assert down["accepted"] == 0 and down["left_for_retry"] + down["checkpointed"] >= 1

@@ -23,11 +23,10 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from customer_stack.activation.assemble import inline_code
 from tests.aws_fixtures import AWS_FIXTURES
 
 REPO = Path(__file__).resolve().parents[2]
-SIGNING_PY = REPO / "runtime" / "shared" / "signing.py"
-HANDLER_PY = REPO / "customer_stack" / "activation" / "handler.py"
 ACCOUNT_ID = "444455556666"  # the account in the StackId of the CloudFormation fixtures
 ACCESS_KEY = "VSAKABCDEFGHIJKLMNOP"
 SANDBOX_FLAG = "VS_ACTIVATION_SANDBOX"  # lets the function use plain http to 127.0.0.1
@@ -35,12 +34,9 @@ SECRET_KEY = "vsSK_testSECRET0123456789abcdefghijklmnopqrstuv"
 
 
 def inline_source() -> str:
-    """What CloudFormation writes to index.py: signing.py, then the handler, each under a header
-    comment (the same shape as constructs/activation.py's inline_code, without importing the CDK)."""
-    return "\n\n".join(
-        f"# ---- {path.relative_to(REPO)} ----\n{path.read_text(encoding='utf-8')}"
-        for path in (SIGNING_PY, HANDLER_PY)
-    )
+    """What CloudFormation writes to index.py: the modules assembled by the same function the
+    construct calls (customer_stack/activation/assemble.py, standard library only)."""
+    return inline_code()
 
 
 def load_activation_module(name: str = "vendstack_activation_index") -> types.ModuleType:

@@ -295,7 +295,7 @@ def test_activation_create_fails_with_the_vendors_402(act, aws, cfn, vendor, ven
 
 
 def test_activation_create_retries_5xx_then_fails(act, aws, cfn, vendor, vendor_key, monkeypatch):
-    monkeypatch.setattr(act, "_CR_BACKOFF_S", (0.01,))
+    monkeypatch.setattr(act, "_CR_VENDOR_POLICY", act.RetryPolicy(attempts=3, base_s=0.01, cap_s=0.01))
     vendor.activation_error = (503, {"error": {"code": "ServiceUnavailable", "message": "try later"}})
 
     response, _ = _invoke(act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key))

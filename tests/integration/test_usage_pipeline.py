@@ -289,7 +289,7 @@ def vendor_fixture(monkeypatch):
 def sleeps_fixture(monkeypatch):
     """Backoff sleeps are recorded, not slept."""
     slept = []
-    monkeypatch.setattr(reporter, "_sleep", slept.append)
+    monkeypatch.setattr(reporter.sending, "_sleep", slept.append)
     return slept
 
 
@@ -374,7 +374,7 @@ def test_1000_events_in_one_hour_become_2_records(account, vendor):
         usage.add_all(amounts)
         truth.update(amounts)
         events.extend(usage.take_events())
-    hours = {reporter.hour_of(e["timestamp"]) for e in events}
+    hours = {reporter.records.hour_of(e["timestamp"]) for e in events}
     if len(hours) > 1:  # the clock crossed an hour while recording: the test would be about 4
         pytest.skip("recorded across an hour boundary")
     assert recorder.enqueue(events) == 1000
@@ -395,8 +395,8 @@ def test_vendor_outage_keeps_everything_and_reports_it_once_after_recovery(
     truth = _invocations(20)
     monkeypatch.setenv("VENDOR_API_URL", _dead_url())
     down = _run()
-    assert down["vendor"] == "unavailable" and down["vendor_requests"] == reporter.MAX_ATTEMPTS
-    assert len(sleeps) == reporter.MAX_ATTEMPTS - 1
+    assert down["vendor"] == "unavailable" and down["vendor_requests"] == reporter.sending.MAX_ATTEMPTS
+    assert len(sleeps) == reporter.sending.MAX_ATTEMPTS - 1
     assert down["left_for_retry"] == 2 and down["checkpointed"] == 2 and down["accepted"] == 0
     assert account.pending_usage() == dict(truth)  # nothing lost: 40 events, now 2 checkpoints
     assert len(account.messages()) == 2
@@ -423,7 +423,7 @@ def test_a_lost_response_is_retried_as_a_duplicate_never_a_second_charge(account
     lost = _run()
     assert lost["vendor"] == "unavailable" and lost["left_for_retry"] == 2
     assert vendor.totals() == dict(truth)  # already counted once, by the first attempt
-    assert sum(r["status"] == 200 for r in vendor.requests) == reporter.MAX_ATTEMPTS
+    assert sum(r["status"] == 200 for r in vendor.requests) == reporter.sending.MAX_ATTEMPTS
 
     vendor.mode = "ok"
     truth += _invocations(3, start=30)  # new events of the same hour: a new record, not a collision
@@ -505,7 +505,7 @@ def test_rejected_and_expired_records_go_to_the_dead_letter_queue_never_silently
     assert vendor.totals() == {"requests": 3}
     # A redrive from the DLQ to the source queue replays a record in the checkpoint format.
     body, _ = account.dead_letters()[0]
-    assert reporter.parse_message(body)[0] == "checkpoint"
+    assert reporter.records.parse_message(body)[0] == "checkpoint"
 
 
 def test_throttling_honours_retry_after_and_5xx_backs_off(account, vendor, sleeps):
@@ -514,7 +514,8 @@ def test_throttling_honours_retry_after_and_5xx_backs_off(account, vendor, sleep
     vendor.script.extend(["429", "503"])
     summary = _run()
     assert summary["accepted"] == 2 and summary["vendor_requests"] == 3
-    assert 7 <= sleeps[0] <= 8 and 1 <= sleeps[1] <= 2  # Retry-After is a floor, plus jitter
+    assert 7 <= sleeps[0] <= 8  # Retry-After is a floor, plus jitter
+    assert 0 <= sleeps[1] <= 2  # full jitter: a random wait up to base (1 s) · 2^1
     assert vendor.totals() == dict(truth)
 
 
@@ -556,7 +557,7 @@ def test_time_guard_stops_receiving_and_the_rest_waits_for_the_next_run(account,
 
 def test_too_little_time_left_receives_nothing(account, vendor):
     _invocations(3)
-    summary = _run(context=Context(reporter.RECEIVE_RESERVE_S - 1))
+    summary = _run(context=Context(reporter.usage_queue.RECEIVE_RESERVE_S - 1))
     assert summary["receive_stop"] == "time_guard" and summary["messages_read"] == 0
     assert len(account.messages()) == 6 and vendor.requests == []
 
@@ -571,8 +572,8 @@ def test_time_guard_stops_vendor_retries_and_checkpoints_in_time(account, vendor
 
     vendor.on_request = slow
     summary = _run(context=context)
-    assert summary["vendor"] == "time_guard" and summary["vendor_requests"] < reporter.MAX_ATTEMPTS
-    assert context.ms / 1000 >= reporter.FINAL_RESERVE_S  # time was left to settle
+    assert summary["vendor"] == "time_guard" and summary["vendor_requests"] < reporter.sending.MAX_ATTEMPTS
+    assert context.ms / 1000 >= reporter.sending.FINAL_RESERVE_S  # time was left to settle
     assert summary["checkpointed"] == 2 and account.pending_usage() == dict(truth)
 
 

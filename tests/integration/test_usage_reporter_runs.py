@@ -42,7 +42,7 @@ def ticking(monkeypatch):
         slept.append(seconds)
         context.ms -= int(seconds * 1000)
 
-    monkeypatch.setattr(reporter, "_sleep", sleep)
+    monkeypatch.setattr(reporter.sending, "_sleep", sleep)
     context.slept = slept
     return context
 
@@ -68,7 +68,7 @@ def test_a_flood_longer_than_a_run_is_outlasted_across_runs(account, vendor, tic
     vendor.mode = "503"
     first = _run(context=ticking)
     assert first["vendor"] == "time_guard" and first["vendor_requests"] > 4
-    assert ticking.ms / 1000 >= reporter.FINAL_RESERVE_S  # it stopped in time to settle
+    assert ticking.ms / 1000 >= reporter.sending.FINAL_RESERVE_S  # it stopped in time to settle
     assert first["checkpointed"] == 2 and account.pending_usage() == dict(truth)
     assert _log_events(caplog, "usage_vendor_out_of_time")
 
@@ -107,7 +107,7 @@ def test_usage_still_unreported_when_its_window_closes_goes_to_the_dead_letter_q
     first = _run(context=ticking)
     assert first["checkpointed"] >= 3 and first["expired"] == 0
 
-    monkeypatch.setattr(reporter, "_now", lambda: now + timedelta(hours=1, minutes=5))
+    monkeypatch.setattr(reporter.report, "_now", lambda: now + timedelta(hours=1, minutes=5))
     vendor.mode = "ok"
     second = _run(context=Context(300))
     assert second["expired"] == 2 and second["dead_lettered"] == 2

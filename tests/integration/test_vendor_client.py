@@ -330,3 +330,22 @@ def test_open_url_streams_a_download_and_retries_only_what_may_succeed(server):
         )
     assert caught.value.status == 403 and len(server.requests) == 3
     assert "artifact 'api' at 127.0.0.1:" in str(caught.value) and "PRESIGNED" not in str(caught.value)
+
+
+def test_every_error_counts_the_requests_sent_and_retries_are_reported(server):
+    clock = Clock()
+    retries = []
+    server.script = [_error(503, "ServiceUnavailable", "busy"), _error(429, "Throttled"), _error(403, "Nope")]
+    with pytest.raises(vc.VendorRefused) as caught:
+        _client(server, clock, attempts=5).call(
+            "GET", "/v1/whoami", remaining=clock.remaining, on_retry=lambda *r: retries.append(r)
+        )
+    assert caught.value.attempts == 3 == len(server.requests)
+    assert [(n, error) for n, error, _ in retries] == [
+        (1, "HTTP 503 ServiceUnavailable: busy"),
+        (2, "HTTP 429 Throttled: m"),
+    ]
+    assert [delay for *_, delay in retries] == clock.slept
+    with pytest.raises(vc.VendorConfigError) as config_error:
+        vc.VendorClient("http://example.com", ACCESS_KEY, SECRET_KEY)
+    assert config_error.value.attempts == 0

@@ -77,10 +77,13 @@ def test_solution_zipped_handler_runs_from_the_zip_root(tmp_path, monkeypatch):
     assert sys.modules["recorder"].__file__ == str(tmp_path / "task" / "recorder.py")
 
 
-def test_reporter_artifact_carries_the_one_signing_module(tmp_path):
+def test_reporter_artifact_carries_the_vendor_client_and_the_one_signing_module(tmp_path):
     _api, reporter = package.build_artifacts(tmp_path / "out")
     with zipfile.ZipFile(reporter["path"]) as archive:
         names = archive.namelist()
         signing = archive.read("signing.py")
-    assert "reporter.py" in names and "recorder.py" in names
+        client = archive.read("vendor_client.py")
+    assert "reporter/__init__.py" in names and "reporter/sending.py" in names and "recorder.py" in names
+    assert "reporter.py" not in names
     assert signing == package.SIGNING.read_bytes()
+    assert client == package.VENDOR_CLIENT.read_bytes()
