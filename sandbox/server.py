@@ -34,6 +34,7 @@ from sandbox.gateway import (
     routes_from_template,
 )
 from sandbox.marketplace import MarketplaceEmulator
+from sandbox.marketplace_deployment import MotoBuyerSecrets
 from sandbox.provision import Provisioned, provision
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
@@ -108,6 +109,8 @@ class Sandbox:
             clock=self.now,
             product_id=product.get("product_id") or None,
         )
+        # Quick Launch: deployment parameters become secrets in the buyer's account, here in moto.
+        self._marketplace.deployment.buyer_secrets = MotoBuyerSecrets(self.aws_endpoint, REGION)
         self.marketplace_url = self._marketplace.start()
         progress(f"AWS Marketplace emulator on {self.marketplace_url}")
         self.triggers = triggers_from_template(self.stack.template)
@@ -202,6 +205,7 @@ class Sandbox:
             "AWS_ENDPOINT_URL_MARKETPLACE_METERING": self.marketplace_url,
             "AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": self.marketplace_url,
             "AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT": self.marketplace_url,
+            "AWS_ENDPOINT_URL_MARKETPLACE_DEPLOYMENT": self.marketplace_url,
             # Jobs run at the `now` a sandbox caller chose; deployed, the job clamps to real time.
             "VS_SANDBOX_EVENT_CLOCK": "1",
             # The emulator signs its SNS messages with a certificate only these workers trust.
