@@ -49,7 +49,10 @@ SECRET_KEY_PATTERN = "^$|^[A-Za-z0-9_-]{40,128}$"  # noqa: S105 - a pattern, not
 DEPLOYMENT_KEY_PARAMETER = "DeploymentKey"
 # A reference to AWS Marketplace's managed secret (name or ARN; the service-linked role manages only
 # `marketplace-deployment*!*` names: AWS managed policy AWSMarketplaceDeploymentServiceRolePolicy).
-DEPLOYMENT_KEY_PATTERN = "^$|^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:)?marketplace-deployment[A-Za-z0-9/_+=.@!-]*$"
+DEPLOYMENT_KEY_PATTERN = (
+    "^$|^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:)?"
+    "marketplace-deployment[A-Za-z0-9/_+=.@!-]*$"
+)
 # X.Y.Z as the vendor publishes it (runtime/activations/models.py VERSION_RE).
 RELEASE_VERSION_PATTERN = "^(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})$"
 
@@ -232,7 +235,7 @@ class CustomerStack(Stack):
         cfn_secret = self.secret.node.default_child
         cfn_secret.secret_string = Fn.condition_if(
             quick_launch.logical_id,
-            Fn.sub("{{resolve:secretsmanager:${%s}:SecretString}}" % DEPLOYMENT_KEY_PARAMETER),
+            Fn.sub("{{resolve:secretsmanager:${" + DEPLOYMENT_KEY_PARAMETER + "}:SecretString}}"),
             cfn_secret.secret_string,
         ).to_string()
         self.staging_bucket = s3.Bucket(

@@ -83,7 +83,8 @@ def test_dynamic_reference_only_in_the_stacks_own_secret(customer_template):
     secret_string = resources[secret]["Properties"]["SecretString"]
     condition, quick, manual = secret_string["Fn::If"]
     assert condition == "QuickLaunch"
-    assert quick == {"Fn::Sub": "{{resolve:secretsmanager:${%s}:SecretString}}" % DEPLOYMENT_KEY_PARAMETER}
+    reference = "{{resolve:secretsmanager:${" + DEPLOYMENT_KEY_PARAMETER + "}:SecretString}}"
+    assert quick == {"Fn::Sub": reference}
     assert {"Ref": "SecretKey"} in manual["Fn::Join"][1]
     assert customer_template["Conditions"]["QuickLaunch"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": DEPLOYMENT_KEY_PARAMETER}, ""]}]
