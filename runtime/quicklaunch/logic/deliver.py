@@ -117,7 +117,9 @@ def _issue(ctx: Context, customer_id: str, agreement_id: str, now: datetime) -> 
 
 
 def _deliver(ctx: Context, sub: Subscription, record: DeploymentKey, now: datetime, outcome: Outcome) -> None:
-    expires_at = now + timedelta(days=ctx.key_lifetime_days)
+    # Whole seconds, as the vault stores it: a retry must send the very same request (same
+    # `clientToken`, same `expirationDate`), or AWS would see a different request under one token.
+    expires_at = now.replace(microsecond=0) + timedelta(days=ctx.key_lifetime_days)
     key = issue_platform_key(
         ctx.keys,
         ctx.deriver,
