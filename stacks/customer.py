@@ -40,13 +40,14 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 from constructs.activation import Activation
 from constructs.paid_solution import PaidSolution
+from constructs.quick_launch import DEPLOYMENT_PARAMETER_NAME
 from constructs.usage_reporting import UsageReporting
 from stacks.config import VendstackConfig
 
 ACCESS_KEY_PATTERN = "^$|^VSAK[A-Z2-7]{16}$"
 SECRET_KEY_PATTERN = "^$|^[A-Za-z0-9_-]{40,128}$"  # noqa: S105 - a pattern, not a secret
 # The Quick Launch deployment parameter's name: the platform's PutDeploymentParameter uses the same.
-DEPLOYMENT_KEY_PARAMETER = "DeploymentKey"
+DEPLOYMENT_KEY_PARAMETER = DEPLOYMENT_PARAMETER_NAME
 # A reference to AWS Marketplace's managed secret (name or ARN; the service-linked role manages only
 # `marketplace-deployment*!*` names: AWS managed policy AWSMarketplaceDeploymentServiceRolePolicy).
 DEPLOYMENT_KEY_PATTERN = (
