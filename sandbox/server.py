@@ -266,6 +266,7 @@ class Sandbox:
             ("POST", "/_sandbox/marketplace/subscriptions"): self._mp_subscribe,
             ("POST", "/_sandbox/marketplace/events"): self._mp_event,
             ("GET", "/_sandbox/marketplace/metered"): self._mp_metered,
+            ("POST", "/_sandbox/marketplace/quick-launch"): self._mp_quick_launch,
             ("POST", "/_sandbox/users/confirmation-code"): self._confirmation_code,
         }
         for job in self.triggers.jobs:
@@ -420,6 +421,21 @@ class Sandbox:
                 501, "NotEmulated", "The vendor template has no consumer for this Marketplace event."
             )
         return self._invoke(function, event)
+
+    def _mp_quick_launch(self, document: dict) -> GatewayResponse:
+        """What Quick Launch fills into the template for this buyer: each deployment parameter's
+        name with the secret's ARN in the buyer's account (a reference, never the value)."""
+        account = document.get("aws_account_id")
+        if not isinstance(account, str) or not account.isdigit() or len(account) != 12:
+            return _error(400, "ValidationError", "Field 'aws_account_id' must be 12 digits.")
+        parameters = self._marketplace.deployment.quick_launch_parameters(
+            account, self._marketplace.product_id
+        )
+        if not parameters:
+            return _error(
+                404, "NotFound", "The vendor has delivered no deployment parameter to this account."
+            )
+        return _json(200, {"parameters": parameters})
 
     def _mp_metered(self, _document: dict) -> GatewayResponse:
         return _json(200, {"records": self._marketplace.metered()})
