@@ -112,3 +112,17 @@ def test_client_token_is_deterministic_and_fits_the_model():
     assert token != client_token("agmt-1", "VSAKBBBBBBBBBBBBBBBB", "DeploymentKey")
     assert shape.metadata["min"] <= len(token) <= shape.metadata["max"]
     assert re.match(shape.metadata["pattern"], token)
+
+
+def test_job_never_runs_ahead_of_the_real_clock_outside_the_sandbox():
+    """An invocation dated in the future must not revoke a key before its grace has ended."""
+    from quicklaunch.handlers.job import job_clock
+
+    future = {"time": "2030-01-01T00:00:00Z"}
+    assert job_clock(future, env={}, real_now=NOW) == NOW
+    assert job_clock(future, env={"VS_SANDBOX_EVENT_CLOCK": "1"}, real_now=NOW) == datetime(
+        2030, 1, 1, tzinfo=UTC
+    )
+    assert job_clock({"time": "2026-11-27T11:00:00Z"}, env={}, real_now=NOW) == NOW - timedelta(hours=1)
+    assert job_clock({"time": "garbage"}, env={}, real_now=NOW) == NOW
+    assert job_clock({}, env={}, real_now=NOW) == NOW
