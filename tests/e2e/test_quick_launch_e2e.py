@@ -38,7 +38,8 @@ def _buyer_secrets(sandbox: dict, account: str):
     return client
 
 
-def test_subscribe_then_the_deployment_key_reaches_the_buyer_account(api, sandbox) -> None:
+def quick_launch_buyer(api) -> dict:
+    """A buyer who subscribed and registered; the agreement event came and the job delivered."""
     email = f"ql-{uuid.uuid4().hex[:8]}@example.com"
     account = str(uuid.uuid4().int)[:12].rjust(12, "7")
     assert api.call("POST", "/_sandbox/users", {"email": email, "password": PASSWORD})[0] == 201
@@ -55,18 +56,23 @@ def test_subscribe_then_the_deployment_key_reaches_the_buyer_account(api, sandbo
     now = (datetime.now(UTC) + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     status, summary, _ = api.call("POST", "/_sandbox/jobs/quicklaunch", {"now": now})
     assert status == 200 and summary["delivered"] >= 1, summary
-
     status, launch, _ = api.call("POST", "/_sandbox/marketplace/quick-launch", {"aws_account_id": account})
     assert status == 200
-    reference = launch["parameters"]["DeploymentKey"]
+    return {"account": account, "bearer": bearer, "made": made, "parameters": launch["parameters"]}
+
+
+def test_subscribe_then_the_deployment_key_reaches_the_buyer_account(api, sandbox) -> None:
+    who = quick_launch_buyer(api)
+    account, bearer, made = who["account"], who["bearer"], who["made"]
+    reference = who["parameters"]["DeploymentKey"]
     assert reference.startswith(f"arn:aws:secretsmanager:us-east-1:{account}:secret:marketplace-deployment!")
     value = json.loads(_buyer_secrets(sandbox, account).get_secret_value(SecretId=reference)["SecretString"])
     access_key, secret_key = value["access_key"], value["secret_key"]
-    assert secret_key not in json.dumps(launch)  # Quick Launch hands over a reference only
+    assert secret_key not in json.dumps(who["parameters"])  # Quick Launch hands over a reference only
 
     headers = sign_request(access_key, secret_key, "GET", "/v1/whoami", (), b"")
-    status, who, _ = api.call("GET", "/v1/whoami", headers=headers)
-    assert status == 200 and who["access_key"] == access_key
+    status, who_am_i, _ = api.call("GET", "/v1/whoami", headers=headers)
+    assert status == 200 and who_am_i["access_key"] == access_key
     status, keys, _ = api.call("GET", "/v1/keys", headers=bearer)
     [listed] = [k for k in keys["keys"] if k["access_key"] == access_key]
     assert listed["label"] == f"AWS Marketplace Quick Launch {made['agreement_id']}"
