@@ -160,8 +160,9 @@ def entitled(entitlement: str | None = None) -> Callable[[Callable], Callable]:
 
 def authorizer(event: dict, context: Any = None) -> dict:
     """Lambda REQUEST authorizer (used when `ApiAuthorization=NONE`): the same check, as an IAM
-    policy for this method. A denial carries its status, code and message in the authorizer
-    context, which the API's ACCESS_DENIED gateway response turns into a 402 in the error shape.
+    policy for this method. A 402 is a Deny carrying its code and message in the authorizer
+    context, which the API's ACCESS_DENIED gateway response turns into a 402 in the error shape;
+    a 401 (no token can be had) raises `Unauthorized`, API Gateway's 401.
 
     AWS docs: "Use API Gateway Lambda authorizers" and "Output from an API Gateway Lambda
     authorizer" (the policy and `context`, whose values must be strings, numbers or booleans),
@@ -172,6 +173,19 @@ def authorizer(event: dict, context: Any = None) -> dict:
         claims = check(event)
         effect, extra = "Allow", {"entitlements": ",".join(claims.get("entitlements", []))[:1000]}
     except LicenseUnavailable as refused:
+        print(
+            json.dumps(
+                {
+                    "level": "WARNING",
+                    "message": "call refused by the license authorizer",
+                    "status": refused.status,
+                    "code": refused.code,
+                }
+            )
+        )
+        if refused.status == 401:
+            # API Gateway's UNAUTHORIZED response (401); its body is fixed by the template.
+            raise Exception("Unauthorized") from None  # noqa: TRY002 - the exact text API Gateway expects
         effect = "Deny"
         extra = {"status": refused.status, "code": refused.code, "message": refused.message[:500]}
     return {

@@ -29,7 +29,9 @@ T0 = 1_800_000_000
 LIFETIME = 3600
 _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PUBLIC_B64 = base64.b64encode(
-    _KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    _KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 ).decode()
 
 
@@ -279,7 +281,9 @@ def test_a_token_that_does_not_verify_is_not_used() -> None:
 def licensed_fixture(monkeypatch: pytest.MonkeyPatch):
     clock = Clock(time.time())
     vendor = Vendor(clock)
-    monkeypatch.setenv("VS_LICENSE_ROUTES", json.dumps({"POST /analyze": "analysis", "GET /premium": "premium"}))
+    monkeypatch.setenv(
+        "VS_LICENSE_ROUTES", json.dumps({"POST /analyze": "analysis", "GET /premium": "premium"})
+    )
     entitlement.set_client(make_client(clock, vendor))
     yield vendor
     entitlement.set_client(None)
@@ -320,3 +324,10 @@ def test_the_authorizer_allows_or_denies_this_method_with_the_reason(licensed: V
     assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
     assert denied["context"]["code"] == "NotEntitled"
     assert all(isinstance(v, str | int | bool) for v in denied["context"].values())
+
+
+def test_the_authorizer_answers_401_when_no_token_can_be_had(licensed: Vendor) -> None:
+    licensed.mode = "down"
+    entitlement.set_client(make_client(Clock(time.time()), licensed))
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        entitlement.authorizer({"httpMethod": "POST", "path": "/analyze", "methodArn": "arn"})
