@@ -46,6 +46,8 @@ from stacks.license_tokens import LicenseTokens
 AUTHORIZER_HANDLER = "entitlement.authorizer"
 # The error shape of docs/protocol.md §1; `$context.authorizer.*` are the Deny's context values.
 DENIED_BODY = '{"error":{"code":"$context.authorizer.code","message":"$context.authorizer.message"}}'
+# API Gateway's own default body of a gateway response (kept under AWS_IAM).
+DEFAULT_BODY = '{"message":$context.error.messageString}'
 UNAUTHORIZED_BODY = json.dumps(
     {
         "error": {
@@ -162,19 +164,20 @@ class EntitlementCheck(Construct):
                 "AuthorizerId",
                 Fn.condition_if(self.uses_authorizer.logical_id, self.authorizer.ref, Aws.NO_VALUE),
             )
-        # A Deny is ACCESS_DENIED: 402 with the authorizer's reason in the error shape. Only with
-        # the authorizer: under AWS_IAM, ACCESS_DENIED is IAM's own 403 and must stay so.
-        denied = api.add_gateway_response(
-            "LicenseDenied",
-            type=apigw.ResponseType.ACCESS_DENIED,
-            status_code="402",
-            templates={"application/json": DENIED_BODY},
-        )
-        unauthorized = api.add_gateway_response(
-            "LicenseUnavailable",
-            type=apigw.ResponseType.UNAUTHORIZED,
-            status_code="401",
-            templates={"application/json": UNAUTHORIZED_BODY},
-        )
-        for response in (denied, unauthorized):
-            response.node.default_child.cfn_options.condition = self.uses_authorizer
+        # A Deny is ACCESS_DENIED: 402 with the authorizer's reason in the error shape; a raised
+        # `Unauthorized` is UNAUTHORIZED: 401 in the error shape. Only with the authorizer: under
+        # AWS_IAM both keep API Gateway's defaults (ACCESS_DENIED is IAM's own 403). Conditional
+        # values, not conditional resources: the API's deployment depends on its gateway responses.
+        for construct_id, response_type, status, default_status, body in (
+            ("LicenseDenied", apigw.ResponseType.ACCESS_DENIED, "402", "403", DENIED_BODY),
+            ("LicenseUnavailable", apigw.ResponseType.UNAUTHORIZED, "401", "401", UNAUTHORIZED_BODY),
+        ):
+            response = api.add_gateway_response(construct_id, type=response_type)
+            cfn = response.node.default_child
+            cfn.add_property_override(
+                "StatusCode", Fn.condition_if(self.uses_authorizer.logical_id, status, default_status)
+            )
+            cfn.add_property_override(
+                "ResponseTemplates",
+                {"application/json": Fn.condition_if(self.uses_authorizer.logical_id, body, DEFAULT_BODY)},
+            )

@@ -3,16 +3,18 @@
 Shipped at the root of every solution artifact as `license_token.py` (beside `recorder.py`), so
 the solution's handler and the vendor's own functions can `from license_token import ...`.
 
-**Offline verification, pure Python.** A token is a compact JWS, RS256 (RSASSA-PKCS1-v1_5 with
-SHA-256, RFC 7515 and RFC 7518 §3.3), signed by the vendor's KMS key; the public half is the
-template's `VendorPublicKey` (base64 of the DER SubjectPublicKeyInfo that KMS GetPublicKey
-returns; AWS docs: "GetPublicKey", AWS KMS API Reference). The Lambda Python runtime ships
-boto3 but not `cryptography`, and a solution artifact should not have to vendor a compiled
-wheel for one check, so verification uses only the standard library: an RSA public operation is
-one modular exponentiation with e = 65537 (17 multiplications of 2048-bit numbers, tens of
-microseconds in CPython's `pow`), then a constant-time comparison with the expected PKCS#1 v1.5
-encoding of the SHA-256 digest. Verified tokens are also cached by their text, so a warm
-function pays the RSA operation once per token.
+**Offline verification.** A token is a compact JWS, RS256 (RSASSA-PKCS1-v1_5 with SHA-256,
+RFC 7515 and RFC 7518 §3.3), signed by the vendor's KMS key; the public half is the template's
+`VendorPublicKey` (base64 of the DER SubjectPublicKeyInfo that KMS GetPublicKey returns; AWS
+docs: "GetPublicKey", AWS KMS API Reference). The Lambda Python runtime ships boto3 but not
+`cryptography`, and a solution artifact should not need a compiled wheel for one check, so the
+standard library suffices: an RSA public operation is one modular exponentiation with
+e = 65537, then a constant-time comparison with the expected PKCS#1 v1.5 encoding of the
+SHA-256 digest. That costs about 0.2-1 ms in CPython (measured: README, "Benchmarks"), too slow
+to repeat on every request, so a verified token's claims are kept by its text: each new token
+is verified once, and every request after that checks only `exp` (hundreds of thousands per
+second). When the artifact does carry `cryptography` (a vendor who vendors it), its OpenSSL
+verification is used instead, with the same result.
 
 **The client** (`LicenseTokenClient`) holds the current token per process:
 
@@ -46,6 +48,8 @@ _SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  #
 MAX_TOKEN_CHARS = 8192
 CLOCK_SKEW_SECONDS = 300  # an `iat` further in the future than this is refused
 _VERIFIED_CACHE = 64
+USE_NATIVE = True  # use `cryptography` when importable (tests and the bench turn it off to compare)
+_NATIVE: dict[tuple[int, int], Callable[[bytes, bytes], bool] | None] = {}
 
 
 class TokenInvalid(Exception):
@@ -81,6 +85,27 @@ def _der(data: bytes, pos: int, tag: int) -> tuple[bytes, int]:
     if pos + length > len(data):
         raise ValueError("truncated DER")
     return data[pos : pos + length], pos + length
+
+
+def _native_verifier(n: int, e: int) -> Callable[[bytes, bytes], bool] | None:
+    """`cryptography`'s RSA verification when the artifact carries it (OpenSSL: ~50x faster than
+    a Python `pow`), else None and the pure-Python path. Same result either way."""
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    except ImportError:
+        return None
+    key = rsa.RSAPublicNumbers(e, n).public_key()
+
+    def verifies(message: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return False
+        return True
+
+    return verifies
 
 
 @dataclass(frozen=True)
@@ -123,6 +148,15 @@ class PublicKey:
 
     def verifies(self, message: bytes, signature: bytes) -> bool:
         """RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2), constant-time compare."""
+        native = _NATIVE.get((self.n, self.e), False)
+        if native is False:
+            native = _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if USE_NATIVE else None
+        if native is not None:
+            return native(message, signature)
+        return self.verifies_pure(message, signature)
+
+    def verifies_pure(self, message: bytes, signature: bytes) -> bool:
+        """The standard-library path: one modular exponentiation, then the expected encoding."""
         k = self.size
         if len(signature) != k:
             return False

@@ -126,6 +126,38 @@ def test_another_keys_token_and_a_forged_claim_do_not_verify() -> None:
             verifier.claims(junk, T0)
 
 
+@pytest.fixture(name="pure_python")
+def pure_python_fixture(monkeypatch: pytest.MonkeyPatch):
+    """The Lambda runtime has no `cryptography`: force the standard-library path."""
+    from customer_stack.solution import license_token
+
+    monkeypatch.setattr(license_token, "USE_NATIVE", False)
+    monkeypatch.setattr(license_token, "_NATIVE", {})
+    yield
+
+
+def test_the_pure_python_path_agrees_with_openssl(pure_python) -> None:
+    key = PublicKey.from_spki_b64(PUBLIC_B64)
+    header, body, signature = make_token(T0).split(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    message = f"{header}.{body}".encode()
+    assert key.verifies(message, raw) and key.verifies_pure(message, raw)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = other.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    for bad_message, bad_signature in (
+        (message + b"x", raw),
+        (message, forged),
+        (message, raw[:-1]),
+        (message, b"\xff" * len(raw)),
+        (message, bytes(len(raw))),
+    ):
+        assert not key.verifies_pure(bad_message, bad_signature)
+    verifier = Verifier(PUBLIC_B64)
+    assert verifier.claims(make_token(T0), T0)["sub"] == "team-1"
+    with pytest.raises(TokenInvalid, match="signature"):
+        verifier.claims(make_token(T0, key=other), T0)
+
+
 def test_expiry_and_a_future_iat_are_refused() -> None:
     verifier = Verifier(PUBLIC_B64)
     token = make_token(T0)
