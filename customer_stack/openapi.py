@@ -308,7 +308,11 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         tags=("developer",),
     ),
     ("DELETE", "/v1/keys/{access_key}"): RouteDoc(
-        "Revoke an API key", "cognito", (204, None), errors=(*_COGNITO_ERRORS, 404), tags=("developer",)
+        "Revoke an API key (?confirm=true when live stacks use it, else 409 naming them)",
+        "cognito",
+        (204, None),
+        errors=(400, *_COGNITO_ERRORS, 404, 409),
+        tags=("developer",),
     ),
     ("GET", "/v1/usage"): RouteDoc(
         "The caller's usage per day and dimension",

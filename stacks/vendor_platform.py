@@ -19,6 +19,7 @@ from constructs.notices import CustomerNotices
 from constructs.platform_api import PlatformApi
 from constructs.platform_data import PlatformData
 from constructs.product_catalog import ProductCatalog
+from constructs.silent_usage import SilentUsage
 from stacks.config import VendstackConfig
 
 
@@ -129,6 +130,9 @@ class VendorPlatformStack(Stack):
             schedule_minutes=config.metering_schedule_minutes,
             environment={**product_env, **data_env},
             layer_version=layer,
+        )
+        SilentUsage(
+            self, "SilentUsage", data=data, environment={**product_env, **data_env}, layer_version=layer
         )
         CustomerNotices(
             self,
