@@ -108,6 +108,7 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
     )
     _job_findings(stack, "Notices/Daily")
     _job_findings(stack, "Metering/Hourly")
+    _job_findings(stack, "SilentUsage/Hourly")
     _developer_page_findings(stack)
     ack(
         stack,
