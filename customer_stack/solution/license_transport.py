@@ -1,50 +1,30 @@
 """How the solution asks the vendor for a license token: a signed `POST /v1/license-token`
 (docs/protocol.md §4.3) with the stack's key pair, read once from Secrets Manager.
 
-Standard library plus boto3 (which the Lambda Python runtime ships) and the one signing module
-(`signing.py`, shipped beside this file). No retries here: the token client decides when to
-ask again (single flight, jittered retry, offline grace), so one call is one attempt with a
-short timeout. A redirect is refused (a signed request is never replayed elsewhere), and plain
-http is accepted only for a loopback address (the local sandbox).
+It goes through the customer side's one vendor client (`vendor_client.py`, shipped beside this
+file with `signing.py`): VS1 signing per attempt, no redirects, errors without secrets, https
+(plain http only to a loopback address: the local sandbox). One attempt per fetch, with a short
+timeout: the token client decides when to ask again (single flight, jittered retry, offline
+grace), so a slow vendor never holds a request for long.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 try:  # in the artifact, the modules sit side by side at the zip's root
-    import signing  # type: ignore[import-not-found]
     from license_token import Fetched, Unreachable
+    from vendor_client import RetryPolicy, VendorClient, VendorError, VendorRefused
 except ImportError:  # in the repository (tests)
     from customer_stack.solution.license_token import Fetched, Unreachable
-    from shared import signing
+    from customer_stack.vendor_client import RetryPolicy, VendorClient, VendorError, VendorRefused
 
 PATH = "/v1/license-token"
-TIMEOUT_SECONDS = 5
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect())
-
-
-def checked_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if not parts.hostname or parts.query or parts.fragment:
-        raise ValueError("the vendor URL must be a base URL such as https://api.example.com/prod")
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK):
-        return url.rstrip("/")
-    raise ValueError("the vendor URL must be https")
+TIMEOUT_SECONDS = 5.0
+POLICY = RetryPolicy(attempts=1, timeout_s=TIMEOUT_SECONDS)
 
 
 def _secretsmanager() -> Any:
@@ -58,48 +38,42 @@ def signed_fetch(
     secret_arn: str,
     *,
     secrets: Callable[[], Any] = _secretsmanager,
-    open_url: Callable[..., Any] | None = None,
+    client_factory: Callable[[str, str, str], Any] | None = None,
 ) -> Callable[[], Fetched]:
     """A fetch function for `LicenseTokenClient`: raises `Unreachable` when the vendor cannot be
-    asked (including the secret being unreadable), else returns the status and JSON body."""
-    base = checked_url(url)
-    credentials: dict[str, str] = {}
+    asked (including the secret being unreadable), else returns the status and JSON body.
+    Asking for a token changes nothing at the vendor but its audit log, so it is idempotent."""
+    made: list[Any] = []
     lock = threading.Lock()
 
-    def key_pair() -> tuple[str, str]:
+    def client() -> Any:
         with lock:
-            if not credentials:
+            if not made:
                 try:
                     value = json.loads(secrets().get_secret_value(SecretId=secret_arn)["SecretString"])
-                    credentials.update(access_key=value["access_key"], secret_key=value["secret_key"])
+                    access_key, secret_key = value["access_key"], value["secret_key"]
                 except Exception as exc:  # noqa: BLE001 - any failure: cannot ask now, try later
                     raise Unreachable(f"the key pair cannot be read ({type(exc).__name__})") from None
-            return credentials["access_key"], credentials["secret_key"]
+                factory = client_factory or (
+                    lambda base, key, secret: VendorClient(
+                        base, key, secret, policy=POLICY, allow_http_loopback=True
+                    )
+                )
+                made.append(factory(url, access_key, secret_key))
+            return made[0]
 
     def fetch() -> Fetched:
-        access_key, secret_key = key_pair()
-        body = b"{}"
-        headers = signing.sign_request(access_key, secret_key, "POST", PATH, [], body)
-        request = urllib.request.Request(  # noqa: S310 - checked_url: https, or http to loopback
-            base + PATH,
-            data=body,
-            method="POST",
-            headers={**headers, "Content-Type": "application/json"},
-        )
+        vendor = client()
         try:
-            with (open_url or _OPENER.open)(request, timeout=TIMEOUT_SECONDS) as response:
-                return Fetched(response.status, _json(response.read()))
-        except urllib.error.HTTPError as error:
-            return Fetched(error.code, _json(error.read()))
-        except (OSError, ValueError) as exc:
-            raise Unreachable(f"the vendor cannot be reached ({type(exc).__name__})") from None
+            answer = vendor.call(
+                "POST", PATH, body=b"{}", remaining=lambda: TIMEOUT_SECONDS * 2, idempotent=True
+            )
+        except VendorRefused as refused:
+            return Fetched(
+                refused.status, {"error": {"code": refused.code, "message": refused.vendor_message}}
+            )
+        except VendorError as exc:  # unavailable, deadline, a URL it may not call
+            raise Unreachable(str(exc)) from None
+        return Fetched(answer.status, answer.json if isinstance(answer.json, dict) else {})
 
     return fetch
-
-
-def _json(data: bytes) -> dict:
-    try:
-        document = json.loads(data or b"{}")
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}

@@ -50,12 +50,13 @@ ARTIFACTS = {"api": SOLUTION / "api", REPORTER_ARTIFACT: USAGE}
 # The reporter's zip adds the one signing module it signs with (handler `reporter.handler`); each
 # configured function's zip adds the usage recorder and the license check (`build_function`): the
 # token client, its transport and the entitlement decorator and authorizer, with the signing module
-# the transport signs with.
+# the transport signs with and the one customer-side vendor client it calls through.
 REPORTER_EXTRA = [(SIGNING, "signing.py")]
 LICENSE_CHECK = [
     (SOLUTION / "license_token.py", "license_token.py"),
     (SOLUTION / "license_transport.py", "license_transport.py"),
     (SOLUTION / "entitlement.py", "entitlement.py"),
+    (SOLUTION.parent / "vendor_client.py", "vendor_client.py"),
     (SIGNING, "signing.py"),
 ]
 

@@ -363,3 +363,61 @@ def test_the_authorizer_answers_401_when_no_token_can_be_had(licensed: Vendor) -
     entitlement.set_client(make_client(Clock(time.time()), licensed))
     with pytest.raises(Exception, match="^Unauthorized$"):
         entitlement.authorizer({"httpMethod": "POST", "path": "/analyze", "methodArn": "arn"})
+
+
+# --- the transport ----------------------------------------------------------------------------------
+
+
+class _Secrets:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def get_secret_value(self, SecretId: str) -> dict:  # noqa: N803 - boto3's name
+        if self.fail:
+            raise RuntimeError("AccessDenied")
+        return {
+            "SecretString": json.dumps({"access_key": "VSAK" + "A" * 16, "secret_key": "vsSK_" + "s" * 43})
+        }
+
+
+def test_the_transport_maps_the_vendor_clients_outcomes() -> None:
+    from customer_stack.solution.license_transport import signed_fetch
+    from customer_stack.vendor_client import VendorRefused, VendorResponse, VendorUnavailable
+
+    outcomes: list = []
+
+    class FakeVendor:
+        def call(self, method, path, **kwargs):
+            assert (method, path, kwargs["body"], kwargs["idempotent"]) == (
+                "POST",
+                "/v1/license-token",
+                b"{}",
+                True,
+            )
+            outcome = outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+    made = []
+    fetch = signed_fetch(
+        "https://api.example.com/prod",
+        "arn:secret",
+        secrets=_Secrets,
+        client_factory=lambda url, key, secret: made.append((url, key)) or FakeVendor(),
+    )
+    outcomes[:] = [
+        VendorResponse(200, {"token": "t", "expires_at": "x"}),
+        VendorRefused("refused", 402, "SubscriptionInactive", "Not active."),
+        VendorUnavailable("down", attempts=1, status=503),
+    ]
+    assert fetch() == Fetched(200, {"token": "t", "expires_at": "x"})
+    assert fetch() == Fetched(402, {"error": {"code": "SubscriptionInactive", "message": "Not active."}})
+    with pytest.raises(Unreachable):
+        fetch()
+    assert made == [("https://api.example.com/prod", "VSAK" + "A" * 16)]  # the key pair read once
+    unreadable = signed_fetch(
+        "https://api.example.com/prod", "arn:secret", secrets=lambda: _Secrets(fail=True)
+    )
+    with pytest.raises(Unreachable, match="key pair"):
+        unreadable()
