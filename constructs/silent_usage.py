@@ -10,7 +10,9 @@ from aws_cdk import aws_events as events
 
 from constructs import Construct
 from constructs.platform_data import PlatformData
+from constructs.platform_function import PYTHON_RUNTIME
 from constructs.scheduled_job import ScheduledJob
+from constructs.sdk_layer import sdk_layer
 
 
 class SilentUsage(Construct):
@@ -35,6 +37,16 @@ class SilentUsage(Construct):
             layer_version=layer_version,
             timeout_seconds=300,
             memory_size=512,
+        )
+        # Every vendor function lists the pinned-SDK layer last (on a path both layers hold, the later
+        # one wins: constructs/platform_function.py); this function's rendering came out reversed,
+        # so its order is stated explicitly.
+        self.job.function.node.default_child.add_property_override(
+            "Layers",
+            [
+                self.job.handler.node.find_child("Powertools").layer_version_arn,
+                sdk_layer(self, PYTHON_RUNTIME).layer_version_arn,
+            ],
         )
         # A Scan of the platform-data table filtered to active activations (no index lists every
         # customer's activations); once an hour, it reads the table once.

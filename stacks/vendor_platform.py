@@ -131,9 +131,6 @@ class VendorPlatformStack(Stack):
             environment={**product_env, **data_env},
             layer_version=layer,
         )
-        SilentUsage(
-            self, "SilentUsage", data=data, environment={**product_env, **data_env}, layer_version=layer
-        )
         CustomerNotices(
             self,
             "Notices",
@@ -148,6 +145,10 @@ class VendorPlatformStack(Stack):
                 "VS_DEVELOPER_PAGE_URL": config.developer_page_url,
             },
             layer_version=layer,
+        )
+        # After the other functions: the silent-usage job (constructs/silent_usage.py).
+        SilentUsage(
+            self, "SilentUsage", data=data, environment={**product_env, **data_env}, layer_version=layer
         )
         CfnOutput(
             self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)"
