@@ -19,6 +19,7 @@ from constructs.notices import CustomerNotices
 from constructs.platform_api import PlatformApi
 from constructs.platform_data import PlatformData
 from constructs.product_catalog import ProductCatalog
+from constructs.quick_launch import QuickLaunchKeys
 from constructs.silent_usage import SilentUsage
 from stacks.config import VendstackConfig
 
@@ -122,6 +123,15 @@ class VendorPlatformStack(Stack):
             "dynamodb:DeleteItem",
             "dynamodb:Query",
             index=True,
+        )
+        QuickLaunchKeys(
+            self,
+            "QuickLaunch",
+            vault=vault,
+            data=data,
+            product_id=config.product_id,
+            environment={**keys_env, **data_env},
+            layer_version=layer,
         )
         MarketplaceMetering(
             self,

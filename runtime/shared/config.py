@@ -43,6 +43,9 @@ class RuntimeConfig:
     token_lifetime_seconds: int = 3600  # VS_PRODUCT.token_lifetime_seconds: license token lifetime
     features: tuple[str, ...] = ()  # VS_PRODUCT.features: entitlements every subscriber gets
     silent_after_hours: int = 24  # VS_PRODUCT.silent_after_hours: an active stack's quiet limit
+    # VS_DEPLOYMENT_PARAMETER: the Quick Launch deployment parameter's name, the customer
+    # template's parameter of the same name (README "Quick Launch")
+    deployment_parameter: str = "DeploymentKey"
 
     def dimension_names(self) -> set[str]:
         return {d.name for d in self.dimensions}
@@ -85,6 +88,7 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
             token_lifetime_seconds=int(product.get("token_lifetime_seconds", 3600)),
             features=tuple(str(f) for f in product.get("features") or ()),
             silent_after_hours=int(product.get("silent_after_hours", 24)),
+            deployment_parameter=env.get("VS_DEPLOYMENT_PARAMETER", "DeploymentKey"),
         )
     except KeyError as exc:
         raise RuntimeError(f"function environment is missing {exc.args[0]}") from None
