@@ -54,6 +54,16 @@ ARTIFACTS = {"api": SOLUTION / "api", REPORTER_ARTIFACT: USAGE}
 # vendor client and the one signing module it signs with, at the root; each configured function's
 # zip adds the usage recorder (`build_function`).
 REPORTER_EXTRA = [(VENDOR_CLIENT, "vendor_client.py"), (SIGNING, "signing.py")]
+# Each configured function's zip adds the usage recorder and the license check (`build_function`): the
+# token client, its transport and the entitlement decorator and authorizer, with the signing module
+# the transport signs with and the one customer-side vendor client it calls through.
+LICENSE_CHECK = [
+    (SOLUTION / "license_token.py", "license_token.py"),
+    (SOLUTION / "license_transport.py", "license_transport.py"),
+    (SOLUTION / "entitlement.py", "entitlement.py"),
+    (SOLUTION.parent / "vendor_client.py", "vendor_client.py"),
+    (SIGNING, "signing.py"),
+]
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _FILE_MODE = 0o100644  # regular file, rw-r--r--: Lambda only needs to read the code
@@ -141,7 +151,8 @@ def _built(target: Path) -> dict:
 
 
 def build_function(function: SolutionFunction, out: Path) -> dict:
-    """One configured function's zip: dependencies, then its source, then the usage recorder."""
+    """One configured function's zip: dependencies, then its source, then the usage recorder and
+    the license check (these win a name clash)."""
     target = out / f"{function.name}.zip"
     with tempfile.TemporaryDirectory(prefix=f"vendstack-{function.name}-") as scratch:
         vendored = Path(scratch) / "deps"
@@ -151,6 +162,7 @@ def build_function(function: SolutionFunction, out: Path) -> dict:
         entries = [(path, name) for name, path in _sources(vendored)]
         entries += [(path, name) for name, path in _sources(function.source)]
         entries.append((RECORDER, "recorder.py"))
+        entries += LICENSE_CHECK
         zip_folder(Path(scratch) / "empty", target, entries)
     return _built(target)
 
