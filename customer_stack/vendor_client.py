@@ -82,7 +82,7 @@ class VendorRefused(VendorError):
     """A final answer that is not a success: another 4xx, a redirect, or an error not retried."""
 
     def __init__(
-        self, message: str, attempts: int, status: int, code: str = "", vendor_message: str = ""
+        self, message: str, status: int, code: str = "", vendor_message: str = "", *, attempts: int = 0
     ) -> None:
         super().__init__(message, attempts)
         self.status, self.code, self.vendor_message = status, code, vendor_message
@@ -254,9 +254,8 @@ def _with_retries(
             last = f"HTTP {exc.code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
             if not (exc.code == 429 or (idempotent and exc.code in RETRYABLE_5XX)):
                 text = scrub(f"{what} answered {last}", secret_values)
-                raise VendorRefused(
-                    text, attempt + 1, exc.code, code, scrub(message, secret_values)
-                ) from None
+                vendor_message = scrub(message, secret_values)
+                raise VendorRefused(text, exc.code, code, vendor_message, attempts=attempt + 1) from None
             headers = exc.headers or {}
             retry_after = parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
         except urllib.error.URLError as exc:  # connect or send failed: nothing was processed
@@ -276,7 +275,9 @@ def _with_retries(
             response.close()
             last, status, code = f"unexpected HTTP {answered}", answered, ""
             if not idempotent:
-                raise VendorRefused(scrub(f"{what} answered {last}", secret_values), attempt + 1, answered)
+                raise VendorRefused(
+                    scrub(f"{what} answered {last}", secret_values), answered, attempts=attempt + 1
+                )
         if attempt + 1 == policy.attempts:
             break
         delay = full_jitter(attempt, policy)
