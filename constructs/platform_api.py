@@ -147,13 +147,22 @@ class PlatformApi(Construct):
         routes: list[tuple[str, str]],
         *,
         developer_auth: bool,
+        iam_auth: bool = False,
     ) -> None:
-        """Attach `(METHOD, /path)` routes to `function`; `developer_auth` puts the Cognito check in front."""
+        """Attach `(METHOD, /path)` routes to `function`; `developer_auth` puts the Cognito check in
+        front, `iam_auth` API Gateway's SigV4 check (`AWS_IAM`: the caller's IAM identity)."""
         integration = apigw.LambdaIntegration(function, proxy=True)
         self._routes.extend(routes)
         for method, path in routes:
             resource = self.rest_api.root.resource_for_path(path)
-            if developer_auth:
+            if iam_auth:
+                resource.add_method(
+                    method,
+                    integration,
+                    authorization_type=apigw.AuthorizationType.IAM,
+                    request_validator=self.validator,
+                )
+            elif developer_auth:
                 resource.add_method(
                     method,
                     integration,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 
 from constructs import Construct
+from constructs.admin_api import AdminApi
 from constructs.api_firewall import ApiFirewall
 from constructs.artifact_store import ArtifactStore
 from constructs.audit_log import AuditLog
@@ -104,6 +105,17 @@ class VendorPlatformStack(Stack):
             layer_version=layer,
         )
 
+        AdminApi(
+            self,
+            "Admin",
+            api=self.api,
+            vault=vault,
+            audit=audit,
+            data=data,
+            principals=config.admin_principals,
+            environment={**keys_env, **data_env},
+            layer_version=layer,
+        )
         subscriptions = MarketplaceSubscriptions(
             self,
             "Marketplace",

@@ -40,6 +40,9 @@ class RuntimeConfig:
     product_id: str = ""  # VS_PRODUCT.product_id: the Marketplace catalog `prod-…` id (agreements)
     notices_sender: str = ""  # VS_NOTICES_SENDER: SES-verified From address of customer notices
     developer_page_url: str = ""  # VS_DEVELOPER_PAGE_URL: linked from notices
+    require_approval: bool = False  # VS_PRODUCT.require_approval: new subscriptions wait for the vendor
+    support_contact: str = ""  # VS_PRODUCT.support_contact: named to suspended customers
+    event_bus: str = ""  # VS_EVENT_BUS: the lifecycle events' EventBridge bus
 
     def dimension_names(self) -> set[str]:
         return {d.name for d in self.dimensions}
@@ -79,6 +82,9 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
             product_id=str(product.get("product_id") or ""),
             notices_sender=env.get("VS_NOTICES_SENDER", ""),
             developer_page_url=env.get("VS_DEVELOPER_PAGE_URL", ""),
+            require_approval=bool(product.get("require_approval", False)),
+            support_contact=str(product.get("support_contact") or ""),
+            event_bus=env.get("VS_EVENT_BUS", ""),
         )
     except KeyError as exc:
         raise RuntimeError(f"function environment is missing {exc.args[0]}") from None
