@@ -33,6 +33,7 @@ from sandbox.gateway import (
     preflight_headers,
     routes_from_template,
 )
+from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.provision import Provisioned, provision
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
@@ -142,6 +143,8 @@ class Sandbox:
             "vendor_outputs": self.vendor_outputs,
             "marketplace": {"endpoint_url": self.marketplace_url, "product_code": product["product_code"]},
         }
+        if self.admin_credentials:
+            self.endpoints["admin_credentials"] = self.admin_credentials
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.endpoints_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n")
@@ -246,6 +249,11 @@ class Sandbox:
             ),
             "prod",
         )
+        policy = ResourcePolicy.from_template(template)
+        self.iam_credentials = IamCredentials()
+        operators = policy.operator_principals()
+        # One vendor operator, the first principal the admin API admits (docs/protocol.md §6).
+        self.admin_credentials = self.iam_credentials.create(operators[0]) if operators else None
         self.gateway = ApiGateway(
             routes_from_template(template),
             self._workers,
@@ -254,6 +262,7 @@ class Sandbox:
             stage,
             preflight=preflight_headers(template),
             binary_types=binary_media_types(template),
+            iam=IamGate(self.iam_credentials, policy, REGION),
         )
         self._cognito = cognito
         self.sandbox_routes = {
@@ -263,6 +272,7 @@ class Sandbox:
             ("POST", "/_sandbox/marketplace/events"): self._mp_event,
             ("GET", "/_sandbox/marketplace/metered"): self._mp_metered,
             ("POST", "/_sandbox/users/confirmation-code"): self._confirmation_code,
+            ("POST", "/_sandbox/iam/credentials"): self._iam_credentials,
         }
         for job in self.triggers.jobs:
             self.sandbox_routes[("POST", f"/_sandbox/jobs/{job}")] = lambda doc, job=job: self._run_job(
@@ -416,6 +426,15 @@ class Sandbox:
                 501, "NotEmulated", "The vendor template has no consumer for this Marketplace event."
             )
         return self._invoke(function, event)
+
+    def _iam_credentials(self, document: dict) -> GatewayResponse:
+        """Access keys of another IAM principal of the vendor account (one the admin API may not admit)."""
+        arn = document.get("principal_arn")
+        try:
+            made = self.iam_credentials.create(arn if isinstance(arn, str) else "")
+        except ValueError as exc:
+            return _error(400, "ValidationError", f"Field 'principal_arn': {exc}.")
+        return _json(201, {"principal_arn": arn, **made})
 
     def _mp_metered(self, _document: dict) -> GatewayResponse:
         return _json(200, {"records": self._marketplace.metered()})
