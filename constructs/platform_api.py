@@ -141,6 +141,11 @@ class PlatformApi(Construct):
     def url(self) -> str:
         return self.rest_api.url
 
+    @property
+    def routes(self) -> tuple[tuple[str, str], ...]:
+        """Every `(METHOD, /path)` the features attached (CORS preflights excluded)."""
+        return tuple(self._routes)
+
     def add_routes(
         self,
         function: lambda_.IFunction,

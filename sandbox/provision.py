@@ -44,6 +44,7 @@ CFN_TYPES = {
     "AWS::Lambda::Function",
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
+    "AWS::Events::EventBus",
 }
 
 

@@ -36,6 +36,7 @@ from sandbox.gateway import (
 from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.provision import Provisioned, provision
+from sandbox.streams import EventCollector, StreamPump, event_buses, stream_mappings
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
 
@@ -114,6 +115,13 @@ class Sandbox:
         self.triggers = triggers_from_template(self.stack.template)
         self._verify_senders()
         self._start_workers()
+        clients = lambda service: self._session.client(service, endpoint_url=self.aws_endpoint)  # noqa: E731
+        self.stream_pump = StreamPump(
+            stream_mappings(self.stack.template), self.stack.physical, self._workers, clients
+        )
+        self.lifecycle = EventCollector(
+            [self.stack.physical[b] for b in event_buses(self.stack.template)], clients
+        )
         self._start_http()
         progress(f"platform API on {self.api_url}")
         self._start_page()
@@ -273,6 +281,7 @@ class Sandbox:
             ("GET", "/_sandbox/marketplace/metered"): self._mp_metered,
             ("POST", "/_sandbox/users/confirmation-code"): self._confirmation_code,
             ("POST", "/_sandbox/iam/credentials"): self._iam_credentials,
+            ("GET", "/_sandbox/events"): self._lifecycle_events,
         }
         for job in self.triggers.jobs:
             self.sandbox_routes[("POST", f"/_sandbox/jobs/{job}")] = lambda doc, job=job: self._run_job(
@@ -426,6 +435,15 @@ class Sandbox:
                 501, "NotEmulated", "The vendor template has no consumer for this Marketplace event."
             )
         return self._invoke(function, event)
+
+    def _lifecycle_events(self, _document: dict) -> GatewayResponse:
+        """Delivers the tables' pending stream records to the translator, then every lifecycle event
+        the bus's rule has put on the sandbox's queue since start."""
+        try:
+            self.stream_pump.pump()
+        except FunctionError as exc:
+            return _error(502, "FunctionError", str(exc).split(":")[0])
+        return _json(200, {"events": self.lifecycle.drain()})
 
     def _iam_credentials(self, document: dict) -> GatewayResponse:
         """Access keys of another IAM principal of the vendor account (one the admin API may not admit)."""

@@ -104,6 +104,22 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         "release record (<product>/<version>/customer.template.json); only GetObject/GetObjectVersion",
     )
     ack(stack, "Marketplace/Events/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]", XRAY)
+    ack(
+        stack,
+        "Lifecycle/Translator/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5[Resource::*]",
+        XRAY + "; dynamodb:ListStreams, which has no resource-level permission (the stream reads "
+        "themselves are scoped to the two tables' streams)",
+    )
+    ack(stack, "Lifecycle/DeadLetters/Resource", "AwsSolutions-SQS3", DLQ_ITSELF)
+    ack(stack, "Lifecycle/DeadLetters/Resource", "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
+    ack(
+        stack,
+        "Lifecycle/Translator/Function/Resource",
+        "Serverless-LambdaDLQ",
+        "Invoked only by its DynamoDB stream event source mappings, whose on-failure destination is "
+        "the Lifecycle dead-letter queue; a function DLQ catches asynchronous invocations only",
+    )
     ack(stack, "Marketplace/DeadLetters/Resource", "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
     function = stack.node.find_child("Marketplace").node.find_child("Events").node.find_child("Function")
     esm = next(c.node.id for c in function.node.children if c.node.id.startswith("SqsEventSource"))
