@@ -15,9 +15,11 @@ The lifecycle events themselves go, as for any consumer, through an EventBridge 
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sandbox.workers import FunctionError, FunctionWorker
@@ -46,6 +48,25 @@ def stream_mappings(template: dict) -> list[StreamMapping]:
 
 def event_buses(template: dict) -> list[str]:
     return [k for k, v in template["Resources"].items() if v["Type"] == "AWS::Events::EventBus"]
+
+
+def _wire(value: Any) -> Any:
+    """boto3's parsed types back to the JSON Lambda receives: times as epoch seconds (the
+    record's `ApproximateCreationDateTime`), binary attribute values as base64."""
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
+def lambda_record(record: dict, stream_arn: str) -> dict:
+    """One record of the DynamoDB event Lambda's poller sends."""
+    return {**_wire(record), "eventSourceARN": stream_arn}
 
 
 class StreamPump:
@@ -91,7 +112,7 @@ class StreamPump:
                 if not records:
                     self._iterators[key] = answer.get("NextShardIterator") or iterator
                     break
-                event = {"Records": [{**record, "eventSourceARN": arn} for record in records]}
+                event = {"Records": [lambda_record(record, arn) for record in records]}
                 try:
                     self._workers[mapping.function].invoke(event)
                 except FunctionError:
