@@ -82,7 +82,7 @@ class StreamPump:
         self._workers = workers
         self._ddb = clients("dynamodb")
         self._streams = clients("dynamodbstreams")
-        self._iterators: dict[tuple[str, str], str | None] = {}
+        self._iterators: dict[tuple[str, str, str], str | None] = {}
         self._lock = threading.Lock()
 
     def pump(self) -> int:
@@ -100,7 +100,7 @@ class StreamPump:
             return 0
         delivered = 0
         for shard in self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            key = (mapping.function, shard["ShardId"])
+            key = (mapping.function, arn, shard["ShardId"])
             iterator = self._iterators.get(key)
             if iterator is None:
                 iterator = self._streams.get_shard_iterator(
