@@ -43,6 +43,9 @@ class RuntimeConfig:
     require_approval: bool = False  # VS_PRODUCT.require_approval: new subscriptions wait for the vendor
     support_contact: str = ""  # VS_PRODUCT.support_contact: named to suspended customers
     event_bus: str = ""  # VS_EVENT_BUS: the lifecycle events' EventBridge bus
+    # VS_DEPLOYMENT_PARAMETER: the Quick Launch deployment parameter's name, the customer
+    # template's parameter of the same name (README "Quick Launch")
+    deployment_parameter: str = "DeploymentKey"
 
     def dimension_names(self) -> set[str]:
         return {d.name for d in self.dimensions}
@@ -85,6 +88,7 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
             require_approval=bool(product.get("require_approval", False)),
             support_contact=str(product.get("support_contact") or ""),
             event_bus=env.get("VS_EVENT_BUS", ""),
+            deployment_parameter=env.get("VS_DEPLOYMENT_PARAMETER", "DeploymentKey"),
         )
     except KeyError as exc:
         raise RuntimeError(f"function environment is missing {exc.args[0]}") from None
