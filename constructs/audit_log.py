@@ -15,5 +15,10 @@ class AuditLog(Construct):
         self.key, self.table = encrypted_table(self, "Encrypts the vendstack audit-log table")
 
     def grant_write(self, grantee: iam.IGrantable) -> None:
-        """Append-only: functions may add records, never read or change them."""
-        grant_table_items(grantee, self.table, self.key, ("dynamodb:PutItem",))
+        """Append-only: functions may add records and count them in the daily roll-up (an ADD
+        on `STATS#<customer>`/`DAY#<date>`), never read or change a record."""
+        grant_table_items(grantee, self.table, self.key, ("dynamodb:PutItem", "dynamodb:UpdateItem"))
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        """Query records and roll-ups (the vendor's dispute report)."""
+        grant_table_items(grantee, self.table, self.key, ("dynamodb:Query",))

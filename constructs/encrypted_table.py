@@ -16,8 +16,11 @@ from constructs.key_policies import data_key_policy
 KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
 
-def encrypted_table(scope: Construct, description: str) -> tuple[kms.Key, dynamodb.Table]:
-    """Adds `TableKey` and `Table` to `scope` (their construct ids, hence logical ids, are fixed)."""
+def encrypted_table(
+    scope: Construct, description: str, *, stream: bool = False
+) -> tuple[kms.Key, dynamodb.Table]:
+    """Adds `TableKey` and `Table` to `scope` (their construct ids, hence logical ids, are fixed).
+    `stream` turns on a stream of new and old images (the lifecycle events read it)."""
     key = kms.Key(
         scope,
         "TableKey",
@@ -40,6 +43,7 @@ def encrypted_table(scope: Construct, description: str) -> tuple[kms.Key, dynamo
         deletion_protection=True,
         time_to_live_attribute="ttl",
         removal_policy=RemovalPolicy.RETAIN,
+        stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES if stream else None,
     )
     return key, table
 

@@ -21,7 +21,9 @@ OWNER_INDEX = "by-owner"
 class KeyVault(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.table_key, self.table = encrypted_table(self, "Encrypts the vendstack key-vault table")
+        self.table_key, self.table = encrypted_table(
+            self, "Encrypts the vendstack key-vault table", stream=True
+        )
         self.secret_key = kms.Key(
             self,
             "SecretDerivationKey",

@@ -141,19 +141,33 @@ class PlatformApi(Construct):
     def url(self) -> str:
         return self.rest_api.url
 
+    @property
+    def routes(self) -> tuple[tuple[str, str], ...]:
+        """Every `(METHOD, /path)` the features attached (CORS preflights excluded)."""
+        return tuple(self._routes)
+
     def add_routes(
         self,
         function: lambda_.IFunction,
         routes: list[tuple[str, str]],
         *,
         developer_auth: bool,
+        iam_auth: bool = False,
     ) -> None:
-        """Attach `(METHOD, /path)` routes to `function`; `developer_auth` puts the Cognito check in front."""
+        """Attach `(METHOD, /path)` routes to `function`; `developer_auth` puts the Cognito check in
+        front, `iam_auth` API Gateway's SigV4 check (`AWS_IAM`: the caller's IAM identity)."""
         integration = apigw.LambdaIntegration(function, proxy=True)
         self._routes.extend(routes)
         for method, path in routes:
             resource = self.rest_api.root.resource_for_path(path)
-            if developer_auth:
+            if iam_auth:
+                resource.add_method(
+                    method,
+                    integration,
+                    authorization_type=apigw.AuthorizationType.IAM,
+                    request_validator=self.validator,
+                )
+            elif developer_auth:
                 resource.add_method(
                     method,
                     integration,

@@ -19,7 +19,9 @@ INDEX = "gsi1"
 class PlatformData(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.key, self.table = encrypted_table(self, "Encrypts the vendstack platform-data table")
+        self.key, self.table = encrypted_table(
+            self, "Encrypts the vendstack platform-data table", stream=True
+        )
         self.table.add_global_secondary_index(
             index_name=INDEX,
             partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING),

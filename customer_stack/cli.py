@@ -7,6 +7,8 @@
     vendstack demo          boot the sandbox and walk through the product as a customer (sandbox.demo)
     vendstack openapi       regenerate docs/openapi.json from the synthesized template
                             (customer_stack.openapi)
+    vendstack admin         the vendor's operators: customers, approve, suspend, resume, usage,
+                            dispute, over the admin API with SigV4 (customer_stack.admin)
 
 Each subcommand is the module named beside it, called with the rest of the command line, so
 `vendstack publish --help` shows publish's own options and `python -m customer_stack.publish`
@@ -95,6 +97,12 @@ def _openapi(args: list[str], prog: str) -> int:
     return openapi.main(args, prog=prog)
 
 
+def _admin(args: list[str], prog: str) -> int:
+    from customer_stack import admin
+
+    return admin.main(args, prog=prog)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str], str], int], str]] = {
     "publish": (_publish, "package, sign, release and publish the solution; print the launch URL"),
     "render": (_render, "render the customer template with the vendor's values as defaults"),
@@ -102,6 +110,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str], str], int], str]] = {
     "sandbox": (_sandbox, "run the vendor platform locally (moto) until Ctrl-C"),
     "demo": (_demo, "boot the sandbox and walk through the product as a customer, then stop"),
     "openapi": (_openapi, "regenerate docs/openapi.json from the synthesized vendor template"),
+    "admin": (_admin, "operators: customers, approve, suspend, resume, usage, dispute (admin API, SigV4)"),
 }
 
 

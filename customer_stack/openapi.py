@@ -37,6 +37,7 @@ if _RUNTIME not in sys.path:  # the request models are the ones the functions pa
     sys.path.insert(0, _RUNTIME)
 
 from activations.models import ActivationRequest  # noqa: E402
+from admin.models import SuspendRequest  # noqa: E402
 from keys.models import CreateKeyRequest  # noqa: E402
 from license.models import TokenRequest  # noqa: E402
 from subscriptions.models import RegistrationRequest  # noqa: E402
@@ -101,8 +102,9 @@ ACCESS_KEY = {"type": "string", "pattern": "^VSAK[A-Z2-7]{16}$"}
 KEY_STATUS = {"type": "string", "enum": ["active", "expired", "revoked"]}
 SUBSCRIPTION_STATUS = {
     "type": "string",
-    "enum": ["active", "pending", "unsubscribe-pending", "grace", "inactive"],
+    "enum": ["active", "pending", "unsubscribe-pending", "grace", "inactive", "pending-approval"],
 }
+CUSTOMER_STATUS = {"type": "string", "enum": [*SUBSCRIPTION_STATUS["enum"], "suspended"]}
 ARTIFACT = _obj(
     {
         "name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,62}$"},
@@ -248,6 +250,71 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         }
     ),
+    "AdminCustomer": _obj(
+        {
+            "team_id": STRING,
+            "owner_email": NULLABLE_STRING,
+            "status": CUSTOMER_STATUS,
+            "aws_account_id": {"type": ["string", "null"], "pattern": "^\\d{12}$"},
+            "keys_active": COUNT,
+            "last_usage_at": NULLABLE_TIMESTAMP,
+            "suspension_reason": NULLABLE_STRING,
+        }
+    ),
+    "AdminCustomers": _obj(
+        {
+            "customers": {"type": "array", "items": {"$ref": "#/components/schemas/AdminCustomer"}},
+            "next_token": {"type": ["string", "null"], "description": "pass it back for the next page"},
+        }
+    ),
+    "AdminUsage": _obj(
+        {
+            "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date"},
+            "usage": {
+                "type": "array",
+                "items": _obj(
+                    {"team_id": STRING, "dimension": STRING, "quantity": COUNT, "metered_quantity": COUNT}
+                ),
+            },
+        }
+    ),
+    "DisputeReport": _obj(
+        {
+            "team_id": STRING,
+            "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date"},
+            "days": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "date": {"type": "string", "format": "date"},
+                        "usage": {"type": "object", "additionalProperties": COUNT},
+                        "calls": COUNT,
+                        "success": COUNT,
+                        "client_error": COUNT,
+                        "server_error": COUNT,
+                        "errors": {"type": "object", "additionalProperties": COUNT},
+                        "operations": {"type": "object", "additionalProperties": COUNT},
+                    }
+                ),
+            },
+            "metering_records": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "hour": TIMESTAMP,
+                        "dimension": STRING,
+                        "quantity": COUNT,
+                        "status": STRING,
+                        "metering_record_id": NULLABLE_STRING,
+                        "metered_at": NULLABLE_STRING,
+                        "error": NULLABLE_STRING,
+                    }
+                ),
+            },
+        }
+    ),
     "UsageResult": _obj(
         {
             "accepted": COUNT,
@@ -285,7 +352,12 @@ class RouteDoc:
 
 
 _COGNITO_ERRORS = (401,)
-_SIGNED_ERRORS = (401, 413)
+_SIGNED_ERRORS = (401, 402, 403, 413)
+_IAM_ERRORS = (403,)
+_PERIOD = (
+    ("from", "date", "first day, YYYY-MM-DD"),
+    ("to", "date", "last day, YYYY-MM-DD (at most 366 days)"),
+)
 
 ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
     ("GET", "/v1/health"): RouteDoc("Health of the platform", "none", (200, "Health"), tags=("public",)),
@@ -297,7 +369,7 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         "cognito",
         (201, "CreatedKey"),
         request=CreateKeyRequest,
-        errors=(400, *_COGNITO_ERRORS, 409, 413),
+        errors=(400, *_COGNITO_ERRORS, 403, 409, 413),
         tags=("developer",),
     ),
     ("GET", "/v1/keys"): RouteDoc(
@@ -311,7 +383,7 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         "Revoke an API key (?confirm=true when live stacks use it, else 409 naming them)",
         "cognito",
         (204, None),
-        errors=(400, *_COGNITO_ERRORS, 404, 409),
+        errors=(400, *_COGNITO_ERRORS, 403, 404, 409),
         tags=("developer",),
     ),
     ("GET", "/v1/usage"): RouteDoc(
@@ -330,7 +402,7 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         "cognito",
         (200, "Registration"),
         request=RegistrationRequest,
-        errors=(400, *_COGNITO_ERRORS, 409, 413),
+        errors=(400, *_COGNITO_ERRORS, 403, 409, 413),
         tags=("developer",),
     ),
     ("GET", "/v1/launch"): RouteDoc(
@@ -367,7 +439,7 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         "vs1",
         (200, "Activation"),
         request=ActivationRequest,
-        errors=(400, *_SIGNED_ERRORS, 402, 503),
+        errors=(400, *_SIGNED_ERRORS, 503),
         tags=("license",),
     ),
     ("DELETE", "/v1/activations/{activation_id}"): RouteDoc(
@@ -395,10 +467,62 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
     ),
 }
 
+ROUTE_DOCS.update(
+    {
+        ("GET", "/v1/admin/customers"): RouteDoc(
+            "Operators: customers with status, owner, account, active keys and last usage (paginated; "
+            "optional query status, limit 1-100, next_token)",
+            "iam",
+            (200, "AdminCustomers"),
+            errors=(400, *_IAM_ERRORS),
+            tags=("admin",),
+        ),
+        ("POST", "/v1/admin/customers/{team_id}/approve"): RouteDoc(
+            "Operators: approve a subscription waiting in pending-approval",
+            "iam",
+            (200, "AdminCustomer"),
+            errors=(400, *_IAM_ERRORS, 404, 409),
+            tags=("admin",),
+        ),
+        ("POST", "/v1/admin/customers/{team_id}/suspend"): RouteDoc(
+            "Operators: suspend a customer (signed calls and developer writes answer 403 AccountSuspended)",
+            "iam",
+            (200, "AdminCustomer"),
+            request=SuspendRequest,
+            errors=(400, *_IAM_ERRORS, 404, 413),
+            tags=("admin",),
+        ),
+        ("POST", "/v1/admin/customers/{team_id}/resume"): RouteDoc(
+            "Operators: lift a suspension",
+            "iam",
+            (200, "AdminCustomer"),
+            errors=(400, *_IAM_ERRORS, 404),
+            tags=("admin",),
+        ),
+        ("GET", "/v1/admin/customers/{team_id}/dispute"): RouteDoc(
+            "Operators: one customer's dispute report (per-day usage, metering records, call summary)",
+            "iam",
+            (200, "DisputeReport"),
+            query=_PERIOD,
+            errors=(400, *_IAM_ERRORS),
+            tags=("admin",),
+        ),
+        ("GET", "/v1/admin/usage"): RouteDoc(
+            "Operators: usage per customer and dimension, and how much was metered",
+            "iam",
+            (200, "AdminUsage"),
+            query=_PERIOD,
+            errors=(400, *_IAM_ERRORS),
+            tags=("admin",),
+        ),
+    }
+)
+
 _ERROR_TEXT = {
     400: "Validation error: the message names the field",
     401: "Not authenticated (see docs/protocol.md §1 for the codes)",
-    402: "The key owner's subscription does not allow this",
+    402: "The key owner's subscription does not allow this, or awaits the vendor's approval",
+    403: "Refused: AccountSuspended (the vendor suspended this customer), or API Gateway's IAM check",
     404: "No such resource, or it belongs to someone else",
     409: "State conflict",
     413: "Body over 64 KiB",

@@ -31,6 +31,7 @@ from typing import Any
 
 import jwt
 
+from sandbox.iam_auth import DENIED, AuthFailure, IamGate, Principal
 from sandbox.workers import FunctionError, FunctionWorker
 
 
@@ -41,6 +42,7 @@ class Route:
     pattern: re.Pattern[str]
     function: str  # logical id of the integrated function
     authorizer_pool: str | None  # logical id of the user pool, for COGNITO_USER_POOLS methods
+    iam: bool = False  # AuthorizationType AWS_IAM: SigV4-signed by an IAM identity
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def routes_from_template(template: dict) -> list[Route]:
                 authorizer["ProviderARNs"],
                 {k for k, v in resources.items() if v["Type"] == "AWS::Cognito::UserPool"},
             )
-        routes.append(Route(props["HttpMethod"], path, _path_pattern(path), function, pool))
+        iam = props.get("AuthorizationType") == "AWS_IAM"
+        routes.append(Route(props["HttpMethod"], path, _path_pattern(path), function, pool, iam))
     # Literal segments win over parameters, as in API Gateway.
     routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
     return routes
@@ -184,6 +187,11 @@ def preflight_headers(template: dict) -> dict[str, str]:
     return {}
 
 
+def _as_error(kind: tuple[str, str]) -> tuple[str, int, str]:
+    """API Gateway's IAM and resource-policy refusals are all 403 (gateway response defaults)."""
+    return kind[0], 403, kind[1]
+
+
 class CognitoVerifier:
     """What a COGNITO_USER_POOLS authorizer checks, with the pool's JWKS from the emulator."""
 
@@ -242,7 +250,9 @@ class ApiGateway:
         stage: str,
         preflight: dict[str, str] | None = None,
         binary_types: tuple[str, ...] = (),
+        iam: IamGate | None = None,
     ) -> None:
+        self.iam = iam
         self.preflight_headers = preflight or {}
         self.routes = routes
         self.workers = workers
@@ -276,12 +286,41 @@ class ApiGateway:
 
     def _invoke(self, route: Route, params: dict, request: HttpRequest) -> GatewayResponse:
         claims = None
+        principal: Principal | None = None
+        if route.iam:
+            if self.iam is None:
+                return self._gateway_error(
+                    *_as_error(("MISSING_AUTHENTICATION_TOKEN", "No IAM in this sandbox"))
+                )
+            try:
+                principal = self.iam.caller(
+                    request.method, request.path, request.query, request.headers, request.body
+                )
+            except AuthFailure as failure:
+                return self._gateway_error(*_as_error(failure.kind))
+        if self.iam is not None and not self.iam.policy.allows(
+            self.stage,
+            route.method,
+            request.path,
+            principal and principal.principal_arn,
+        ):
+            return self._gateway_error(*_as_error(DENIED))
         if route.authorizer_pool:
             auth = next((v for k, v in request.headers.items() if k.lower() == "authorization"), None)
             claims = self.verifier.claims(route.authorizer_pool, auth)
             if claims is None:
                 return self._gateway_error("UNAUTHORIZED", 401, "Unauthorized")
         event = self._event(route, params, request, claims)
+        if principal is not None:
+            event["requestContext"]["identity"].update(
+                {
+                    "accessKey": principal.access_key_id,
+                    "accountId": principal.account_id,
+                    "caller": principal.caller_arn.rsplit("/", 1)[-1],
+                    "user": principal.caller_arn.rsplit("/", 1)[-1],
+                    "userArn": principal.caller_arn,
+                }
+            )
         try:
             result = self.workers[route.function].invoke(event)
         except FunctionError:

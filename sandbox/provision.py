@@ -196,6 +196,15 @@ def _create_special(
             values[logical] = meta["KeyId"]
             attributes[(logical, "Arn")] = meta["Arn"]
             attributes[(logical, "KeyId")] = meta["KeyId"]
+    events = clients("events")
+    for logical, resource in sorted(resources.items()):
+        # moto's CloudFormation creates an event bus but reports no physical id for it.
+        if resource["Type"] != "AWS::Events::EventBus":
+            continue
+        name = resource.get("Properties", {}).get("Name") or f"{logical}sandbox"
+        arn = events.create_event_bus(Name=name)["EventBusArn"]
+        values[logical] = name
+        attributes.update({(logical, "Arn"): arn, (logical, "Name"): name})
     signer = clients("signer")
     for logical, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Signer::SigningProfile":

@@ -33,9 +33,11 @@ from sandbox.gateway import (
     preflight_headers,
     routes_from_template,
 )
+from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_deployment import MotoBuyerSecrets
 from sandbox.provision import Provisioned, provision
+from sandbox.streams import EventCollector, StreamPump, event_buses, stream_mappings
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
 
@@ -116,6 +118,13 @@ class Sandbox:
         self.triggers = triggers_from_template(self.stack.template)
         self._verify_senders()
         self._start_workers()
+        clients = lambda service: self._session.client(service, endpoint_url=self.aws_endpoint)  # noqa: E731
+        self.stream_pump = StreamPump(
+            stream_mappings(self.stack.template), self.stack.physical, self._workers, clients
+        )
+        self.lifecycle = EventCollector(
+            [self.stack.physical[b] for b in event_buses(self.stack.template)], clients
+        )
         self._start_http()
         progress(f"platform API on {self.api_url}")
         self._start_page()
@@ -145,6 +154,8 @@ class Sandbox:
             "vendor_outputs": self.vendor_outputs,
             "marketplace": {"endpoint_url": self.marketplace_url, "product_code": product["product_code"]},
         }
+        if self.admin_credentials:
+            self.endpoints["admin_credentials"] = self.admin_credentials
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.endpoints_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n")
@@ -250,6 +261,11 @@ class Sandbox:
             ),
             "prod",
         )
+        policy = ResourcePolicy.from_template(template)
+        self.iam_credentials = IamCredentials()
+        operators = policy.operator_principals()
+        # One vendor operator, the first principal the admin API admits (docs/protocol.md §6).
+        self.admin_credentials = self.iam_credentials.create(operators[0]) if operators else None
         self.gateway = ApiGateway(
             routes_from_template(template),
             self._workers,
@@ -258,6 +274,7 @@ class Sandbox:
             stage,
             preflight=preflight_headers(template),
             binary_types=binary_media_types(template),
+            iam=IamGate(self.iam_credentials, policy, REGION),
         )
         self._cognito = cognito
         self.sandbox_routes = {
@@ -268,6 +285,8 @@ class Sandbox:
             ("GET", "/_sandbox/marketplace/metered"): self._mp_metered,
             ("POST", "/_sandbox/marketplace/quick-launch"): self._mp_quick_launch,
             ("POST", "/_sandbox/users/confirmation-code"): self._confirmation_code,
+            ("POST", "/_sandbox/iam/credentials"): self._iam_credentials,
+            ("GET", "/_sandbox/events"): self._lifecycle_events,
         }
         for job in self.triggers.jobs:
             self.sandbox_routes[("POST", f"/_sandbox/jobs/{job}")] = lambda doc, job=job: self._run_job(
@@ -421,6 +440,24 @@ class Sandbox:
                 501, "NotEmulated", "The vendor template has no consumer for this Marketplace event."
             )
         return self._invoke(function, event)
+
+    def _lifecycle_events(self, _document: dict) -> GatewayResponse:
+        """Delivers the tables' pending stream records to the translator, then every lifecycle event
+        the bus's rule has put on the sandbox's queue since start."""
+        try:
+            self.stream_pump.pump()
+        except FunctionError as exc:
+            return _error(502, "FunctionError", str(exc).split(":")[0])
+        return _json(200, {"events": self.lifecycle.drain()})
+
+    def _iam_credentials(self, document: dict) -> GatewayResponse:
+        """Access keys of another IAM principal of the vendor account (one the admin API may not admit)."""
+        arn = document.get("principal_arn")
+        try:
+            made = self.iam_credentials.create(arn if isinstance(arn, str) else "")
+        except ValueError as exc:
+            return _error(400, "ValidationError", f"Field 'principal_arn': {exc}.")
+        return _json(201, {"principal_arn": arn, **made})
 
     def _mp_quick_launch(self, document: dict) -> GatewayResponse:
         """What Quick Launch fills into the template for this buyer: each deployment parameter's

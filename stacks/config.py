@@ -33,6 +33,11 @@ PRICING_MODELS = ("usage", "contract", "contract_with_usage")
 CONTRACT_PRICING = frozenset({"contract", "contract_with_usage"})
 # Hosts that only exist on the developer's own machine.
 _LOCAL_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|0\.0\.0\.0|::1)$", re.IGNORECASE)
+# An IAM user or role, the forms `aws:PrincipalArn` takes for them (AWS docs: "AWS global
+# condition context keys", aws:PrincipalArn: for a role session it is the role's ARN).
+_PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::(\d{12}):(user|role)/[\w+=,.@/-]{1,512}$")
+# The documentation account id (AWS docs use 123456789012 in examples; moto's default account).
+EXAMPLE_ACCOUNT = "123456789012"
 
 
 class ConfigError(ValueError):
@@ -142,6 +147,9 @@ class VendstackConfig:
     route_throttles: tuple[RouteThrottle, ...] = ()
     license_tokens: LicenseTokens = LicenseTokens()  # `vendstack.license_tokens` (stacks/license_tokens.py)
     silent_after_hours: int = 24  # `vendstack.silent_usage.after_hours`: an active stack's quiet limit
+    admin_principals: tuple[str, ...] = ()  # IAM users/roles allowed to call /v1/admin/
+    require_approval: bool = False  # new subscriptions wait in pending-approval
+    support_contact: str = ""  # how a suspended customer reaches the vendor
 
     @property
     def contract_pricing(self) -> bool:
@@ -174,6 +182,8 @@ class VendstackConfig:
                 "token_lifetime_seconds": self.license_tokens.lifetime_seconds,
                 "features": list(self.license_tokens.features),
                 "silent_after_hours": self.silent_after_hours,
+                "require_approval": self.require_approval,
+                "support_contact": self.support_contact,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -290,6 +300,25 @@ def _limit(limits: dict, name: str, where: str, high: int) -> int:
     return value
 
 
+def _admin_principals(tree: dict) -> tuple[str, ...]:
+    raw = _get(tree, "admin.principals")
+    where = f"cdk.json context '{CONTEXT_KEY}.admin.principals'"
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 20:
+        raise ConfigError(
+            f"{where} must be a list of 1 to 20 IAM role or user ARNs allowed to call the admin API, "
+            'such as "arn:aws:iam::111122223333:role/VendorOperator"'
+        )
+    for index, arn in enumerate(raw):
+        if not isinstance(arn, str) or not _PRINCIPAL_ARN.match(arn):
+            raise ConfigError(
+                f"{where}[{index}] is {arn!r}; expected an IAM role or user ARN such as "
+                '"arn:aws:iam::111122223333:role/VendorOperator" (no wildcards, no assumed-role sessions)'
+            )
+    if len(set(raw)) != len(raw):
+        raise ConfigError(f"{where} repeats a principal")
+    return tuple(raw)
+
+
 def parse_config(context: Any) -> VendstackConfig:
     if not isinstance(context, dict):
         raise ConfigError(f"cdk.json context '{CONTEXT_KEY}' is missing or not an object")
@@ -361,6 +390,11 @@ def parse_config(context: Any) -> VendstackConfig:
         silent_after_hours=_int(context, "silent_usage.after_hours", 2, 24 * 90)
         if _optional(context, "silent_usage.after_hours", None) is not None
         else 24,
+        admin_principals=_admin_principals(context),
+        require_approval=_bool(context, "subscriptions.require_approval", False),
+        support_contact=_text(
+            context, "admin.support_contact", _EMAIL, "an email address where customers reach the vendor"
+        ),
     )
 
 
@@ -379,6 +413,10 @@ def local_addresses(config: VendstackConfig) -> list[str]:
         parsed = urlparse(url)
         if parsed.scheme != "https" or _LOCAL_HOSTS.match(parsed.hostname or ""):
             found.append(f"'{CONTEXT_KEY}.{key}' is {url!r}")
+    for index, arn in enumerate(config.admin_principals):
+        match = _PRINCIPAL_ARN.match(arn)
+        if match and match.group(1) == EXAMPLE_ACCOUNT:
+            found.append(f"'{CONTEXT_KEY}.admin.principals[{index}]' is the example account's {arn!r}")
     return found
 
 
@@ -389,7 +427,8 @@ def check_deployable(config: VendstackConfig) -> None:
         raise ConfigError(
             "this synth is for deployment, but "
             + "; ".join(found)
-            + ". Set https addresses of the real developer page in cdk.json, or synthesize for the "
+            + ". Set https addresses of the real developer page and your operators' IAM principals in "
+            "cdk.json, or synthesize for the "
             f"local sandbox with `-c {SANDBOX_CONTEXT_KEY}=true` (what `make synth`, the sandbox and "
             "the tests do)"
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
 
-from constructs import developer_page, license_api, product_catalog
+from constructs import admin_api, developer_page, license_api, product_catalog
 
 XRAY = (
     "Resource '*' only for actions without resource-level permissions: X-Ray PutTraceSegments/"
@@ -67,7 +67,7 @@ def _job_findings(stack: Stack, job: str) -> None:
 
 
 def acknowledge_vendor_findings(stack: Stack) -> None:
-    for owner in ("Product/Api", "DeveloperKeys/Api", "License/Api"):
+    for owner in ("Product/Api", "DeveloperKeys/Api", "License/Api", "Admin/Api"):
         _function_findings(stack, owner, "Function", sync=True)
     ack(stack, "Api/RestApi/DeploymentStage.prod/Resource", "AwsSolutions-APIG6", EXEC_LOGS)
     if getattr(stack, "firewall", None) is None:
@@ -81,6 +81,13 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         for method, path in routes:
             for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                 ack(stack, f"Api/RestApi/Default{path}/{method}/Resource", rule, reason)
+    operators = (
+        "Admin API: AWS_IAM authorization (SigV4) for the vendor's operators, and the API's resource "
+        "policy denies every principal not named in cdk.json admin.principals; operators are IAM "
+        "identities, not Cognito users"
+    )
+    for method, path in admin_api.ROUTES:
+        ack(stack, f"Api/RestApi/Default{path}/{method}/Resource", "AwsSolutions-COG4", operators)
     ack(
         stack,
         "License/Api/Role/DefaultPolicy/Resource",
@@ -97,6 +104,22 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
         "release record (<product>/<version>/customer.template.json); only GetObject/GetObjectVersion",
     )
     ack(stack, "Marketplace/Events/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]", XRAY)
+    ack(
+        stack,
+        "Lifecycle/Translator/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5[Resource::*]",
+        XRAY + "; dynamodb:ListStreams, which has no resource-level permission (the stream reads "
+        "themselves are scoped to the two tables' streams)",
+    )
+    ack(stack, "Lifecycle/DeadLetters/Resource", "AwsSolutions-SQS3", DLQ_ITSELF)
+    ack(stack, "Lifecycle/DeadLetters/Resource", "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
+    ack(
+        stack,
+        "Lifecycle/Translator/Function/Resource",
+        "Serverless-LambdaDLQ",
+        "Invoked only by its DynamoDB stream event source mappings, whose on-failure destination is "
+        "the Lifecycle dead-letter queue; a function DLQ catches asynchronous invocations only",
+    )
     ack(stack, "Marketplace/DeadLetters/Resource", "Serverless-SQSRedrivePolicy", DLQ_ITSELF)
     function = stack.node.find_child("Marketplace").node.find_child("Events").node.find_child("Function")
     esm = next(c.node.id for c in function.node.children if c.node.id.startswith("SqsEventSource"))

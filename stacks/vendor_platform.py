@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
+from constructs.admin_api import AdminApi
 from constructs.api_firewall import ApiFirewall
 from constructs.artifact_store import ArtifactStore
 from constructs.audit_log import AuditLog
@@ -13,9 +15,11 @@ from constructs.developer_keys import DeveloperKeys
 from constructs.developer_page import DeveloperPage
 from constructs.key_vault import KeyVault
 from constructs.license_api import LicenseApi
+from constructs.lifecycle_events import LifecycleEvents
 from constructs.marketplace_subscriptions import MarketplaceSubscriptions
 from constructs.metering import MarketplaceMetering
 from constructs.notices import CustomerNotices
+from constructs.operations_dashboard import OperationsDashboard
 from constructs.platform_api import PlatformApi
 from constructs.platform_data import PlatformData
 from constructs.product_catalog import ProductCatalog
@@ -106,6 +110,17 @@ class VendorPlatformStack(Stack):
             layer_version=layer,
         )
 
+        AdminApi(
+            self,
+            "Admin",
+            api=self.api,
+            vault=vault,
+            audit=audit,
+            data=data,
+            principals=config.admin_principals,
+            environment={**keys_env, **data_env},
+            layer_version=layer,
+        )
         subscriptions = MarketplaceSubscriptions(
             self,
             "Marketplace",
@@ -160,6 +175,19 @@ class VendorPlatformStack(Stack):
         SilentUsage(
             self, "SilentUsage", data=data, environment={**product_env, **data_env}, layer_version=layer
         )
+        self.lifecycle = LifecycleEvents(
+            self, "Lifecycle", data=data, vault=vault, environment=product_env, layer_version=layer
+        )
+        self.dashboard = OperationsDashboard(
+            self,
+            "Operations",
+            api=self.api,
+            dead_letter_queues=[
+                queue
+                for queue in self.node.find_all()
+                if isinstance(queue, sqs.Queue) and queue.node.id == "DeadLetters"
+            ],
+        )
         CfnOutput(
             self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)"
         )
@@ -171,6 +199,13 @@ class VendorPlatformStack(Stack):
         CfnOutput(self, "ArtifactBucket", value=self.artifacts.bucket.bucket_name)
         CfnOutput(self, "TemplatesBucket", value=self.artifacts.templates.bucket_name)
         CfnOutput(self, "DataTable", value=data.table.table_name)
+        CfnOutput(
+            self,
+            "LifecycleEventBus",
+            value=self.lifecycle.bus.event_bus_name,
+            description="Customer lifecycle events (source vendstack.platform): subscribe with a rule",
+        )
+        CfnOutput(self, "OperationsDashboard", value=self.dashboard.dashboard.dashboard_name)
         CfnOutput(self, "SigningProfileName", value=self.artifacts.signing_profile.signing_profile_name)
         CfnOutput(self, "ManifestKeyArn", value=self.artifacts.manifest_key.key_arn)
         CfnOutput(

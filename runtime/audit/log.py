@@ -1,4 +1,10 @@
-"""The audit table: one partition per customer and day, kept `audit_retention_days` via TTL."""
+"""The audit table: one partition per customer and day, kept `audit_retention_days` via TTL.
+
+Beside the records, one daily roll-up per customer that never expires: pk `STATS#<customer>`,
+sk `DAY#<YYYY-MM-DD>`; type `audit-day`, customer_id, day, `calls`, and one counter per
+`result:<result>`, `op:<METHOD /route>` and `error:<code>` (ADD, so concurrent calls never lose a
+count). The dispute report reads it, so a day's call statistics outlive its raw records.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,10 @@ def dynamodb_client() -> Any:
     )
 
 
+def stats_pk(customer_id: str) -> str:
+    return f"STATS#{customer_id}"
+
+
 class AuditLog:
     def __init__(self, table: str, *, retention_days: int = 400, dynamodb: Any = None) -> None:
         self._table = table
@@ -44,6 +54,45 @@ class AuditLog:
             self._client.put_item(
                 TableName=self._table, Item={k: _serializer.serialize(v) for k, v in item.items()}
             )
+            self._count(record)
+        except (ClientError, BotoCoreError) as exc:
+            raise ServiceError("The audit log is unavailable.") from exc
+
+    def _count(self, record: AuditRecord) -> None:
+        counters = ["calls", f"result:{record.result}", f"op:{record.operation}"]
+        if record.error_code:
+            counters.append(f"error:{record.error_code[:64]}")
+        names = {f"#c{i}": name for i, name in enumerate(counters)}
+        self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": stats_pk(record.customer_id)}, "sk": {"S": f"DAY#{record.day}"}},
+            UpdateExpression="SET #type = :type, customer_id = :customer, #day = :day ADD "
+            + ", ".join(f"{name} :one" for name in names),
+            ExpressionAttributeNames={**names, "#type": "type", "#day": "day"},
+            ExpressionAttributeValues={
+                ":type": {"S": "audit-day"},
+                ":customer": {"S": record.customer_id},
+                ":day": {"S": record.day},
+                ":one": {"N": "1"},
+            },
+        )
+
+    def daily_stats(self, customer_id: str, first: date, last: date) -> list[dict]:
+        """The roll-ups of `first`..`last` inclusive (days without calls have none)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": stats_pk(customer_id)},
+                ":low": {"S": f"DAY#{first.isoformat()}"},
+                ":high": {"S": f"DAY#{last.isoformat()}"},
+            },
+        }
+        try:
+            return [
+                {k: _deserializer.deserialize(v) for k, v in item.items()}
+                for item in all_items(self._client, "query", request)
+            ]
         except (ClientError, BotoCoreError) as exc:
             raise ServiceError("The audit log is unavailable.") from exc
 

@@ -54,6 +54,7 @@ class AuditRecord:
     result: str = ""
     error_code: str | None = None
     latency_ms: int = 0
+    operator: str | None = None  # admin API: the calling operator's IAM principal ARN
 
     @classmethod
     def start(cls, api: str, event: dict, now: datetime | None = None) -> AuditRecord:
@@ -95,6 +96,7 @@ class AuditRecord:
             "latency_ms": self.latency_ms,
             "source_ip": self.source_ip,
             "request_id": self.request_id,
+            "operator": _clip(self.operator),
             "ttl": int(self.started_at.timestamp()) + retention_days * 86400,
         }
         return {k: v for k, v in item.items() if v is not None}

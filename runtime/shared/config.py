@@ -43,6 +43,9 @@ class RuntimeConfig:
     token_lifetime_seconds: int = 3600  # VS_PRODUCT.token_lifetime_seconds: license token lifetime
     features: tuple[str, ...] = ()  # VS_PRODUCT.features: entitlements every subscriber gets
     silent_after_hours: int = 24  # VS_PRODUCT.silent_after_hours: an active stack's quiet limit
+    require_approval: bool = False  # VS_PRODUCT.require_approval: new subscriptions wait for the vendor
+    support_contact: str = ""  # VS_PRODUCT.support_contact: named to suspended customers
+    event_bus: str = ""  # VS_EVENT_BUS: the lifecycle events' EventBridge bus
     # VS_DEPLOYMENT_PARAMETER: the Quick Launch deployment parameter's name, the customer
     # template's parameter of the same name (README "Quick Launch")
     deployment_parameter: str = "DeploymentKey"
@@ -88,6 +91,9 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
             token_lifetime_seconds=int(product.get("token_lifetime_seconds", 3600)),
             features=tuple(str(f) for f in product.get("features") or ()),
             silent_after_hours=int(product.get("silent_after_hours", 24)),
+            require_approval=bool(product.get("require_approval", False)),
+            support_contact=str(product.get("support_contact") or ""),
+            event_bus=env.get("VS_EVENT_BUS", ""),
             deployment_parameter=env.get("VS_DEPLOYMENT_PARAMETER", "DeploymentKey"),
         )
     except KeyError as exc:

@@ -76,6 +76,16 @@ class SubscriptionInactive(ApiError):
     code = "SubscriptionInactive"
 
 
+class SubscriptionPendingApproval(ApiError):
+    status = 402
+    code = "SubscriptionPendingApproval"
+
+
+class AccountSuspended(ApiError):
+    status = 403
+    code = "AccountSuspended"
+
+
 class NotFound(ApiError):
     status = 404
     code = "NotFound"

@@ -21,7 +21,13 @@ PENDING = "pending"
 UNSUBSCRIBE_PENDING = "unsubscribe-pending"
 GRACE = "grace"
 INACTIVE = "inactive"
-STATUSES = (ACTIVE, PENDING, UNSUBSCRIBE_PENDING, GRACE, INACTIVE)
+# Not stored: what `status_at` reads while the vendor has not approved a subscription that
+# needs approval (`subscriptions.require_approval`); the Marketplace state goes on underneath.
+PENDING_APPROVAL = "pending-approval"
+STATUSES = (ACTIVE, PENDING, UNSUBSCRIBE_PENDING, GRACE, INACTIVE, PENDING_APPROVAL)
+# Marketplace states that wait for the vendor's approval; an ended subscription that was never
+# approved was never served, so it reads as inactive (nothing to be graceful about).
+_AWAITING_APPROVAL = (ACTIVE, PENDING, UNSUBSCRIBE_PENDING)
 
 # The l-… id is the one part every form of a licence ARN shares (SOURCES.md §3): ResolveCustomer
 # says `arn:aws:license-manager::<acct>:license:l-<id>`, EventBridge events
@@ -81,17 +87,28 @@ class Subscription:
     updated_at: datetime | None = None
     last_event_time: datetime | None = None
     last_event_id: str | None = None
+    approval_required: bool = False  # set when linked while `require_approval` was on
+    approved_at: datetime | None = None
+    approved_by: str | None = None  # the operator's IAM principal ARN
     version: int = 0  # 0 = not stored yet
 
     @property
     def license_id(self) -> str | None:
         return license_id(self.license_arn)
 
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.approval_required and self.approved_at is None
+
     def status_at(self, now: datetime) -> str:
-        """Grace ends by the clock, not by a job: a lapsed grace reads as inactive."""
-        if self.status == GRACE and (self.grace_until is None or now >= self.grace_until):
-            return INACTIVE
-        return self.status
+        """Grace ends by the clock, not by a job: a lapsed grace reads as inactive. A subscription
+        awaiting the vendor's approval reads as pending-approval while Marketplace says it is live."""
+        status = self.status
+        if status == GRACE and (self.grace_until is None or now >= self.grace_until):
+            status = INACTIVE
+        if self.awaiting_approval:
+            return PENDING_APPROVAL if status in _AWAITING_APPROVAL else INACTIVE
+        return status
 
     def allows_activation(self, now: datetime) -> bool:
         return self.status_at(now) in (ACTIVE, UNSUBSCRIBE_PENDING, GRACE)

@@ -19,9 +19,12 @@ import json
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +36,11 @@ from shared.signing import sign_request  # noqa: E402 - the one signing module
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
 PASSWORD = "Hostile-e2e-Passw0rd!"
-PATH_VALUES = {"access_key": "VSAKAAAAAAAAAAAAAAAA", "activation_id": "act-0000000000000000"}
+PATH_VALUES = {
+    "access_key": "VSAKAAAAAAAAAAAAAAAA",
+    "activation_id": "act-0000000000000000",
+    "team_id": "team-0000",
+}
 EXAMPLES_PER_ROUTE = 6  # the sandbox is shared by every e2e test: keep this modest
 
 scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=12)
@@ -69,7 +76,7 @@ def hostile_bodies(draw: st.DrawFn) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def caller(api) -> dict:
+def caller(api, sandbox) -> dict:
     email = f"hostile-{uuid.uuid4().hex[:8]}@example.com"
     assert api.call("POST", "/_sandbox/users", {"email": email, "password": PASSWORD})[0] == 201
     status, token, _ = api.call("POST", "/_sandbox/tokens", {"email": email, "password": PASSWORD})
@@ -78,7 +85,12 @@ def caller(api) -> dict:
     expires = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     status, key, _ = api.call("POST", "/v1/keys", {"label": "hostile", "expires_at": expires}, headers=bearer)
     assert status == 201, key
-    return {"bearer": bearer, "key": key}
+    return {
+        "bearer": bearer,
+        "key": key,
+        "operator": sandbox["admin_credentials"],
+        "base": sandbox["api_url"],
+    }
 
 
 def _routes(vendor_template: dict) -> list:
@@ -90,12 +102,18 @@ def _send(api, caller: dict, route, body: bytes, query: tuple = ()):
     for name, value in PATH_VALUES.items():
         path = path.replace("{" + name + "}", value)
     assert "{" not in path, f"add a value for the path parameter of {route.path}"
-    if route.authorizer_pool:
+    url = path + (f"?{urlencode(query, quote_via=quote)}" if query else "")
+    if route.iam:  # admin routes: SigV4 by the sandbox's operator, so the function parses the body
+        operator = caller["operator"]
+        request = AWSRequest(method=route.method, url=caller["base"] + url, data=body)
+        credentials = Credentials(operator["aws_access_key_id"], operator["aws_secret_access_key"])
+        SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
+        headers = dict(request.headers.items())
+    elif route.authorizer_pool:
         headers = dict(caller["bearer"])
     else:  # license routes verify it; public routes ignore it
         access_key, secret_key = caller["key"]["access_key"], caller["key"]["secret_key"]
         headers = sign_request(access_key, secret_key, route.method, path, query, body)
-    url = path + (f"?{urlencode(query)}" if query else "")
     return api.call(route.method, url, headers=headers, raw=body)
 
 
@@ -118,7 +136,11 @@ def test_every_route_of_the_template_is_covered(vendor_template):
 
 def _property_for(api, caller: dict, route):
     """The property for one route, as a hypothesis test (a fresh one per route)."""
-    secrets = (caller["key"]["secret_key"], caller["bearer"]["Authorization"].split()[-1])
+    secrets = (
+        caller["key"]["secret_key"],
+        caller["bearer"]["Authorization"].split()[-1],
+        caller["operator"]["aws_secret_access_key"],
+    )
 
     @settings(
         max_examples=EXAMPLES_PER_ROUTE,

@@ -305,7 +305,20 @@ def test_real_https_addresses_deploy():
     tree = load_context(sandbox=False)["vendstack"]
     tree["api"]["developer_page_origins"] = ["https://app.example.com"]
     tree["notices"]["developer_page_url"] = "https://app.example.com/keys"
+    tree["admin"]["principals"] = ["arn:aws:iam::111122223333:role/VendorOperator"]
     check_deployable(parse_config(tree))
+
+
+def test_the_example_operator_account_is_refused_for_deployment():
+    """The shipped operator principal is in the documentation account (the sandbox's): a deployment
+    must name the vendor's own operators, or nobody could call the admin API."""
+    from stacks.config import ConfigError, check_deployable, parse_config
+
+    tree = load_context(sandbox=False)["vendstack"]
+    tree["api"]["developer_page_origins"] = ["https://app.example.com"]
+    tree["notices"]["developer_page_url"] = "https://app.example.com/keys"
+    with pytest.raises(ConfigError, match=r"admin\.principals\[0\]"):
+        check_deployable(parse_config(tree))
 
 
 # ---- usage floods (issue 9, item 5) ----

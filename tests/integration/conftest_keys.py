@@ -181,7 +181,11 @@ class Vault:
         return [i for i in self.scan(KEYS_TABLE) if i["sk"] == "KEY"]
 
     def audit_items(self) -> list[dict]:
-        return self.scan(AUDIT_TABLE)
+        """The audit records (not the daily roll-ups, `STATS#…`, which `audit_stats` returns)."""
+        return [item for item in self.scan(AUDIT_TABLE) if not item["pk"].startswith("STATS#")]
+
+    def audit_stats(self) -> list[dict]:
+        return [item for item in self.scan(AUDIT_TABLE) if item["pk"].startswith("STATS#")]
 
     # --- developer API -------------------------------------------------------------------
     def keys_api(

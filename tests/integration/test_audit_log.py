@@ -110,6 +110,21 @@ def test_no_secret_signature_or_token_is_stored_or_logged(
     assert '"message":"key created"' in log_output.getvalue()  # the JSON logs were captured at all
 
 
+def test_every_call_is_counted_in_a_daily_roll_up_that_never_expires(vault: Vault) -> None:
+    _session(vault)
+    records = vault.audit_items()
+    today = datetime.now(UTC).date()
+    (mine,) = AuditLog(AUDIT_TABLE).daily_stats(SUB, today, today)
+    own = [r for r in records if r["customer_id"] == SUB]
+    assert int(mine["calls"]) == len(own) == 11
+    assert int(mine["result:success"]) == sum(r["result"] == "success" for r in own)
+    assert int(mine["result:client_error"]) == sum(r["result"] == "client_error" for r in own)
+    assert int(mine["error:ReplayDetected"]) == 2
+    assert int(mine["op:GET /v1/whoami"]) == 6
+    assert all("ttl" not in item for item in vault.audit_stats())  # outlives the raw records
+    assert {item["customer_id"] for item in vault.audit_stats()} == {SUB, OTHER_SUB, "anonymous"}
+
+
 def test_query_by_customer_and_day(vault: Vault) -> None:
     _session(vault)
     log = AuditLog(AUDIT_TABLE)

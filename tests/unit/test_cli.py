@@ -12,7 +12,7 @@ import pytest
 from customer_stack import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ["publish", "render", "usage-report", "sandbox", "demo", "openapi"]
+COMMANDS = ["publish", "render", "usage-report", "sandbox", "demo", "openapi", "admin"]
 
 
 def _run(args: list[str], capsys) -> tuple[int, str]:

@@ -59,12 +59,36 @@ def test_shipped_configuration_parses():
         ("dimensions", [], "must be a list of 1 to 24 dimensions"),
         ("api.developer_page_origins", ["https://x.example.com/path"], "(scheme and host, no path)"),
         ("marketplace.product_code", "Not A Code", "expected the AWS Marketplace product code"),
+        ("admin.principals", [], "must be a list of 1 to 20 IAM role or user ARNs"),
+        ("admin.principals", KeyError, "vendstack.admin.principals' is missing"),
+        ("admin.principals", ["arn:aws:iam::111122223333:role/*"], "admin.principals'[0] is"),
+        ("admin.principals", ["*"], "expected an IAM role or user ARN"),
+        (
+            "admin.principals",
+            ["arn:aws:sts::111122223333:assumed-role/Ops/me"],
+            "no wildcards, no assumed-role sessions",
+        ),
+        (
+            "admin.principals",
+            ["arn:aws:iam::111122223333:user/a", "arn:aws:iam::111122223333:user/a"],
+            "repeats a principal",
+        ),
+        ("subscriptions.require_approval", "yes", "require_approval' is 'yes'; expected true or false"),
+        ("admin.support_contact", "call us", "expected an email address"),
     ],
 )
 def test_bad_values_name_the_key(path, value, message):
     with pytest.raises(ConfigError) as error:
         parse_config(with_change(path, value))
     assert message in str(error.value)
+
+
+def test_admin_settings_reach_the_runtime():
+    config = parse_config(with_change("subscriptions.require_approval", True))
+    assert config.admin_principals == ("arn:aws:iam::123456789012:user/vendstack-operator",)
+    runtime = json.loads(config.runtime_product_json())
+    assert runtime["require_approval"] is True
+    assert runtime["support_contact"] == "support@example.com"
 
 
 def test_unknown_dimension_key_is_rejected():

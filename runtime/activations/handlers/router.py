@@ -11,6 +11,7 @@ from functools import lru_cache
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from activations.dal.activation_store import ActivationStore
 from activations.dal.delivery import Downloads, ManifestSigner
@@ -64,6 +65,8 @@ def create() -> Response:
         request=request,
         now=utcnow(),
     )
+    with single_metric(name="Activations", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="service", value="license")
     logger.info(
         "activation issued",
         extra={

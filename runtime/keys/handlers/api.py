@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from activations.dal.activation_store import ActivationStore
 from activations.handlers import launch as launch_link
+from admin.logic.standing import check_standing
 from audit.log import AuditLog
 from audit.middleware import current_audit, run_audited
 from audit.redaction import make_logger
@@ -82,7 +83,25 @@ def identify_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware
     return next_middleware(app)
 
 
-app.use(middlewares=[identify_caller, refuse_body_on_reads])
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refuse_suspended_writes(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """A suspended team may still read (keys, usage, subscription) but changes nothing: every
+    write of the developer API answers `403 AccountSuspended`, checked here once."""
+    if app.current_event.http_method.upper() not in READS:
+        config = get_config()
+        check_standing(
+            config.tables["data"],
+            _caller().customer_id,
+            utcnow(),
+            contact=config.support_contact,
+            signed=False,
+        )
+    return next_middleware(app)
+
+
+app.use(middlewares=[identify_caller, refuse_suspended_writes, refuse_body_on_reads])
 app.include_router(subscriptions.router)  # POST /v1/marketplace/registrations, GET /v1/subscription
 app.include_router(usage_history.router)  # GET /v1/usage
 app.include_router(launch_link.router)  # GET /v1/launch

@@ -1,6 +1,9 @@
 """Signature authentication for every license-API route, as one global middleware.
 
-Fail closed: a route added with `app.include_router(...)` is authenticated without asking.
+Fail closed: a route added with `app.include_router(...)` is authenticated without asking,
+and the caller's standing is checked there too, once for every signed call: a suspended team
+answers `403 AccountSuspended`, a subscription awaiting the vendor's approval
+`402 SubscriptionPendingApproval` (`admin.logic.standing.check_standing`).
 Routes read the verified caller with `current_principal(router)`, and the exact signed body
 with `signed_body(router)`.
 """
@@ -14,6 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from admin.logic.standing import check_standing
 from audit.middleware import current_audit
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
@@ -59,8 +63,13 @@ def signed_request(app: APIGatewayRestResolver) -> SignedRequest:
 def authenticate(app: APIGatewayRestResolver) -> Principal:
     request = signed_request(app)
     attempt = AuthAttempt()
+    now = utcnow()
+    config = get_config()
     try:
-        principal = verifier().authenticate(request, utcnow(), attempt)
+        principal = verifier().authenticate(request, now, attempt)
+        check_standing(
+            config.tables["data"], principal.customer_id, now, contact=config.support_contact, signed=True
+        )
     except ApiError as exc:
         with single_metric(name="AuthenticationFailures", unit=MetricUnit.Count, value=1) as metric:
             metric.add_dimension(name="code", value=exc.code)

@@ -6,7 +6,8 @@ Item layout (table `pk`/`sk`, TTL `ttl`, GSI `gsi1` = `gsi1pk`/`gsi1sk`):
   product_code, customer_identifier? (legacy integrations), status (active|pending|
   unsubscribe-pending|grace|inactive), grace_until?, entitlements (map dimension → {value,
   expires_at?}), entitlements_updated_at?, agreement_id?, retired_agreements?, linked_at, updated_at,
-  last_event_time?, last_event_id?, version, gsi1pk `SUBACCT#<aws_account_id>`, gsi1sk `SUB`.
+  last_event_time?, last_event_id?, approval_required?, approved_at?, approved_by?, version,
+  gsi1pk `SUBACCT#<aws_account_id>`, gsi1sk `SUB`.
   Every write is conditional on `version`, so concurrent events and registrations never lose
   an update (the loser re-reads and decides again).
 - account link: pk `SUBLINK#ACCT#<aws_account_id>`, sk `LINK`; customer_id. Written in the same
@@ -125,6 +126,9 @@ def subscription_to_item(sub: Subscription) -> dict[str, Any]:
         "updated_at": format_timestamp(sub.updated_at) if sub.updated_at else None,
         "last_event_time": format_sortable(sub.last_event_time) if sub.last_event_time else None,
         "last_event_id": sub.last_event_id,
+        "approval_required": sub.approval_required or None,
+        "approved_at": format_timestamp(sub.approved_at) if sub.approved_at else None,
+        "approved_by": sub.approved_by,
         "version": sub.version,
         "gsi1pk": f"SUBACCT#{sub.aws_account_id}",
         "gsi1sk": SUB_SK,
@@ -149,6 +153,9 @@ def subscription_from_item(item: dict[str, Any]) -> Subscription:
         updated_at=_when(item.get("updated_at")),
         last_event_time=_when(item.get("last_event_time")),
         last_event_id=item.get("last_event_id"),
+        approval_required=bool(item.get("approval_required", False)),
+        approved_at=_when(item.get("approved_at")),
+        approved_by=item.get("approved_by"),
         version=int(item.get("version", 0)),
     )
 
@@ -325,6 +332,22 @@ class SubscriptionStore:
             if any(code == "ConditionalCheckFailed" for code in reasons[1 : 1 + len(claims)]):
                 raise LinkConflict() from None
             raise StoreContention() from None
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        return stored
+
+    def save(self, sub: Subscription, before: Subscription, *, now: datetime) -> Subscription:
+        """Store a change that touches no link (e.g. the vendor's approval), conditional on
+        `before`'s version. Raises `StoreContention` when it changed meanwhile."""
+        stored = _with_version(sub, before.version + 1, now)
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=_dump(subscription_to_item(stored)), **_version_condition(before)
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise StoreContention() from None
+            raise _unavailable(exc) from exc
         except BotoCoreError as exc:
             raise _unavailable(exc) from exc
         return stored

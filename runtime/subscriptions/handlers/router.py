@@ -37,6 +37,7 @@ def event_context() -> EventContext:
         grace_days=config.grace_days,
         has_entitlements=config.has_entitlements,
         product_id=config.product_id,
+        require_approval=config.require_approval,
     )
 
 

@@ -296,6 +296,7 @@ class EventContext:
     # (AWS Marketplace Entitlement Service API reference). A usage-priced product never calls it.
     has_entitlements: bool = False
     product_id: str = ""  # the catalog `prod-…` id, to tell this product's agreements apart
+    require_approval: bool = False  # a newly linked subscription waits for the vendor's approval
 
 
 def refresh_entitlements(ctx: EventContext, sub: Subscription, now: datetime) -> None:

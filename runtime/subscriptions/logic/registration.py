@@ -78,6 +78,20 @@ def linked_state(
     )
 
 
+def with_approval(wanted: Subscription, before: Subscription | None, require_approval: bool) -> Subscription:
+    """Approval belongs to the customer: once the vendor approved it, a relink or a new licence
+    keeps it; otherwise a link made while `require_approval` is on waits for the vendor."""
+    if before is not None and before.approved_at is not None:
+        return replace(
+            wanted,
+            approval_required=before.approval_required,
+            approved_at=before.approved_at,
+            approved_by=before.approved_by,
+        )
+    required = require_approval or (before is not None and before.approval_required)
+    return replace(wanted, approval_required=required, approved_at=None, approved_by=None)
+
+
 def register(ctx: EventContext, caller: Caller, registration_token: str, now: datetime) -> dict:
     resolved = ctx.marketplace.resolve_customer(registration_token)
     if ctx.product_code and resolved.product_code != ctx.product_code:
@@ -85,6 +99,8 @@ def register(ctx: EventContext, caller: Caller, registration_token: str, now: da
     for _ in range(_ATTEMPTS):
         before = ctx.store.get(caller.customer_id)
         wanted = linked_state(before, resolved, caller, now)
+        if wanted is not None:
+            wanted = with_approval(wanted, before, ctx.require_approval)
         if wanted is None:
             sub = before
             break

@@ -1,0 +1,1 @@
+"""The vendor's operations: the admin API (customers, approval, suspension, usage, disputes)."""
