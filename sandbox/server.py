@@ -34,6 +34,7 @@ from sandbox.gateway import (
     routes_from_template,
 )
 from sandbox.marketplace import MarketplaceEmulator
+from sandbox.moto_transactions import install as install_moto_transactions
 from sandbox.provision import Provisioned, provision
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
@@ -80,6 +81,7 @@ class Sandbox:
     # -- start / stop -------------------------------------------------------------------
     def start(self, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        install_moto_transactions()  # one table backup per transaction, not per item
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
