@@ -32,7 +32,7 @@ from tests.support.hypothesis_profiles import examples
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 PASSWORD = "Hostile-e2e-Passw0rd!"
 PATH_VALUES = {"access_key": "VSAKAAAAAAAAAAAAAAAA", "activation_id": "act-0000000000000000"}
 # The sandbox is shared by every e2e test: keep this modest (CI searches more than a local run).

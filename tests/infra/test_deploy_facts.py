@@ -13,7 +13,6 @@ import pytest
 
 from tests.conftest import load_context, synth_app, synth_cached
 
-pytestmark = pytest.mark.xdist_group("synth")
 VENDOR = "VendstackVendorPlatform"
 
 

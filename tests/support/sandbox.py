@@ -1,7 +1,7 @@
 """The sandbox (`python -m sandbox`), booted once per test session from the session's synthesized
 app and shared by every test that asks for it (the end-to-end and the browser tests).
 
-Its tests carry `xdist_group("synth")`, so under xdist they all run on one worker, which boots it
+Its tests carry `xdist_group("sandbox")`, so under xdist they all run on one worker, which boots it
 once.
 """
 

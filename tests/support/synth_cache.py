@@ -13,6 +13,7 @@ on nothing else may use it: a test that monkeypatches the app's code synthesizes
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -65,28 +66,27 @@ def cached_assembly(context: dict[str, Any], synth: Callable[[Path], Any]) -> An
     from aws_cdk import cx_api
 
     entry = CACHE / key(context)
-    if (entry / "manifest.json").exists():
-        os.utime(entry)
-        return cx_api.CloudAssembly(str(entry))
     CACHE.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="synth-", dir=CACHE))
-    try:
-        synth(staging / "out")
-        try:
-            (staging / "out").rename(entry)  # atomic: a parallel worker may have won the race
-        except OSError:
-            pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _prune()
+    # One synth per key at a time: a second xdist worker waits for the first, then reads its result.
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (entry / "manifest.json").exists():
+            staging = Path(tempfile.mkdtemp(prefix="synth-", dir=CACHE))
+            try:
+                synth(staging / "out")
+                (staging / "out").rename(entry)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            _prune(keep=entry)
+        os.utime(entry)
     return cx_api.CloudAssembly(str(entry))
 
 
-def _prune() -> None:
+def _prune(keep: Path) -> None:
     entries = sorted(
-        (p for p in CACHE.iterdir() if p.is_dir() and not p.name.startswith("synth-")),
+        (p for p in CACHE.iterdir() if p.is_dir() and p != keep and not p.name.startswith("synth-")),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
-    for old in entries[KEEP:]:
+    for old in entries[KEEP - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
