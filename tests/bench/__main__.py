@@ -179,6 +179,7 @@ PARTS: dict[str, Callable[[], object]] = {
     "staging": _extra("tests.bench.staging"),
     "usage": _extra("tests.bench.usage"),
     "reporter": _extra("tests.bench.reporter"),
+    "metering": _extra("tests.bench.metering_latency"),
 }
 
 
