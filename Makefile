@@ -54,13 +54,16 @@ lint: setup
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 
+# Bytecode is cached for the tests (unlike the Lambda-like sandbox workers and the benchmarks):
+# every xdist worker would otherwise compile the project and pytest's rewritten modules again.
 test: setup
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
-	@$(PY) -m pytest -q -n 2 --dist loadgroup
+	@env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n 2 --dist loadgroup
 
+# make bench [PARTS="imports usage"]: all parts, or only the named ones (python -m tests.bench --help)
 bench: synth
-	@$(PY) -m tests.bench
+	@$(PY) -m tests.bench $(PARTS)
 
 # make usage-report FROM=2026-11-01 TO=2026-11-30 TABLE=<DataTable output> [ARGS="--customer <sub> --json"]
 usage-report: setup

@@ -36,6 +36,7 @@ from sandbox.gateway import (
 from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_deployment import MotoBuyerSecrets
+from sandbox.moto_transactions import install as install_moto_transactions
 from sandbox.provision import Provisioned, provision
 from sandbox.streams import EventCollector, StreamPump, event_buses, stream_mappings
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
@@ -83,6 +84,7 @@ class Sandbox:
     # -- start / stop -------------------------------------------------------------------
     def start(self, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        install_moto_transactions()  # one table backup per transaction, not per item
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

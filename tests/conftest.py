@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import synth_cache
+
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.support.hypothesis_profiles", "tests.support.moto_speed", "tests.support.sandbox"]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
@@ -33,9 +36,20 @@ def synth_app(outdir: Path, context: dict | None = None, mutate=None):
     return app.synth()
 
 
+def synth_cached(context: dict | None = None):
+    """The cloud assembly of the real app for `context`, from the on-disk synth cache when nothing
+    it reads has changed (`tests.support.synth_cache`). Read-only: copy before writing into it."""
+    context = context or load_context()
+    if not synth_cache.enabled():
+        import tempfile
+
+        return synth_app(Path(tempfile.mkdtemp(prefix="cdk.out-")), context)
+    return synth_cache.cached_assembly(context, lambda outdir: synth_app(outdir, context))
+
+
 @pytest.fixture(scope="session")
-def assembly(tmp_path_factory):
-    return synth_app(tmp_path_factory.mktemp("cdk.out"))
+def assembly():
+    return synth_cached()
 
 
 @pytest.fixture(scope="session")

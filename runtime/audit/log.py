@@ -13,13 +13,11 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.record import AuditRecord
 from shared.aws import all_items
+from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 
 _serializer = TypeSerializer()
@@ -29,6 +27,9 @@ _deserializer = TypeDeserializer()
 @lru_cache(maxsize=1)
 def dynamodb_client() -> Any:
     """Lazy, so `AWS_ENDPOINT_URL` and `AWS_REGION` are read from the function's environment."""
+    import boto3  # on first use: boto3 is most of a cold start
+    from botocore.config import Config
+
     return boto3.client(
         "dynamodb", config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
     )

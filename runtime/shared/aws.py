@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
-_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+# boto3 and botocore's client modules are imported on first use, not at a handler's import: they
+# are most of a cold start (see "Benchmarks" in the README).
 # botocore's DEBUG logs print whole response bodies, and a GenerateMac response *is* a secret
 # key. Whatever log level someone turns on, those records are dropped at the source.
 _WIRE_LOGGERS = (
@@ -45,7 +43,13 @@ for _name in _WIRE_LOGGERS:
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}),
+    )
 
 
 def all_items(ddb: Any, operation: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -164,22 +164,40 @@ def bench_imports(rounds: int = 5) -> None:
         row(f"{handler} / boto3 ({h * 1000:.0f} ms / {b * 1000:.0f} ms)", f"{h / b:.2f}x", "<= 1.5x")
 
 
-def main() -> int:
+def _extra(module: str) -> Callable[[], None]:
+    def run() -> None:
+        __import__(module, fromlist=["run"]).run(row)
+
+    return run
+
+
+PARTS: dict[str, Callable[[], object]] = {
+    "synth": bench_synth,
+    "sandbox": bench_sandbox_start,
+    "verify": bench_verify,
+    "imports": bench_imports,
+    "staging": _extra("tests.bench.staging"),
+    "usage": _extra("tests.bench.usage"),
+    "reporter": _extra("tests.bench.reporter"),
+    "metering": _extra("tests.bench.metering_latency"),
+    "tokens": _extra("tests.bench.tokens"),
+}
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.bench [part …]`: every part, or only the named ones (CPU is shared)."""
+    unknown = [name for name in argv if name not in PARTS]
+    if unknown:
+        print(f"unknown part(s) {', '.join(unknown)}; the parts are: {', '.join(PARTS)}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     print(f"vendstack benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
-    bench_synth()
-    bench_sandbox_start()
-    bench_verify()
-    bench_imports()
-    for extra in ("tests.bench.staging", "tests.bench.usage", "tests.bench.tokens"):
-        try:
-            module = __import__(extra, fromlist=["run"])
-        except ImportError:
-            continue
-        module.run(row)
-    print(f"\nbenchmarks took {time.perf_counter() - started:.0f} s")
+    for name in argv or list(PARTS):
+        PARTS[name]()
+        print()
+    print(f"benchmarks took {time.perf_counter() - started:.0f} s")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import Api, api, sandbox  # noqa: F401 - the sandbox fixtures, shared
 
 SCREENSHOTS = ROOT / ".browser-screenshots"
 

@@ -20,7 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from tests.conftest import ROOT, load_context
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 
 _RUNTIME = str(ROOT / "runtime")
 if _RUNTIME not in sys.path:

@@ -25,23 +25,26 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.gateway import routes_from_template
 from tests.conftest import ROOT
+from tests.support.hypothesis_profiles import examples
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 PASSWORD = "Hostile-e2e-Passw0rd!"
 PATH_VALUES = {
     "access_key": "VSAKAAAAAAAAAAAAAAAA",
     "activation_id": "act-0000000000000000",
     "team_id": "team-0000",
 }
-EXAMPLES_PER_ROUTE = 6  # the sandbox is shared by every e2e test: keep this modest
+# The sandbox is shared by every e2e test: keep this modest (CI searches more than a local run).
+EXAMPLES_PER_ROUTE = examples(ci=6, local=2)
+QUERY_EXAMPLES_PER_ROUTE = examples(ci=3, local=1)
 
 scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=12)
 values = st.recursive(
@@ -142,12 +145,7 @@ def _property_for(api, caller: dict, route):
         caller["operator"]["aws_secret_access_key"],
     )
 
-    @settings(
-        max_examples=EXAMPLES_PER_ROUTE,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @settings(max_examples=EXAMPLES_PER_ROUTE, database=None)
     @given(body=hostile_bodies())
     def check(body: bytes) -> None:
         status, answer, _ = _send(api, caller, route, body)
@@ -169,7 +167,7 @@ def test_hostile_bodies_answer_4xx_with_the_error_shape_on_every_route(api, call
 def _query_property_for(api, caller: dict, route):
     body = b"{}" if route.method in ("POST", "PUT", "PATCH") else b""
 
-    @settings(max_examples=3, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=QUERY_EXAMPLES_PER_ROUTE, database=None)
     @given(query=hostile_queries)
     def check(query: tuple) -> None:
         status, answer, _ = _send(api, caller, route, body, query)

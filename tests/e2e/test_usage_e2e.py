@@ -20,7 +20,7 @@ from tests.conftest import ROOT, load_context
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 PASSWORD = "Usage-e2e-Passw0rd!"
 TEXTS = ["Good service, great results.", "x" * 2500, "Das ist nicht schlecht, aber langsam."]
 

@@ -17,8 +17,6 @@ from stacks.customer import CustomerStack
 from stacks.nag import acknowledge_customer_findings
 from tests.solution_fixtures import vendor_service
 
-pytestmark = pytest.mark.xdist_group("synth")
-
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Template:

@@ -21,7 +21,6 @@ RENDER_VALUES = {
     ),
 }
 
-pytestmark = pytest.mark.xdist_group("synth")
 ROOT = Path(__file__).resolve().parents[2]
 
 

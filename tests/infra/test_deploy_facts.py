@@ -11,9 +11,8 @@ import json
 
 import pytest
 
-from tests.conftest import load_context, synth_app
+from tests.conftest import load_context, synth_app, synth_cached
 
-pytestmark = pytest.mark.xdist_group("synth")
 VENDOR = "VendstackVendorPlatform"
 
 
@@ -88,10 +87,10 @@ def test_usage_pricing_is_the_default_without_entitlements(vendor_template):
 
 
 @pytest.mark.parametrize("model", ["contract", "contract_with_usage"])
-def test_contract_pricing_subscribes_to_entitlements_and_may_read_them(tmp_path, model):
+def test_contract_pricing_subscribes_to_entitlements_and_may_read_them(model):
     context = load_context()
     context["vendstack"]["marketplace"]["pricing_model"] = model
-    template = synth_app(tmp_path / model, context).get_stack_by_name(VENDOR).template
+    template = synth_cached(context).get_stack_by_name(VENDOR).template
     topics, actions = marketplace_facts(template)
     assert sorted("entitlement" in t for t in topics) == [False, True]
     assert "aws-marketplace:GetEntitlements" in actions

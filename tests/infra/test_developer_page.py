@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match, Template
 
-pytestmark = pytest.mark.xdist_group("synth")
 HEADERS = json.loads((Path(__file__).resolve().parents[2] / "web" / "security-headers.json").read_text())
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from tests.conftest import ROOT, synth_app
 
-pytestmark = pytest.mark.xdist_group("synth")
 CFN_LINT = [str(Path(sys.executable).with_name("cfn-lint")), "--config-file", str(ROOT / ".cfnlintrc.yaml")]
 
 

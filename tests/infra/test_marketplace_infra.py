@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("synth")
-
 SANDBOX_ONLY_VARIABLES = ("VS_SANDBOX_EVENT_CLOCK", "VS_SANDBOX_SNS_CERTS")
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from customer_stack import openapi
 
-pytestmark = pytest.mark.xdist_group("synth")
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 

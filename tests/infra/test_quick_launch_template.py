@@ -10,11 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from stacks.customer import DEPLOYMENT_KEY_PARAMETER
-
-pytestmark = pytest.mark.xdist_group("synth")
 
 SECRET_ARN = (
     "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"

@@ -10,7 +10,6 @@ import re
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-pytestmark = pytest.mark.xdist_group("synth")
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 

@@ -4,24 +4,20 @@ SQS and Secrets Manager are moto in server mode (real HTTP, the same boto3 calls
 usage API is a local http.server that implements docs/protocol.md §4.2 minimally: it verifies the VS1
 signature with the project's signing module, dedupes by record id, rejects too-old records and
 unknown dimensions, and can be told to answer 503/429 or to drop the connection after it has
-counted a batch (a lost response). Nothing leaves 127.0.0.1.
+counted a batch (a lost response; `tests.support.fake_vendor`). Nothing leaves 127.0.0.1.
 
 moto's SQS scans every message of a queue with a slow clock on each call (quadratic in queue
 size); the fixture swaps that clock for time.time(), same semantics, so 1,000-message tests stay
-fast. The 100k measurement uses an in-memory SQS stand-in instead (moto would take hours).
+fast. The 100k-event measurement is in `make bench` (`tests/bench/reporter.py`).
 """
 
 import json
 import logging
-import math
 import socket
-import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
@@ -29,161 +25,10 @@ from moto.server import ThreadedMotoServer
 
 from customer_stack.solution.api.handler import usage_for
 from customer_stack.usage import recorder, reporter
-from shared import signing
+from tests.support.fake_vendor import ACCESS_KEY, SECRET_KEY, STAGE, FakeVendor
 
-ACCESS_KEY = "VSAKUSAGETESTKEY2345"
-SECRET_KEY = "vsSK_usage-test-secret-key-0123456789abcdefghij"
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
-STAGE = "/prod"
-
-
-# --- the vendor's usage API, minimally --------------------------------------------------------
-
-
-class FakeVendor:
-    def __init__(self, dimensions=("requests", "characters"), window=timedelta(hours=6)):
-        self.dimensions, self.window = set(dimensions), window
-        self.records = {}  # id -> record: what the vendor counted
-        self.requests = []  # one entry per HTTP request
-        self.mode = "ok"  # ok | 503 | 429 | drop
-        self.script = deque()  # modes for the next requests, before `mode` applies again
-        self.retry_after = "1"
-        self.on_request = None
-        self.nonces = set()
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _VendorHandler)
-        self.server.vendor = self
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}{STAGE}"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def totals(self):
-        out = Counter()
-        for record in self.records.values():
-            out[record["dimension"]] += record["quantity"]
-        return dict(out)
-
-    def handle(self, headers, path, body):
-        """(status, payload, extra headers) or None to drop the connection without a reply."""
-        if self.on_request:
-            self.on_request()
-        with self.lock:
-            mode = self.script.popleft() if self.script else self.mode
-        entry = {"mode": mode, "bytes": len(body), "records": None, "status": None}
-        self.requests.append(entry)
-        if mode == "503":
-            entry["status"] = 503
-            return 503, _error("ServiceUnavailable", "try later"), {}
-        if mode == "429":
-            entry["status"] = 429
-            return 429, _error("Throttled", "slow down"), {"Retry-After": self.retry_after}
-        status, payload = self._usage(headers, path, body, entry)
-        entry["status"] = status
-        return None if mode == "drop" and status == 200 else (status, payload, {})
-
-    def _usage(self, headers, path, body, entry):
-        parts = urlsplit(path)
-        if parts.path != STAGE + "/v1/usage":
-            return 404, _error("NotFound", "no such route")
-        if len(body) > 64 * 1024:
-            return 413, _error("PayloadTooLarge", "over 64 KiB")
-        if headers.get("Content-Type") != "application/json":
-            return 400, _error("ValidationError", "Content-Type")
-        try:
-            access_key, signature = signing.parse_authorization(headers.get("Authorization", ""))
-            date = signing.parse_date(headers.get("X-Vs-Date", ""))
-        except signing.SigningError:
-            return 401, _error("MissingAuthentication", "no credentials")
-        nonce = headers.get("X-Vs-Nonce", "")
-        if access_key != ACCESS_KEY:
-            return 401, _error("InvalidAccessKey", "no such key")
-        if abs((datetime.now(UTC) - date).total_seconds()) > signing.WINDOW_SECONDS:
-            return 401, _error("RequestExpired", "date")
-        sts = signing.string_to_sign(
-            headers["X-Vs-Date"],
-            nonce,
-            "POST",
-            "/v1/usage",  # the path after the base URL: the stage is not signed
-            signing.canonical_query(parse_qsl(parts.query, keep_blank_values=True)),
-            body,
-        )
-        if not signing.signature_matches(SECRET_KEY, sts, signature):
-            return 401, _error("SignatureDoesNotMatch", "signature")
-        with self.lock:
-            if not signing.valid_nonce(nonce) or (access_key, nonce) in self.nonces:
-                return 401, _error("ReplayDetected", "nonce")
-            self.nonces.add((access_key, nonce))
-        try:
-            data = json.loads(body)
-            records = data["records"]
-            assert set(data) == {"records"} and isinstance(records, list) and 1 <= len(records) <= 500
-            for r in records:
-                assert set(r) == {"id", "dimension", "quantity", "timestamp"}
-                assert isinstance(r["id"], str) and 1 <= len(r["id"]) <= 64
-        except (ValueError, KeyError, TypeError, AssertionError):
-            return 400, _error("ValidationError", "records")
-        entry["records"] = len(records)
-        now = datetime.now(UTC)
-        accepted, duplicates, rejected = 0, 0, []
-        with self.lock:
-            for r in records:
-                reason = self._reject_reason(r, now)
-                if reason:
-                    rejected.append({"id": r["id"], "code": reason, "message": f"{reason} record"})
-                elif r["id"] in self.records:
-                    duplicates += 1
-                else:
-                    self.records[r["id"]] = r
-                    accepted += 1
-        return 200, {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
-
-    def _reject_reason(self, record, now):
-        if record["dimension"] not in self.dimensions:
-            return "UnknownDimension"
-        if type(record["quantity"]) is not int or record["quantity"] < 0:
-            return "InvalidQuantity"
-        try:
-            ts = datetime.strptime(record["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        except (TypeError, ValueError):
-            return "InvalidTimestamp"
-        if ts.minute or ts.second:
-            return "InvalidTimestamp"  # the hour the usage happened
-        if ts < now - self.window:
-            return "TooOld"
-        if ts > now + timedelta(minutes=5):
-            return "InTheFuture"
-        return None
-
-
-def _error(code, message):
-    return {"error": {"code": code, "message": message}}
-
-
-class _VendorHandler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        answer = self.server.vendor.handle(self.headers, self.path, body)
-        if answer is None:  # counted, then the connection drops: the reply is lost
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        status, payload, extra = answer
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
 
 
 def _dead_url():
@@ -599,61 +444,3 @@ def test_an_unreadable_secret_fails_the_run_before_the_queue_is_touched(account,
     with pytest.raises(reporter.ReporterError):
         reporter.handler({}, Context(300))
     assert len(account.messages()) == 2 and _log_events(caplog, "usage_report_failed")
-
-
-# --- measurement ----------------------------------------------------------------------------------
-
-
-class MemorySqs:
-    """Just enough of SQS for the 100k measurement (moto is quadratic in queue size)."""
-
-    def __init__(self):
-        self.visible, self.in_flight, self.calls = deque(), {}, Counter()
-
-    def send_message_batch(self, QueueUrl, Entries):
-        self.calls["send"] += 1
-        for e in Entries:
-            self.visible.append((uuid.uuid4().hex, e["MessageBody"]))
-        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
-
-    def receive_message(self, QueueUrl, MaxNumberOfMessages, **_):
-        self.calls["receive"] += 1
-        out = []
-        while self.visible and len(out) < MaxNumberOfMessages:
-            message_id, body = self.visible.popleft()
-            receipt = uuid.uuid4().hex
-            self.in_flight[receipt] = (message_id, body)
-            out.append({"MessageId": message_id, "ReceiptHandle": receipt, "Body": body})
-        return {"Messages": out} if out else {}
-
-    def delete_message_batch(self, QueueUrl, Entries):
-        self.calls["delete"] += 1
-        for e in Entries:
-            del self.in_flight[e["ReceiptHandle"]]
-        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
-
-
-def test_measure_100k_events_in_one_hour(account, vendor):
-    """Prints how many vendor-side records 100,000 usage events for 2 dimensions in one hour give."""
-    queue = MemorySqs()
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    texts = ["x" * n for n in (1, 999, 1000, 1001, 4500, 12_345)]
-    truth = Counter()
-    started = time.perf_counter()
-    for i in range(50_000):  # 50,000 invocations x 2 dimensions = 100,000 events
-        amounts = usage_for(texts[i % len(texts)])
-        recorder.record(amounts, at=hour + timedelta(seconds=i % 3600), queue_url="memory", client=queue)
-        truth.update(amounts)
-    recorded = time.perf_counter() - started
-    started = time.perf_counter()
-    summary = _run(sqs=queue)
-    reported = time.perf_counter() - started
-    print(
-        f"\n[usage 100k] events=100000 invocations=50000 queue_messages={summary['messages_read']} "
-        f"vendor_records={summary['records']} vendor_requests={summary['vendor_requests']} "
-        f"accepted={summary['accepted']} sqs_calls={dict(queue.calls)} "
-        f"record_s={recorded:.2f} report_s={reported:.2f} receive_stop={summary['receive_stop']}"
-    )
-    assert summary["records"] <= 10
-    assert vendor.totals() == dict(truth) and not queue.visible and not queue.in_flight
-    assert math.isclose(sum(truth.values()), sum(vendor.totals().values()))

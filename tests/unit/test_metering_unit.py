@@ -26,7 +26,7 @@ from metering.logic.plan import (
     record_key,
     submittable,
 )
-from metering.logic.submit import Backoff, BatchRejected, submit_batch
+from metering.logic.submit import Backoff, BatchRejected, PoolGate, submit_batch
 from tests.aws_fixtures import AWS_FIXTURES
 
 WINDOW = timedelta(hours=3)  # the default `metering.usage_window_hours`
@@ -245,6 +245,42 @@ def test_request_level_refusals_are_not_retried() -> None:
     with pytest.raises(BatchRejected) as caught:
         submit_batch(fake, RECORDS, backoff=Backoff(), sleep=lambda s: None)
     assert caught.value.code == "InvalidLicenseException" and len(fake.calls) == 1
+
+
+def test_a_throttle_closes_the_gate_for_every_worker_until_it_opens_again() -> None:
+    now, slept = [100.0], []
+    gate = PoolGate(Backoff(base_seconds=1.0, cap_seconds=8.0), sleep=slept.append, clock=lambda: now[0])
+    gate.wait()
+    assert slept == []  # open
+    gate.throttled()
+    gate.wait(), gate.wait()  # two workers, each before its next call
+    assert len(slept) == 2 and all(0.5 <= s <= 1.0 for s in slept)
+    gate.throttled()  # another throttle at the same moment: a longer pause for everyone
+    gate.wait()
+    assert 1.0 <= slept[-1] <= 2.0
+    now[0] += 10
+    gate.succeeded()
+    gate.wait()
+    assert len(slept) == 3  # opened again once the delay has passed
+    gate.throttled()
+    gate.wait()
+    assert 0.5 <= slept[-1] <= 1.0  # a success reset the growth
+
+
+def test_with_a_gate_a_throttled_batch_waits_at_the_gate_and_its_neighbours_too() -> None:
+    now, gate_sleeps, own_sleeps = [0.0], [], []
+    gate = PoolGate(Backoff(), sleep=gate_sleeps.append, clock=lambda: now[0])
+    fake = FakeMarketplace(client_error("ThrottlingException"))
+    sent = submit_batch(fake, RECORDS, backoff=Backoff(), sleep=own_sleeps.append, gate=gate)
+    assert (sent.calls, sent.retries, sent.throttled, len(sent.outcomes)) == (2, 1, 1, 5)
+    assert own_sleeps == [] and len(gate_sleeps) == 1  # the retry waited at the gate, once
+    neighbour = submit_batch(
+        FakeMarketplace(), RECORDS, backoff=Backoff(), sleep=own_sleeps.append, gate=gate
+    )
+    assert neighbour.calls == 1 and len(gate_sleeps) == 2  # another worker's batch waited as well
+    server_error = FakeMarketplace(client_error("InternalServiceErrorException", 500))
+    submit_batch(server_error, RECORDS, backoff=Backoff(), sleep=own_sleeps.append, gate=gate)
+    assert len(own_sleeps) == 1  # a server error backs off that batch alone
 
 
 def test_backoff_is_exponential_with_a_cap() -> None:

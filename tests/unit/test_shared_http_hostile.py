@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from shared.errors import ValidationError
 from shared.http import MAX_DEPTH, MAX_NUMBER_CHARS, parse_body, parse_json
+from tests.support.hypothesis_profiles import examples
 
 
 class Small(BaseModel):
@@ -82,14 +83,14 @@ def _hostile(draw_value: object, kind: str) -> bytes:
     raise AssertionError(kind)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(ci=60, local=10))
 @given(json_values, st.sampled_from(["deep", "huge-int", "duplicate", "nul", "bad-utf8"]))
 def test_generated_hostile_bodies_never_raise_anything_but_validation_error(value: object, kind: str) -> None:
     with pytest.raises(ValidationError):
         parse_body(_hostile(value, kind), Small)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(ci=200, local=25))
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_parse_or_are_a_validation_error(data: bytes) -> None:
     try:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from license.logic.verifier import verify_signature
 from shared import signing
 from shared.errors import InvalidAccessKey, MissingAuthentication, RequestExpired, SignatureDoesNotMatch
+from tests.support.hypothesis_profiles import examples
 
 VECTOR_SECRET = "vsSK_EXAMPLEsecretKEY0123456789abcdefghij"
 VECTOR_BODY = (
@@ -305,14 +306,14 @@ def _altered(draw):
     return original, changed, part
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(ci=300, local=25))
 @given(_altered())
 def test_altering_any_signed_part_changes_the_signature(case) -> None:
     original, changed, _part = case
     assert _sign(original) != _sign(changed)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(ci=200, local=20))
 @given(_altered())
 def test_verifier_refuses_any_altered_part(case) -> None:
     """The client signed `original`; the server receives `changed` (or checks with another secret)."""
@@ -343,7 +344,7 @@ def test_verifier_refuses_any_altered_part(case) -> None:
         )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(ci=100, local=15))
 @given(_request)
 def test_unaltered_requests_verify(r: dict) -> None:
     headers = signing.sign_request(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activations.models import (
@@ -16,6 +15,7 @@ from activations.models import (
     customer_activations_pk,
 )
 from shared.aws import all_items, client
+from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 
 INDEX = "gsi1"

@@ -7,8 +7,6 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activations.models import SIGNATURE_ALGORITHM, ReleaseArtifact
@@ -19,18 +17,20 @@ from shared.timestamps import format_timestamp
 DOWNLOAD_SECONDS = 900  # docs/protocol.md §4.1: at most 15 minutes
 KMS_RAW_LIMIT = 4096  # KMS Sign takes at most 4096 bytes with MessageType RAW
 
-# SigV4 always: a KMS-encrypted object can only be fetched with a SigV4 presigned URL.
-_PRESIGN_CONFIG = Config(
-    signature_version="s3v4",
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"max_attempts": 3, "mode": "standard"},
-)
-
 
 @cache
 def presigning_client() -> Any:
-    return boto3.client("s3", config=_PRESIGN_CONFIG)
+    import boto3  # on first use: boto3 is most of a cold start
+    from botocore.config import Config
+
+    # SigV4 always: a KMS-encrypted object can only be fetched with a SigV4 presigned URL.
+    config = Config(
+        signature_version="s3v4",
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    return boto3.client("s3", config=config)
 
 
 class ManifestSigner:

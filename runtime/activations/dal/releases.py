@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activations.models import CURRENT_SK, Release, release_pk, version_sk
 from shared.aws import client
+from shared.ddb_items import TypeDeserializer
 from shared.errors import ServiceError
 
 _deserializer = TypeDeserializer()

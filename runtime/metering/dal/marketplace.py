@@ -11,15 +11,14 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
-_CONFIG = Config(connect_timeout=3, read_timeout=15, retries={"mode": "standard", "total_max_attempts": 1})
-
 
 @cache
 def metering_client() -> Any:
-    return boto3.client("meteringmarketplace", config=_CONFIG)
+    import boto3  # on first use: boto3 is most of a cold start
+    from botocore.config import Config
+
+    config = Config(connect_timeout=3, read_timeout=15, retries={"mode": "standard", "total_max_attempts": 1})
+    return boto3.client("meteringmarketplace", config=config)
 
 
 class BatchMeter:

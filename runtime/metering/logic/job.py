@@ -38,19 +38,7 @@ from aws_lambda_powertools import Logger
 
 from metering.dal.aggregates import MeterStore
 from metering.dal.subscriptions import SubscriptionReader
-from metering.logic.plan import (
-    AWAIT,
-    EXPIRE,
-    RESUBMIT,
-    SEAL,
-    SEAL_EARLY,
-    WAIT,
-    Job,
-    batches,
-    build_record,
-    decide,
-    plain,
-)
+from metering.logic.plan import Job, batches, plan_run
 from metering.logic.submit import (
     CUSTOMER_NOT_SUBSCRIBED,
     DUPLICATE_RECORD,
@@ -59,6 +47,7 @@ from metering.logic.submit import (
     Backoff,
     BatchRejected,
     Outcome,
+    PoolGate,
     submit_batch,
 )
 from shared.timestamps import format_timestamp
@@ -163,67 +152,57 @@ class MeteringJob:
         self._stop: str | None = None
 
     def run(self, now: datetime) -> Summary:
+        """Load the due aggregates and their subscriptions, decide every one with the pure plan,
+        then apply the decisions: marks and early seals, then the batches (pending write, call,
+        results), on a bounded pool whose Marketplace calls share one throttle backoff."""
         started = time.perf_counter()
         stamp = format_timestamp(now)
         summary = Summary(now=stamp)
         self._stop = None
         items = self._store.due(hour_key(now))
-        summary.queued = len(items)
         subs = self._subs.get_many(item["customer_id"] for item in items)
-        jobs: list[Job] = []
-        for item in items:
-            sub = subs.get(item["customer_id"])
-            decision = decide(item, sub, now, self._window)
-            if decision.action == WAIT:
-                summary.not_yet += 1
-            elif decision.action == AWAIT:
-                summary.awaiting_subscription += 1
-                if item.get("meter_status") != AWAITING:
-                    self._store.mark(item, {"meter_status": AWAITING, "flagged_at": stamp}, unsealed=True)
-                    summary.ddb_write_calls += 1
-                    logger.warning("usage awaits a linked subscription", extra=_where(item))
-            elif decision.action == EXPIRE:
-                self._expire(item, decision.reason, stamp, summary)
-            elif decision.action == RESUBMIT:
-                summary.resubmitted += 1
-                jobs.append(
-                    Job(
-                        item,
-                        plain(item["meter_record"]),
-                        item.get("meter_product_code"),
-                        needs_pending_write=False,
-                    )
-                )
-            elif decision.action in (SEAL, SEAL_EARLY):
-                record, product_code = build_record(item, sub)
-                fields = {"meter_status": PENDING, "sealed_at": stamp, "meter_record": record}
-                if product_code:
-                    fields["meter_product_code"] = product_code
-                if decision.action == SEAL:
-                    jobs.append(Job({**item, **fields}, record, product_code, needs_pending_write=True))
-                    continue
-                stored = self._store.seal(item, fields)
-                summary.ddb_write_calls += 1
-                if stored is None:
-                    summary.seal_conflicts += 1  # changed since read: the next run reads it again
-                else:
-                    summary.sealed_early += 1
-                    jobs.append(Job(stored, record, product_code, needs_pending_write=False))
-        work = list(batches(jobs))
-        if self._workers == 1 or len(work) <= 1:
-            for batch in work:
-                self._process(batch, stamp, summary)
-        else:
-            with ThreadPoolExecutor(max_workers=self._workers) as pool:
-                for future in [pool.submit(self._process, batch, stamp, summary) for batch in work]:
-                    future.result()  # re-raises a worker's failure: the run stops, pendings stay queued
+        plan = plan_run(items, subs, now, self._window, stamp)
+        summary.queued, summary.not_yet = len(items), plan.wait
+        summary.awaiting_subscription, summary.resubmitted = len(plan.awaiting), plan.resubmitted
+        gate = PoolGate(self._backoff, sleep=self._sleep)
+        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+
+            def each(function: Callable[..., Any], arguments: list[tuple]) -> list[Any]:
+                if self._workers == 1 or len(arguments) <= 1:
+                    return [function(*a) for a in arguments]
+                # result() re-raises a worker's failure: the run stops, pendings stay queued
+                return [f.result() for f in [pool.submit(function, *a) for a in arguments]]
+
+            each(self._mark_awaiting, [(item, stamp, summary) for item in plan.to_mark_awaiting])
+            each(self._expire, [(item, reason, stamp, summary) for item, reason in plan.expire])
+            sealed = each(self._seal_early, [(*early, summary) for early in plan.seal_early])
+            jobs = plan.send + [job for job in sealed if job is not None]
+            each(self._process, [(batch, stamp, summary, gate) for batch in batches(jobs)])
         summary.stopped = self._stop
         summary.seconds = time.perf_counter() - started
         return summary
 
+    # ------------------------------------------------------------------ single-item writes
+
+    def _mark_awaiting(self, item: dict[str, Any], stamp: str, summary: Summary) -> None:
+        self._store.mark(item, {"meter_status": AWAITING, "flagged_at": stamp}, unsealed=True)
+        summary.add(ddb_write_calls=1)
+        logger.warning("usage awaits a linked subscription", extra=_where(item))
+
+    def _seal_early(
+        self, item: dict[str, Any], fields: dict[str, Any], job: Job, summary: Summary
+    ) -> Job | None:
+        stored = self._store.seal(item, fields)
+        summary.add(ddb_write_calls=1)
+        if stored is None:
+            summary.add(seal_conflicts=1)  # changed since read: the next run reads it again
+            return None
+        summary.add(sealed_early=1)
+        return Job(stored, job.record, job.product_code, needs_pending_write=False)
+
     # ------------------------------------------------------------------ one batch
 
-    def _process(self, batch: list[Job], stamp: str, summary: Summary) -> None:
+    def _process(self, batch: list[Job], stamp: str, summary: Summary, gate: PoolGate | None = None) -> None:
         if self._stop is not None or self._time_left() < TIME_RESERVE_SECONDS:
             summary.add(deferred=len(batch))
             return
@@ -240,6 +219,7 @@ class MeteringJob:
                 [job.record for job in batch],
                 backoff=self._backoff,
                 sleep=self._sleep,
+                gate=gate,
             )
         except BatchRejected as exc:
             summary.add(marketplace_calls=1)
@@ -265,7 +245,7 @@ class MeteringJob:
         if len(batch) > 1:
             summary.add(submitted=-len(batch), batches=-1)
             for job in batch:
-                self._process([job], stamp, summary)
+                self._process([job], stamp, summary, None)
             return
         item = {
             **batch[0].item,
@@ -329,9 +309,9 @@ class MeteringJob:
             "gsi1pk": flag_pk(EXPIRED),
         }
         if self._store.mark(item, fields, unsealed=item.get("meter_status") != PENDING):
-            summary.expired += 1
+            summary.add(expired=1)
             logger.warning("usage not metered: outside Marketplace's window", extra=_where(item))
-        summary.ddb_write_calls += 1
+        summary.add(ddb_write_calls=1)
 
 
 def _where(item: dict[str, Any]) -> dict[str, Any]:

@@ -35,13 +35,13 @@ records per customer per day would only add Marketplace calls.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from shared.timestamps import parse_timestamp
-from usage.models import MAX_QUANTITY, PENDING
+from usage.models import AWAITING, MAX_QUANTITY, PENDING
 
 BATCH_SIZE = 25  # BatchMeterUsage: at most 25 UsageRecords per call
 SETTLE = timedelta(seconds=60)
@@ -196,3 +196,52 @@ def batches(jobs: Iterable[Job], size: int = BATCH_SIZE) -> Iterator[list[Job]]:
             yield lane
     for lanes in open_batches.values():
         yield from lanes
+
+
+@dataclass
+class Plan:
+    """Every due aggregate of one run, decided (pure: `plan_run`), before anything is written."""
+
+    wait: int = 0
+    awaiting: list[dict[str, Any]] = field(default_factory=list)  # all aggregates awaiting a subscription
+    expire: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # (aggregate, reason)
+    send: list[Job] = field(default_factory=list)  # resubmits and regular seals, in queue order
+    seal_early: list[tuple[dict[str, Any], dict[str, Any], Job]] = field(default_factory=list)
+    resubmitted: int = 0
+
+    @property
+    def to_mark_awaiting(self) -> list[dict[str, Any]]:
+        """Awaiting aggregates not yet marked so (the mark is written once, then left alone)."""
+        return [item for item in self.awaiting if item.get("meter_status") != AWAITING]
+
+
+def plan_run(
+    items: Iterable[dict[str, Any]], subs: dict[str, Any], now: datetime, window: timedelta, stamp: str
+) -> Plan:
+    """Decide every due aggregate: what waits, what is marked, what is sealed and sent."""
+    plan = Plan()
+    for item in items:
+        sub = subs.get(item["customer_id"])
+        decision = decide(item, sub, now, window)
+        if decision.action == WAIT:
+            plan.wait += 1
+        elif decision.action == AWAIT:
+            plan.awaiting.append(item)
+        elif decision.action == EXPIRE:
+            plan.expire.append((item, decision.reason))
+        elif decision.action == RESUBMIT:
+            plan.resubmitted += 1
+            record = plain(item["meter_record"])
+            plan.send.append(Job(item, record, item.get("meter_product_code"), needs_pending_write=False))
+        else:  # SEAL or SEAL_EARLY
+            record, product_code = build_record(item, sub)
+            fields: dict[str, Any] = {"meter_status": PENDING, "sealed_at": stamp, "meter_record": record}
+            if product_code:
+                fields["meter_product_code"] = product_code
+            if decision.action == SEAL:
+                plan.send.append(Job({**item, **fields}, record, product_code, needs_pending_write=True))
+            else:
+                plan.seal_early.append(
+                    (item, fields, Job(item, record, product_code, needs_pending_write=False))
+                )
+    return plan

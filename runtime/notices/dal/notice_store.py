@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import client
+from shared.ddb_items import TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp
 

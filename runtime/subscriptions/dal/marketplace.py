@@ -15,7 +15,6 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
@@ -80,6 +79,8 @@ AGREEMENT_REGION = "us-east-1"
 
 @cache
 def agreement_client() -> Any:
+    import boto3  # on first use: boto3 is most of a cold start
+
     return boto3.client("marketplace-agreement", region_name=AGREEMENT_REGION)
 
 
