@@ -156,21 +156,29 @@ class CustomerAccounts:
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
         self._keys: dict[str, str] = {}  # access key -> secret of every stack's credentials
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self._session = boto3.session.Session(
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 - the emulator accepts any credentials
+            region_name=region,
+        )
 
     # -- the emulator, as one customer account --------------------------------------------------
-    def client(self, account_id: str, service: str, credentials: dict[str, str] | None = None) -> Any:
-        session = boto3.session.Session(
-            aws_access_key_id=(credentials or {}).get("aws_access_key_id", "sandbox"),
-            aws_secret_access_key=(credentials or {}).get("aws_secret_access_key", "sandbox"),
-            region_name=self.region,
-        )
-        client = session.client(service, endpoint_url=self.endpoint_url)
+    def client(self, account_id: str, service: str) -> Any:
+        """A client of the emulator acting in `account_id` (cached: clients are thread-safe, and
+        creating one loads the service model, which costs more than most calls)."""
+        with self._clients_lock:
+            cached = self._clients.get((account_id, service))
+            if cached is None:
+                cached = self._session.client(service, endpoint_url=self.endpoint_url)
 
-        def to_account(request: Any, **_kwargs: Any) -> None:
-            request.headers["x-moto-account-id"] = account_id
+                def to_account(request: Any, **_kwargs: Any) -> None:
+                    request.headers["x-moto-account-id"] = account_id
 
-        client.meta.events.register("before-sign.*.*", to_account)
-        return client
+                cached.meta.events.register("before-sign.*.*", to_account)
+                self._clients[(account_id, service)] = cached
+        return cached
 
     def secret_for(self, access_key: str) -> str | None:
         return self._keys.get(access_key)
