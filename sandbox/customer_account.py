@@ -186,7 +186,7 @@ class CustomerAccounts:
     def _stack_credentials(self, account_id: str, stack_name: str) -> dict[str, str]:
         """An IAM user of the customer account for the stack (its functions and its API callers)."""
         iam = self.client(account_id, "iam")
-        user = f"{stack_name}-sandbox"
+        user = f"{stack_name}-sandbox-{secrets.token_hex(3)}"[:64]
         iam.create_user(UserName=user)
         key = iam.create_access_key(UserName=user)["AccessKey"]
         self._keys[key["AccessKeyId"]] = key["SecretAccessKey"]

@@ -59,7 +59,10 @@ class _Signer(SigV4Auth):
     def headers_to_sign(self, request: AWSRequest) -> Any:
         out = HTTPHeaders()
         for name in self._signed:
-            for value in request.headers.get_all(name) or []:
+            values = request.headers.get_all(name) or []
+            if name == "host" and not values:
+                values = [urlsplit(request.url).netloc]  # what an HTTP/1.1 client sends as Host
+            for value in values:
                 out.add_header(name, value)
         return out
 
