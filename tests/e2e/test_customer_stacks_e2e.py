@@ -157,9 +157,12 @@ def test_the_reporter_sends_the_usage_the_solution_recorded(launched):
     )
     assert status == 200, summary
     assert summary["accepted"] >= 2  # requests and characters, at least
-    status, usage, _ = call(launched["api_url"], "GET", "/v1/usage", headers=launched["who"]["bearer"])
-    assert status == 200
-    assert usage  # the vendor now holds this buyer's usage
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    status, usage, _ = call(
+        launched["api_url"], "GET", f"/v1/usage?from={today}&to={today}", headers=launched["who"]["bearer"]
+    )
+    assert status == 200, usage
+    assert {u["dimension"] for u in usage["usage"]} >= {"requests", "characters"}  # the vendor holds it
     assert call(launched["api_url"], "POST", f"/_sandbox/customer/stacks/{name}/jobs/nope", {})[0] == 404
 
 
