@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -64,6 +65,12 @@ class Releases:
                 raise StackError(code, str(exc), status=status) from None
             except PublishError as exc:
                 raise StackError("PublishFailed", str(exc), status=500) from None
+        # The sandbox's rendered template (`customer_template` in endpoints.json) stays the current
+        # release's published one.
+        rendered = self._sandbox.rendered_template
+        tmp = rendered.with_suffix(".tmp")
+        tmp.write_text(Path(made["template"]["local_copy"]).read_text(encoding="utf-8"), encoding="utf-8")
+        tmp.replace(rendered)
         release = made["release"]
         return {
             "version": release["version"],
