@@ -28,13 +28,14 @@ def handler(event, context):
     with open(os.environ["RECORD"], "a") as out:
         out.write(json.dumps(event) + "\\n")
     props = event["ResourceProperties"]
+    is_delete = event["RequestType"] == "Delete"
     mode = props.get("Mode", "ok")
     if mode == "silent" and event["RequestType"] != "Delete":
         return
     body = {
         "Status": "FAILED" if mode == "fail" and event["RequestType"] != "Delete" else "SUCCESS",
         "Reason": "the vendor said no",
-        "PhysicalResourceId": event.get("PhysicalResourceId") if event["RequestType"] == "Delete" else props["Id"],
+        "PhysicalResourceId": event.get("PhysicalResourceId", props["Id"]) if is_delete else props["Id"],
         "StackId": event["StackId"],
         "RequestId": event["RequestId"] if mode != "bad" else "another-request",
         "LogicalResourceId": event["LogicalResourceId"],
