@@ -674,7 +674,6 @@ class CustomerAccounts:
         return stack
 
     def _update(self, stack: Stack, template: dict, values: dict[str, str], given: set[str]) -> None:
-        old_template, old_values = stack.template, stack.parameters
         stack.status = "UPDATE_IN_PROGRESS"
         stack.event(stack.name, "UPDATE_IN_PROGRESS", "User Initiated")
         evaluator = self._evaluator(stack, template, values)
@@ -682,16 +681,15 @@ class CustomerAccounts:
         before = dict(stack.resources)
         replaced: list[Resource] = []
         touched: list[str] = []
+        logical, props = stack.name, {}
         try:
-            order = creation_order(resources)
-            for logical in order:
+            for logical in creation_order(resources):
                 current = stack.resources.get(logical)
                 props = self._resolve(stack, evaluator, logical, template)
                 if current is None:
                     stack.event(logical, "CREATE_IN_PROGRESS")
-                    stack.resources[logical] = self._create_resource(
-                        stack, logical, resources[logical], props
-                    )
+                    made = self._create_resource(stack, logical, resources[logical], props)
+                    stack.resources[logical] = made
                     stack.order.append(logical)
                     stack.event(logical, "CREATE_COMPLETE")
                     touched.append(logical)
@@ -704,31 +702,48 @@ class CustomerAccounts:
                     stack.event(logical, "UPDATE_COMPLETE")
                     touched.append(logical)
         except (ResourceFailed, TemplateError) as exc:
-            failed = next(
-                (k for k in resources if k not in touched and k in (stack.events[-1]["logical_id"],)), ""
-            )
-            stack.event(failed or stack.name, "UPDATE_FAILED", str(exc))
-            stack.status, stack.reason = "UPDATE_ROLLBACK_IN_PROGRESS", str(exc)
-            stack.event(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", str(exc))
-            self._roll_back_update(stack, before, touched)
-            self._finish(stack, "UPDATE_ROLLBACK_COMPLETE", str(exc))
+            self._fail_update(stack, before, touched, logical, props, exc)
             return
         stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
         stack.event(stack.name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
         for old in replaced:  # a replacement: the old physical resource goes once the update is complete
             self._delete_quietly(stack, old)
-        for logical in [k for k in stack.order if k not in resources]:  # removed from the template
-            self._delete_quietly(stack, stack.resources.pop(logical))
-            stack.order.remove(logical)
+        for gone in [k for k in stack.order if k not in resources]:  # removed from the template
+            self._delete_quietly(stack, stack.resources.pop(gone))
+            stack.order.remove(gone)
         stack.template, stack.parameters, stack.given = template, values, given
         stack.version = values.get("ReleaseVersion", stack.version)
         self._serve_api(stack)
         stack.outputs = self._outputs(stack, evaluator)
         self._finish(stack, "UPDATE_COMPLETE", "")
-        del old_template, old_values
 
-    def _roll_back_update(self, stack: Stack, before: dict[str, Resource], touched: list[str]) -> None:
-        for logical in reversed(touched):
+    def _fail_update(
+        self,
+        stack: Stack,
+        before: dict[str, Resource],
+        touched: list[str],
+        failed: str,
+        tried: dict,
+        exc: Exception,
+    ) -> None:
+        """CloudFormation's update rollback: the resource that failed and every resource already
+        changed go back to their previous properties (the failed one too: a custom resource gets an
+        Update from the new properties back to the old), resources the update created are deleted."""
+        stack.event(failed, "UPDATE_FAILED" if failed in before else "CREATE_FAILED", str(exc))
+        stack.status, stack.reason = "UPDATE_ROLLBACK_IN_PROGRESS", str(exc)
+        stack.event(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", str(exc))
+        undo = list(touched)
+        if failed in before:
+            # As the failed resource stands now: its previous physical id, the properties just tried.
+            stack.resources[failed] = Resource(
+                failed, before[failed].type, before[failed].physical, before[failed].attributes, tried
+            )
+            undo.append(failed)
+        elif getattr(exc, "resource", None) is not None:  # a failed custom resource Create: delete it
+            stack.resources[failed] = exc.resource  # type: ignore[attr-defined]
+            stack.order.append(failed)
+            undo.append(failed)
+        for logical in reversed(undo):
             current = stack.resources[logical]
             previous = before.get(logical)
             try:
@@ -736,12 +751,15 @@ class CustomerAccounts:
                     self._delete_resource(stack, current)
                     stack.resources.pop(logical)
                     stack.order.remove(logical)
+                    stack.event(logical, "DELETE_COMPLETE")
                 else:
                     resource = stack.template["Resources"][logical]
                     stack.resources[logical] = self._update_resource(stack, current, resource, previous.props)
-                stack.event(logical, "UPDATE_COMPLETE" if previous else "DELETE_COMPLETE")
-            except (ResourceFailed, TemplateError, ClientError) as exc:
-                stack.event(logical, "UPDATE_FAILED", str(exc))
+                    stack.event(logical, "UPDATE_COMPLETE")
+            except (ResourceFailed, TemplateError, ClientError, BotoCoreError) as error:
+                stack.resources[logical] = previous or current
+                stack.event(logical, "UPDATE_FAILED", str(error))
+        self._finish(stack, "UPDATE_ROLLBACK_COMPLETE", str(exc))
 
     def _delete_quietly(self, stack: Stack, resource: Resource) -> None:
         try:

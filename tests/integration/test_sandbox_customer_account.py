@@ -218,3 +218,23 @@ def test_each_customer_account_is_its_own_account(world):
     assert secret_arn in {s["ARN"] for s in mine}
     assert secret_arn not in {s["ARN"] for s in theirs}
     assert accounts.delete("cr-other-account").status == "DELETE_COMPLETE"
+
+
+def test_a_failed_update_rolls_back_to_the_previous_properties(world):
+    accounts = world["accounts"]
+    assert accounts.launch(ACCOUNT, {"Id": "phys-u"}, "cr-update").status == "CREATE_COMPLETE"
+    stack = accounts.update("cr-update", {"Id": "phys-u", "Mode": "fail"}, None)
+    assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
+    assert stack.reason.startswith("Received response status [FAILED] from custom resource.")
+    failed, rollback = requests_of(world)[-2:]
+    assert (failed["RequestType"], failed["ResourceProperties"]["Mode"]) == ("Update", "fail")
+    # The rollback sends the failed resource an Update from the new properties back to the old ones.
+    assert rollback["RequestType"] == "Update"
+    assert (rollback["ResourceProperties"]["Mode"], rollback["OldResourceProperties"]["Mode"]) == (
+        "ok",
+        "fail",
+    )
+    assert stack.parameters["Mode"] == "ok" and stack.resources["Custom"].props["Mode"] == "ok"
+    # Still usable: a good update goes through, then delete.
+    assert accounts.update("cr-update", {"Id": "phys-u2"}, None).status == "UPDATE_COMPLETE"
+    assert accounts.delete("cr-update").status == "DELETE_COMPLETE"
