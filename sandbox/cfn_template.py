@@ -76,6 +76,27 @@ def _check_parameter(name: str, spec: dict, value: str) -> None:
         fail(f"Parameter '{name}' must match pattern {pattern}")
 
 
+def check_rules(template: dict, parameters: dict[str, str]) -> None:
+    """The template's `Rules`: each assertion of a rule whose `RuleCondition` holds must be true,
+    or the request is refused with the assertion's `AssertDescription` (AWS docs: "Rules syntax",
+    CloudFormation User Guide)."""
+    evaluator = Evaluator({"Parameters": template.get("Parameters", {})}, parameters, {}, _no_ref, _no_att)
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not evaluator.evaluate(rule["RuleCondition"]):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not evaluator.evaluate(assertion["Assert"]):
+                raise TemplateError(assertion.get("AssertDescription") or f"Template rule {name} failed")
+
+
+def _no_ref(logical: str) -> str:
+    raise TemplateError(f"Template format error: rules may refer only to parameters, not {logical}")
+
+
+def _no_att(logical: str, _attribute: str) -> str:
+    raise TemplateError(f"Template format error: rules may refer only to parameters, not {logical}")
+
+
 def no_echo_parameters(template: dict) -> set[str]:
     return {
         k for k, v in template.get("Parameters", {}).items() if str(v.get("NoEcho", "")).lower() == "true"

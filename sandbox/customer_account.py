@@ -51,6 +51,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sandbox.cfn_template import (
     Evaluator,
     TemplateError,
+    check_rules,
     creation_order,
     no_echo_parameters,
     resolve_dynamic,
@@ -208,6 +209,7 @@ class CustomerAccounts:
         template, version = self.vendor.current_template()
         try:
             values = validate_parameters(template, parameters)
+            check_rules(template, values)
         except TemplateError as exc:
             raise StackError("ValidationError", str(exc)) from None
         with self._lock:
@@ -666,6 +668,7 @@ class CustomerAccounts:
             merged.update(given)
             try:
                 values = validate_parameters(template, merged)
+                check_rules(template, values)
             except TemplateError as exc:
                 raise StackError("ValidationError", str(exc)) from None
             if template == stack.template and values == stack.parameters:

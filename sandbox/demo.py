@@ -119,6 +119,23 @@ def buyer_signs_up(story: Story) -> None:
     story.line("buyer", "signs up and registers", f"{EMAIL}, subscription {linked['status']}")
 
 
+def quick_launch_prepared(story: Story) -> None:
+    """AWS Marketplace Quick Launch: the agreement event, the vendor's Quick Launch job, and what
+    Quick Launch would fill into the template (references to secrets, never a key's value)."""
+    event = {"type": "purchase-agreement-created", "aws_account_id": ACCOUNT}
+    status, answer = story.call("POST", "/_sandbox/marketplace/events", event)
+    story.expect(status, 200, answer, "delivering the agreement event")
+    soon = iso(datetime.now(UTC) + timedelta(minutes=1))
+    status, answer = story.call("POST", "/_sandbox/jobs/quicklaunch", {"now": soon})
+    story.expect(status, 200, answer, "running the Quick Launch job")
+    status, filled = story.call("POST", "/_sandbox/marketplace/quick-launch", {"aws_account_id": ACCOUNT})
+    filled = story.expect(status, (200, 404), filled, "reading the Quick Launch parameters")
+    names = sorted((filled or {}).get("parameters", {}) if status == 200 else [])
+    story.line(
+        "vendor", "prepares Quick Launch", f"parameters {', '.join(names) or 'none'} (secret references)"
+    )
+
+
 def buyer_creates_key(story: Story) -> None:
     body = {"label": "production stack", "expires_at": iso(datetime.now(UTC) + timedelta(days=90))}
     status, key = story.call("POST", "/v1/keys", body, story.facts["bearer"])
@@ -261,6 +278,7 @@ STEPS: list[Callable[[Story], None]] = [
     vendor_publishes,
     buyer_subscribes,
     buyer_signs_up,
+    quick_launch_prepared,
     buyer_creates_key,
     buyer_launches,
     solution_serves,

@@ -279,7 +279,8 @@ def test_delete_completes_with_the_vendor_unreachable(sandbox):
         ({"SecretKey": "short"}, "Parameter 'SecretKey' failed to satisfy constraint"),
         ({"ApiAuthorization": "OPEN"}, "Parameter 'ApiAuthorization' must be one of AllowedValues"),
         ({"Unknown": "x"}, "Parameters: [Unknown] do not exist in the template"),
-        ({"AccessKey": None}, "Parameters: [AccessKey] must have values"),
+        # No key at all: the template's rule (a key pair, or Quick Launch's DeploymentKey) refuses it.
+        ({"AccessKey": None}, "Give either an access key and its secret key"),
     ],
 )
 def test_bad_parameters_are_refused_with_400_and_launch_nothing(sandbox, parameters, message):

@@ -17,6 +17,7 @@ from sandbox.cfn_template import (
     NO_VALUE,
     Evaluator,
     TemplateError,
+    check_rules,
     creation_order,
     resolve_dynamic,
     validate_parameters,
@@ -251,3 +252,26 @@ def test_sigv4_failures_answer_as_api_gateway_does():
     assert _verify(unknown) == "The security token included in the request is invalid."
     old = _signed(when=datetime.now(UTC) - timedelta(minutes=6))
     assert (_verify(old) or "").startswith("Signature expired:")
+
+
+def test_template_rules_refuse_with_their_description():
+    template = {
+        **TEMPLATE,
+        "Rules": {
+            "OneSource": {
+                "Assertions": [
+                    {
+                        "Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Mode"}, "B"]}]},
+                        "AssertDescription": "Mode B is not allowed here",
+                    }
+                ]
+            },
+            "Skipped": {
+                "RuleCondition": {"Fn::Equals": [{"Ref": "Label"}, "zzz"]},
+                "Assertions": [{"Assert": {"Fn::Equals": ["a", "b"]}, "AssertDescription": "never checked"}],
+            },
+        },
+    }
+    check_rules(template, validate_parameters(template, GOOD))
+    with pytest.raises(TemplateError, match="^Mode B is not allowed here$"):
+        check_rules(template, validate_parameters(template, {**GOOD, "Mode": "B"}))
