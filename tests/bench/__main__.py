@@ -181,6 +181,7 @@ PARTS: dict[str, Callable[[], object]] = {
     "reporter": _extra("tests.bench.reporter"),
     "metering": _extra("tests.bench.metering_latency"),
     "tokens": _extra("tests.bench.tokens"),
+    "buyer": _extra("tests.bench.buyer"),
 }
 
 
