@@ -79,3 +79,57 @@ def test_subscribe_then_the_deployment_key_reaches_the_buyer_account(api, sandbo
 
     log = (Path(sandbox["state_dir"]) / "sandbox.log").read_text()
     assert secret_key not in log and "secretString" not in log
+
+
+def _call(base: str, method: str, path: str, body=None, timeout: float = 300):
+    """A launch runs the activation (vendor call, staging) and starts workers: a long timeout."""
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310 - 127.0.0.1
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    return status, (json.loads(text) if text else None), text
+
+
+def test_a_stack_launched_through_quick_launch_activates_with_no_key_pasted(api, sandbox) -> None:
+    who = quick_launch_buyer(api)
+    reference = who["parameters"]["DeploymentKey"]
+    value = json.loads(
+        _buyer_secrets(sandbox, who["account"]).get_secret_value(SecretId=reference)["SecretString"]
+    )
+    # Quick Launch form: only what Quick Launch fills in, no AccessKey, no SecretKey
+    body = {"aws_account_id": who["account"], "parameters": dict(who["parameters"])}
+    status, stack, text = _call(sandbox["api_url"], "POST", "/_sandbox/customer/stacks", body)
+    assert status == 201, text
+    assert stack["status"] == "CREATE_COMPLETE", stack.get("reason")
+    _, shown, shown_text = _call(
+        sandbox["api_url"], "GET", f"/_sandbox/customer/stacks/{stack['stack_name']}"
+    )
+    for secret in (value["secret_key"],):
+        assert secret not in text and secret not in shown_text  # no output, event or reason has it
+    assert "SecretKey" not in json.dumps(shown["outputs"])
+    # The vendor saw the activation with the deployment key
+    _, keys, _ = api.call("GET", "/v1/keys", headers=who["bearer"])
+    [listed] = [k for k in keys["keys"] if k["access_key"] == value["access_key"]]
+    assert len(listed["stacks"]) == 1
+    # Both ways at once is refused before anything is created
+    both = {
+        "aws_account_id": who["account"],
+        "parameters": {
+            **who["parameters"],
+            "AccessKey": value["access_key"],
+            "SecretKey": value["secret_key"],
+        },
+    }
+    status, refused, refused_text = _call(sandbox["api_url"], "POST", "/_sandbox/customer/stacks", both)
+    assert status == 400 or refused.get("status") != "CREATE_COMPLETE", refused_text
+    assert value["secret_key"] not in refused_text
+    log = (Path(sandbox["state_dir"]) / "sandbox.log").read_text()
+    assert value["secret_key"] not in log
