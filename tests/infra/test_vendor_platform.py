@@ -131,6 +131,8 @@ def test_user_pool_email_sign_up_with_strong_passwords(template: Template):
             "GenerateSecret": False,
             "AllowedOAuthFlows": ["code"],
             "ExplicitAuthFlows": Match.array_with(["ALLOW_USER_SRP_AUTH"]),
+            # accepting a team invitation reads the ID token's email_verified claim
+            "ReadAttributes": Match.array_with(["email", "email_verified"]),
         },
     )
 
