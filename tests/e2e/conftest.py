@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-BOOT_TIMEOUT_S = 90
+BOOT_TIMEOUT_S = 300  # the sandbox boots in seconds when idle; minutes on a loaded 2-core machine
 
 
 class Api:

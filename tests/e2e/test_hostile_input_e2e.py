@@ -33,7 +33,12 @@ from shared.signing import sign_request  # noqa: E402 - the one signing module
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
 PASSWORD = "Hostile-e2e-Passw0rd!"
-PATH_VALUES = {"access_key": "VSAKAAAAAAAAAAAAAAAA", "activation_id": "act-0000000000000000"}
+PATH_VALUES = {
+    "access_key": "VSAKAAAAAAAAAAAAAAAA",
+    "activation_id": "act-0000000000000000",
+    "invitation_id": "inv-aaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "sub": "00000000-0000-4000-8000-000000000000",
+}
 EXAMPLES_PER_ROUTE = 6  # the sandbox is shared by every e2e test: keep this modest
 
 scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=12)

@@ -15,6 +15,7 @@ items the same way: its owner is the person whose email the customer's own recor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +37,7 @@ from teams.logic.invitations import (
 from teams.models import OWNER, PENDING, Invitation, InvitationRequest, Membership, normalize_email
 
 logger = Logger(child=True)
+_SUB_RE = re.compile(r"^[A-Za-z0-9-]{1,128}$")  # a Cognito sub (a UUID); anything else is nobody
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def accept(store: TeamStore, caller: Caller, invitation_id: str, *, verified: bo
 def remove_member(store: TeamStore, caller: Caller, sub: str) -> None:
     """Owner and admins remove anyone but the owner; a member of another team, or nobody, is
     `404`. The person's next request resolves to no membership in this team."""
-    target = store.get_membership(sub) if 0 < len(sub) <= 128 else None
+    target = store.get_membership(sub) if _SUB_RE.match(sub) else None
     if target is None or target.team_id != caller.customer_id:
         raise NotFound("No such member of your team.")
     if target.role == OWNER:
