@@ -92,6 +92,14 @@ def main() -> int:
             show(*api.call("POST", "/v1/marketplace/registrations", registration, headers=bearer))
             show(*api.call("GET", "/v1/subscription", headers=bearer))
 
+            step("AWS Marketplace Quick Launch: the agreement event, then the Quick Launch job")
+            event = {"type": "purchase-agreement-created", "aws_account_id": ACCOUNT}
+            show(*api.call("POST", "/_sandbox/marketplace/events", event))
+            soon = iso(datetime.now(UTC) + timedelta(minutes=1))
+            show(*api.call("POST", "/_sandbox/jobs/quicklaunch", {"now": soon}))
+            step("…what Quick Launch fills into the template: a reference, no key to paste")
+            show(*api.call("POST", "/_sandbox/marketplace/quick-launch", {"aws_account_id": ACCOUNT}))
+
             step("POST /v1/activations (what the customer stack's custom resource sends)")
             status, activation = activate(api, key)
             manifest = activation.get("manifest", {})

@@ -1,5 +1,6 @@
 """A local AWS Marketplace emulator: Metering (ResolveCustomer, BatchMeterUsage), Entitlement
-(GetEntitlements) and Agreement (DescribeAgreement) over HTTP on 127.0.0.1, reached by boto3 through
+(GetEntitlements), Agreement (DescribeAgreement) and Deployment (Quick Launch's deployment
+parameters, `sandbox.marketplace_deployment`) over HTTP on 127.0.0.1, reached by boto3 through
 `endpoint_url` (or the `AWS_ENDPOINT_URL_MARKETPLACE_METERING` /
 `AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE` / `AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT` variables).
 
@@ -31,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sandbox import marketplace_events as events
+from sandbox.marketplace_deployment import AgreementFacts, DeploymentService
 from sandbox.marketplace_model import (
     AGREEMENT,
     ENTITLEMENT,
@@ -200,6 +202,26 @@ class MarketplaceEmulator:
         self.sns_signer = events.SnsSigner()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # The Deployment Service (Quick Launch) on the same endpoint; buyer secrets go to moto once
+        # the sandbox sets `deployment.buyer_secrets`.
+        self.deployment = DeploymentService(
+            seller_account_id=SELLER_ACCOUNT_ID,
+            product_ids=self._seller_product_ids,
+            agreement=self._agreement_facts,
+            clock=self.now,
+        )
+
+    def _seller_product_ids(self) -> set[str]:
+        with self._lock:
+            return {self.product_id, *(a.product_id for a in self._agreements.values())}
+
+    def _agreement_facts(self, agreement_id: str) -> AgreementFacts | None:
+        with self._lock:
+            agreement = self._agreements.get(agreement_id)
+            if agreement is None:
+                return None
+            active = agreement.status == "ACTIVE"
+            return AgreementFacts(agreement.aws_account_id, agreement.product_id, active)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -771,12 +793,42 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, {"__type": "ValidationException", "message": "Request must be less than 1 MB."})
             return
         body = self.rfile.read(length)
+        if emulator.deployment.handles(self.path):
+            self._send_rest(*emulator.deployment.handle("POST", self.path, body))
+            return
         if self.path != "/" or self.headers.get("smithy-protocol"):
             # An rpcv2Cbor request (POST /service/<svc>/operation/<op>): boto3 never sends one.
             self._send(404, {"__type": "UnknownOperationException", "message": "only awsJson1_1 is emulated"})
             return
         status, payload = emulator.handle(self.headers.get("X-Amz-Target"), body)
         self._send(status, payload)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API; the Deployment Service's restJson1 reads
+        self._rest("GET")
+
+    def do_DELETE(self) -> None:  # noqa: N802 - http.server API
+        self._rest("DELETE")
+
+    def _rest(self, method: str) -> None:
+        emulator: MarketplaceEmulator = self.server.emulator  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if 0 < length <= MAX_BODY else b""
+        if not emulator.deployment.handles(self.path):
+            self._send(404, {"__type": "UnknownOperationException", "message": "no such route"})
+            return
+        self._send_rest(*emulator.deployment.handle(method, self.path, body))
+
+    def _send_rest(self, status: int, payload: dict | None, error_type: str | None) -> None:
+        """A restJson1 answer: the error type in `x-amzn-ErrorType`, 204 with no body."""
+        data = json.dumps(payload).encode() if payload is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if error_type:
+            self.send_header("x-amzn-ErrorType", error_type)
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()

@@ -1,8 +1,10 @@
-"""Checks wire values (awsJson1_1 JSON) against botocore's service models, for the Marketplace emulator.
+"""Checks wire values against botocore's service models, for the Marketplace emulator: awsJson1_1
+JSON, and the members of restJson1 requests (body, path and query together).
 
 Requests and responses are checked the same way: shape types, required members, unknown members,
 length/size limits (`min`/`max` on strings, lists and maps), value limits (`min`/`max` on numbers),
-enums and patterns. Timestamps are epoch seconds on this wire.
+enums and patterns. Timestamps are epoch seconds on the awsJson wire, ISO 8601 strings where a
+restJson1 member says `timestampFormat: iso8601` (the Deployment Service's `expirationDate`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from botocore.model import ServiceModel, Shape
 METERING = "meteringmarketplace"
 ENTITLEMENT = "marketplace-entitlement"
 AGREEMENT = "marketplace-agreement"
+DEPLOYMENT = "marketplace-deployment"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class Problem:
 
     def __str__(self) -> str:
         return self.message
+
+
+_ISO8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 @cache
@@ -145,7 +151,10 @@ def _check(shape: Shape, value: Any, path: str, out: list[Problem]) -> None:
             out.append(_type(where, shape, value, "a boolean"))
         return
     if kind == "timestamp":
-        if not _is_number(value):
+        if shape.serialization.get("timestampFormat") == "iso8601":  # restJson1 members that say so
+            if not (isinstance(value, str) and _ISO8601.match(value)):
+                out.append(_type(where, shape, value, "an ISO 8601 date-time string"))
+        elif not _is_number(value):
             out.append(_type(where, shape, value, "epoch seconds"))
         return
     if kind == "blob":

@@ -34,6 +34,7 @@ from sandbox.gateway import (
     routes_from_template,
 )
 from sandbox.marketplace import MarketplaceEmulator
+from sandbox.marketplace_deployment import MotoBuyerSecrets
 from sandbox.provision import Provisioned, provision
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
@@ -108,6 +109,8 @@ class Sandbox:
             clock=self.now,
             product_id=product.get("product_id") or None,
         )
+        # Quick Launch: deployment parameters become secrets in the buyer's account, here in moto.
+        self._marketplace.deployment.buyer_secrets = MotoBuyerSecrets(self.aws_endpoint, REGION)
         self.marketplace_url = self._marketplace.start()
         progress(f"AWS Marketplace emulator on {self.marketplace_url}")
         self.triggers = triggers_from_template(self.stack.template)
@@ -202,6 +205,7 @@ class Sandbox:
             "AWS_ENDPOINT_URL_MARKETPLACE_METERING": self.marketplace_url,
             "AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": self.marketplace_url,
             "AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT": self.marketplace_url,
+            "AWS_ENDPOINT_URL_MARKETPLACE_DEPLOYMENT": self.marketplace_url,
             # Jobs run at the `now` a sandbox caller chose; deployed, the job clamps to real time.
             "VS_SANDBOX_EVENT_CLOCK": "1",
             # The emulator signs its SNS messages with a certificate only these workers trust.
@@ -262,6 +266,7 @@ class Sandbox:
             ("POST", "/_sandbox/marketplace/subscriptions"): self._mp_subscribe,
             ("POST", "/_sandbox/marketplace/events"): self._mp_event,
             ("GET", "/_sandbox/marketplace/metered"): self._mp_metered,
+            ("POST", "/_sandbox/marketplace/quick-launch"): self._mp_quick_launch,
             ("POST", "/_sandbox/users/confirmation-code"): self._confirmation_code,
         }
         for job in self.triggers.jobs:
@@ -416,6 +421,21 @@ class Sandbox:
                 501, "NotEmulated", "The vendor template has no consumer for this Marketplace event."
             )
         return self._invoke(function, event)
+
+    def _mp_quick_launch(self, document: dict) -> GatewayResponse:
+        """What Quick Launch fills into the template for this buyer: each deployment parameter's
+        name with the secret's ARN in the buyer's account (a reference, never the value)."""
+        account = document.get("aws_account_id")
+        if not isinstance(account, str) or not account.isdigit() or len(account) != 12:
+            return _error(400, "ValidationError", "Field 'aws_account_id' must be 12 digits.")
+        parameters = self._marketplace.deployment.quick_launch_parameters(
+            account, self._marketplace.product_id
+        )
+        if not parameters:
+            return _error(
+                404, "NotFound", "The vendor has delivered no deployment parameter to this account."
+            )
+        return _json(200, {"parameters": parameters})
 
     def _mp_metered(self, _document: dict) -> GatewayResponse:
         return _json(200, {"records": self._marketplace.metered()})

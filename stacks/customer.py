@@ -4,22 +4,56 @@ It stands alone (no CDK bootstrap, no asset bucket, no metadata): the activation
 inline and the solution's code arrives through the activation resource. The vendor values
 (`VendorApiUrl`, `VendorPublicKey`, `SigningProfileVersionArn`, `ReleaseVersion`) get their
 defaults from the render step (`customer_stack/render.py`), not from the synth.
+
+One template serves both ways of giving the key (README "Quick Launch"): the key pair pasted as
+`AccessKey` + `SecretKey`, or AWS Marketplace Quick Launch's deployment parameter, whose name is the
+template parameter `DeploymentKey` (AWS docs: "DeploymentParameterInput", Marketplace Deployment
+Service API reference: to be used through Quick Launch the parameter's name "must match a parameter
+defined in the CloudFormation template provided to buyers"). That parameter holds a reference to the
+`marketplace-deployment…!…` secret in the buyer's account (never the key itself: its pattern
+refuses anything else), and the stack's own key secret copies the value through a dynamic reference
+(`{{resolve:secretsmanager:…}}`). The reference sits in the `AWS::SecretsManager::Secret`, not in
+the activation custom resource, because CloudFormation does not resolve secure dynamic references in
+custom resources, and not in a Lambda environment, where the resolved key would be readable in the
+function's configuration (AWS docs: "Get values stored in other services using dynamic
+references", CloudFormation User Guide,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html). The
+functions read the stack's secret as before, so the activation code is the same in both forms.
 """
 
 from __future__ import annotations
 
-from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, RemovalPolicy, SecretValue, Stack
+from aws_cdk import (
+    CfnCondition,
+    CfnOutput,
+    CfnParameter,
+    CfnRule,
+    CfnRuleAssertion,
+    Fn,
+    RemovalPolicy,
+    SecretValue,
+    Stack,
+)
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.activation import Activation
 from constructs.paid_solution import PaidSolution
+from constructs.quick_launch import DEPLOYMENT_PARAMETER_NAME
 from constructs.usage_reporting import UsageReporting
 from stacks.config import VendstackConfig
 
-ACCESS_KEY_PATTERN = "^VSAK[A-Z2-7]{16}$"
-SECRET_KEY_PATTERN = "^[A-Za-z0-9_-]{40,128}$"  # noqa: S105 - a pattern, not a secret
+ACCESS_KEY_PATTERN = "^$|^VSAK[A-Z2-7]{16}$"
+SECRET_KEY_PATTERN = "^$|^[A-Za-z0-9_-]{40,128}$"  # noqa: S105 - a pattern, not a secret
+# The Quick Launch deployment parameter's name: the platform's PutDeploymentParameter uses the same.
+DEPLOYMENT_KEY_PARAMETER = DEPLOYMENT_PARAMETER_NAME
+# A reference to AWS Marketplace's managed secret (name or ARN; the service-linked role manages only
+# `marketplace-deployment*!*` names: AWS managed policy AWSMarketplaceDeploymentServiceRolePolicy).
+DEPLOYMENT_KEY_PATTERN = (
+    "^$|^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:)?"
+    "marketplace-deployment[A-Za-z0-9/_+=.@!-]*$"
+)
 # X.Y.Z as the vendor publishes it (runtime/activations/models.py VERSION_RE).
 RELEASE_VERSION_PATTERN = "^(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})$"
 
@@ -36,8 +70,9 @@ class CustomerStack(Stack):
             "AccessKey",
             type="String",
             allowed_pattern=ACCESS_KEY_PATTERN,
+            default="",
             constraint_description="an access key from the developer page: VSAK and 16 of A-Z, 2-7",
-            description="Access key created on the vendor's developer page",
+            description="Access key created on the vendor's developer page (empty with Quick Launch)",
         )
         secret_key = CfnParameter(
             self,
@@ -45,8 +80,50 @@ class CustomerStack(Stack):
             type="String",
             no_echo=True,
             allowed_pattern=SECRET_KEY_PATTERN,
+            default="",
             constraint_description="the secret key shown once next to the access key (40-128 characters)",
-            description="Secret key shown once when the access key was created",
+            description="Secret key shown once when the access key was created (empty with Quick Launch)",
+        )
+        deployment_key = CfnParameter(
+            self,
+            DEPLOYMENT_KEY_PARAMETER,
+            type="String",
+            default="",
+            allowed_pattern=DEPLOYMENT_KEY_PATTERN,
+            constraint_description="the marketplace-deployment secret AWS Marketplace Quick Launch created",
+            description=(
+                "Filled in by AWS Marketplace Quick Launch: the secret that holds your deployment key "
+                "(leave empty when you paste an access key and secret key)"
+            ),
+        )
+        quick_launch = CfnCondition(
+            self,
+            "QuickLaunch",
+            expression=Fn.condition_not(Fn.condition_equals(deployment_key.value_as_string, "")),
+        )
+        CfnRule(
+            self,
+            "OneKeySource",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_or(
+                        Fn.condition_and(
+                            Fn.condition_equals(deployment_key.value_as_string, ""),
+                            Fn.condition_not(Fn.condition_equals(access_key.value_as_string, "")),
+                            Fn.condition_not(Fn.condition_equals(secret_key.value_as_string, "")),
+                        ),
+                        Fn.condition_and(
+                            Fn.condition_not(Fn.condition_equals(deployment_key.value_as_string, "")),
+                            Fn.condition_equals(access_key.value_as_string, ""),
+                            Fn.condition_equals(secret_key.value_as_string, ""),
+                        ),
+                    ),
+                    assert_description=(
+                        "Give either an access key and its secret key, or the DeploymentKey that "
+                        "Quick Launch fills in, not both"
+                    ),
+                )
+            ],
         )
         vendor_api_url = CfnParameter(
             self,
@@ -114,6 +191,10 @@ class CustomerStack(Stack):
                         "Parameters": ["AccessKey", "SecretKey"],
                     },
                     {
+                        "Label": {"default": "Or: AWS Marketplace Quick Launch (filled in for you)"},
+                        "Parameters": [DEPLOYMENT_KEY_PARAMETER],
+                    },
+                    {
                         "Label": {"default": "Solution options"},
                         "Parameters": ["ApiAuthorization", "ApiAccessLogging"],
                     },
@@ -130,6 +211,7 @@ class CustomerStack(Stack):
                 "ParameterLabels": {
                     "AccessKey": {"default": "Access key"},
                     "SecretKey": {"default": "Secret key"},
+                    DEPLOYMENT_KEY_PARAMETER: {"default": "Quick Launch deployment key"},
                     "ApiAuthorization": {"default": "API authorization"},
                     "ApiAccessLogging": {"default": "API access logs"},
                     "VendorApiUrl": {"default": "Vendor API URL"},
@@ -150,6 +232,13 @@ class CustomerStack(Stack):
                 "secret_key": SecretValue.cfn_parameter(secret_key),
             },
         )
+        # Quick Launch: the same JSON, copied from Marketplace's secret by a dynamic reference.
+        cfn_secret = self.secret.node.default_child
+        cfn_secret.secret_string = Fn.condition_if(
+            quick_launch.logical_id,
+            Fn.sub("{{resolve:secretsmanager:${" + DEPLOYMENT_KEY_PARAMETER + "}:SecretString}}"),
+            cfn_secret.secret_string,
+        ).to_string()
         self.staging_bucket = s3.Bucket(
             self,
             "StagingBucket",

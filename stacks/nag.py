@@ -108,6 +108,15 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
     )
     _job_findings(stack, "Notices/Daily")
     _job_findings(stack, "Metering/Hourly")
+    _job_findings(stack, "QuickLaunch/Deliveries")
+    ack(
+        stack,
+        "QuickLaunch/Deliveries/Job/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:aws-marketplace:us-east-1:<AWS::AccountId>:"
+        f"DeploymentParameter:catalogs/AWSMarketplace/products/{stack.config.product_id}/*]",
+        "PutDeploymentParameter on this product's deployment parameters only: AWS Marketplace names each "
+        "parameter's id (dp-...) when it is created, so it cannot be known in advance",
+    )
     _developer_page_findings(stack)
     ack(
         stack,

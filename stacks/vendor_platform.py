@@ -19,6 +19,7 @@ from constructs.notices import CustomerNotices
 from constructs.platform_api import PlatformApi
 from constructs.platform_data import PlatformData
 from constructs.product_catalog import ProductCatalog
+from constructs.quick_launch import QuickLaunchKeys
 from stacks.config import VendstackConfig
 
 
@@ -127,6 +128,15 @@ class VendorPlatformStack(Stack):
             "dynamodb:DeleteItem",
             "dynamodb:Query",
             index=True,
+        )
+        QuickLaunchKeys(
+            self,
+            "QuickLaunch",
+            vault=vault,
+            data=data,
+            product_id=config.product_id,
+            environment={**keys_env, **data_env},
+            layer_version=layer,
         )
         MarketplaceMetering(
             self,

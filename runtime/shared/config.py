@@ -40,6 +40,9 @@ class RuntimeConfig:
     product_id: str = ""  # VS_PRODUCT.product_id: the Marketplace catalog `prod-…` id (agreements)
     notices_sender: str = ""  # VS_NOTICES_SENDER: SES-verified From address of customer notices
     developer_page_url: str = ""  # VS_DEVELOPER_PAGE_URL: linked from notices
+    # VS_DEPLOYMENT_PARAMETER: the Quick Launch deployment parameter's name, the customer
+    # template's parameter of the same name (README "Quick Launch")
+    deployment_parameter: str = "DeploymentKey"
 
     def dimension_names(self) -> set[str]:
         return {d.name for d in self.dimensions}
@@ -79,6 +82,7 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
             product_id=str(product.get("product_id") or ""),
             notices_sender=env.get("VS_NOTICES_SENDER", ""),
             developer_page_url=env.get("VS_DEVELOPER_PAGE_URL", ""),
+            deployment_parameter=env.get("VS_DEPLOYMENT_PARAMETER", "DeploymentKey"),
         )
     except KeyError as exc:
         raise RuntimeError(f"function environment is missing {exc.args[0]}") from None

@@ -245,11 +245,12 @@ def test_sensitive_keys_admit_exactly_the_roles_that_need_them(vendor_template):
     keys = key_statements(vendor_template)
     (secret,) = [k for k in keys if k.startswith("KeyVaultSecretDerivationKey")]
     (manifest,) = [k for k in keys if k.startswith("ArtifactsManifestSigningKey")]
-    developer, license_ = (
+    developer, license_, quick_launch = (
         role_arn(vendor_template, "DeveloperKeysApiRole"),
         role_arn(vendor_template, "LicenseApiRole"),
+        role_arn(vendor_template, "QuickLaunchDeliveriesJobRole"),  # derives the key it delivers
     )
-    assert principals_allowed(keys[secret], "kms:GenerateMac") == sorted([developer, license_])
+    assert principals_allowed(keys[secret], "kms:GenerateMac") == sorted([developer, license_, quick_launch])
     assert principals_allowed(keys[manifest], "kms:Sign") == [license_]
     for key in (secret, manifest):
         for action in USE_ACTIONS - {"kms:GenerateMac", "kms:Sign"}:

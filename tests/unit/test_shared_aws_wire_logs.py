@@ -18,3 +18,17 @@ def test_generate_mac_response_bodies_are_dropped_at_debug(caplog):
     assert "c2VjcmV0LW1hYy1ieXRlcw" not in caplog.text
     assert "x-amzn-requestid" in caplog.text
     assert "a warning that mentions" in caplog.text
+
+
+def test_put_deployment_parameter_request_bodies_are_dropped_at_debug(caplog):
+    """The Quick Launch request carries the deployment key's secret (`secretString`)."""
+    caplog.set_level(logging.DEBUG)
+    endpoint = logging.getLogger("botocore.endpoint")
+    endpoint.debug(
+        "Making request for %s with params: %r",
+        "OperationModel(name=PutDeploymentParameter)",
+        {"body": b'{"deploymentParameter": {"name": "DeploymentKey", "secretString": "vsSK_topsecret"}}'},
+    )
+    endpoint.debug("Sending http request: %s", "GET /tags/x")
+    assert "vsSK_topsecret" not in caplog.text
+    assert "GET /tags/x" in caplog.text

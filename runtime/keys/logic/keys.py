@@ -91,3 +91,65 @@ def revoke_key(store: KeyStore, caller: Caller, access_key: str, now: datetime) 
         raise NotFound("No such key.")
     if key.status == ACTIVE:
         store.revoke(key, now)
+
+
+def issue_platform_key(
+    store: KeyStore,
+    deriver: SecretDeriver,
+    *,
+    owner: str,
+    email: str,
+    access_key: str,
+    label: str,
+    now: datetime,
+    expires_at: datetime,
+) -> CreatedKey:
+    """A key the platform issues for the customer (Quick Launch's deployment key), in the same
+    vault and key set as the keys they create, so it is listed, counted and revocable like them.
+
+    The caller chose `access_key` and recorded it first, so a retry after a crash finds the key
+    it created and re-derives the same secret, instead of issuing a second key. It is not refused
+    past `max_active_keys`: there is one per live agreement, and a full key list must not stop a
+    Marketplace purchase from launching (the customer's own creations still stop at the limit).
+    """
+    existing = store.get_key(access_key)
+    if existing is None:
+        key = KeyItem(
+            access_key=access_key,
+            owner=owner,
+            owner_email=email,
+            label=label,
+            created_at=now,
+            expires_at=expires_at,
+            status=ACTIVE,
+            salt=new_salt(),
+            kdf=KDF,
+        )
+        for _ in range(_ATTEMPTS):
+            keyset = store.get_keyset(owner)
+            try:
+                store.insert_key(
+                    key, keyset, {**keyset.live(now), access_key: int(expires_at.timestamp())}, now
+                )
+                existing = key
+                break
+            except KeySetContention:
+                continue
+            except AccessKeyTaken:
+                existing = store.get_key(access_key)
+                break
+        else:
+            raise ServiceError("Too many concurrent changes to the customer's keys; retry.")
+    if existing is None or existing.owner != owner:
+        raise ServiceError("The deployment key's access key belongs to another customer.")
+    return CreatedKey(
+        key=existing, secret_key=deriver.derive(existing.access_key, existing.salt, use_cache=False)
+    )
+
+
+def revoke_platform_key(store: KeyStore, owner: str, access_key: str, now: datetime) -> bool:
+    """Revoke a key the platform issued; False when it was already revoked (by its owner, say)."""
+    key = store.get_key(access_key)
+    if key is None or key.owner != owner or key.status != ACTIVE:
+        return False
+    return store.revoke(key, now)

@@ -22,6 +22,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audit.redaction import make_logger
+from quicklaunch.dal.records import DeploymentKeyRecords
+from quicklaunch.logic.requests import request_for_event
 from shared.config import get_config
 from shared.timestamps import utcnow
 from subscriptions.dal.sdk_models import require_license_arn
@@ -95,8 +97,12 @@ def handler(event: dict, context: LambdaContext) -> dict:
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     if is_eventbridge(event):
-        outcome = handle_event(event_context(), parse_eventbridge(event), utcnow())
+        ctx, parsed = event_context(), parse_eventbridge(event)
+        outcome = handle_event(ctx, parsed, utcnow())
         _count(outcome)
+        # Quick Launch: the agreement's deployment key is issued, rotated or retired by its job.
+        # A failure here raises, so the event comes again (then a DUPLICATE, asking again).
+        request_for_event(ctx.store, DeploymentKeyRecords(get_config().tables["data"]), parsed, utcnow())
         return {"outcome": outcome}
     shape = sorted(str(k)[:64] for k in event)[:10] if isinstance(event, dict) else type(event).__name__
     logger.warning("unrecognized event shape ignored", extra={"shape": shape})

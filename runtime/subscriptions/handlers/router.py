@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from keys.models import Caller
+from quicklaunch.dal.records import DeploymentKeyRecords
 from shared.config import get_config
 from shared.errors import ValidationError
 from shared.http import json_response, parse_body, raw_body
@@ -53,7 +54,11 @@ def _refuse_query() -> None:
 def create_registration() -> Response:
     _refuse_query()
     request = parse_body(raw_body(router, get_config().body_limit_bytes), RegistrationRequest)
-    answer = register(event_context(), _caller(), request.registration_token, utcnow())
+    caller = _caller()
+    answer = register(event_context(), caller, request.registration_token, utcnow())
+    # Quick Launch: the job issues and delivers the agreement's deployment key (once the agreement
+    # is known). A failure here is a 503: registering again is idempotent and asks again.
+    DeploymentKeyRecords(get_config().tables["data"]).mark_due(caller.customer_id, utcnow())
     return json_response(200, answer, NO_STORE)
 
 
