@@ -19,6 +19,7 @@ ROUTES = [
     ("POST", "/v1/activations"),
     ("DELETE", "/v1/activations/{activation_id}"),
     ("POST", "/v1/usage"),
+    ("POST", "/v1/license-token"),
 ]
 
 

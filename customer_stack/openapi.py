@@ -38,6 +38,7 @@ if _RUNTIME not in sys.path:  # the request models are the ones the functions pa
 
 from activations.models import ActivationRequest  # noqa: E402
 from keys.models import CreateKeyRequest  # noqa: E402
+from license.models import TokenRequest  # noqa: E402
 from subscriptions.models import RegistrationRequest  # noqa: E402
 from teams.models import INVITABLE_ROLES, ROLES, InvitationRequest  # noqa: E402
 from usage.models import MAX_QUANTITY, MAX_RECORDS, UsageRequest  # noqa: E402
@@ -233,6 +234,16 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         }
     ),
     "WhoAmI": _obj({"customer_id": STRING, "access_key": ACCESS_KEY, "expires_at": TIMESTAMP}),
+    "LicenseToken": _obj(
+        {
+            "token": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$",
+                "description": "compact JWS, RS256, verified offline with VendorPublicKey",
+            },
+            "expires_at": TIMESTAMP,
+        }
+    ),
     "Activation": _obj(
         {
             "activation_id": {"type": "string", "pattern": "^act-[A-Za-z0-9_-]{1,128}$"},
@@ -323,10 +334,10 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         tags=("developer",),
     ),
     ("DELETE", "/v1/keys/{access_key}"): RouteDoc(
-        "Revoke one of the team's API keys",
+        "Revoke one of the team's API keys (?confirm=true when live stacks use it, else 409 naming them)",
         "cognito",
         (204, None),
-        errors=(*_COGNITO_ERRORS, *_ROLE_ERRORS, 404),
+        errors=(400, *_COGNITO_ERRORS, *_ROLE_ERRORS, 404, 409),
         tags=("developer",),
     ),
     ("GET", "/v1/team"): RouteDoc(
@@ -419,6 +430,14 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         "vs1",
         (204, None),
         errors=(*_SIGNED_ERRORS, 404),
+        tags=("license",),
+    ),
+    ("POST", "/v1/license-token"): RouteDoc(
+        "A license token: the subscription's entitlements, signed, for offline checks",
+        "vs1",
+        (200, "LicenseToken"),
+        request=TokenRequest,
+        errors=(400, *_SIGNED_ERRORS, 402, 503),
         tags=("license",),
     ),
     ("POST", "/v1/usage"): RouteDoc(

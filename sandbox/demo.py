@@ -131,8 +131,14 @@ def main() -> int:
                     f"at {record['timestamp']} -> {record['status']}"
                 )
 
-            step("DELETE /v1/keys/{access_key}, then the key no longer works")
+            step("DELETE /v1/keys/{access_key}: refused while a stack uses it (409 names the stack)")
             show(*api.call("DELETE", f"/v1/keys/{key['access_key']}", headers=bearer))
+            step("DELETE /v1/keys/{access_key}?confirm=true, then the key no longer works")
+            show(
+                *api.call(
+                    "DELETE", f"/v1/keys/{key['access_key']}", headers=bearer, query=[("confirm", "true")]
+                )
+            )
             show(*api.signed(key["access_key"], key["secret_key"], "GET", "/v1/whoami"))
 
             step("Customer template, rendered with this sandbox's URL and public key")

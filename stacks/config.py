@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from customer_stack.solution.config import ConfigError as SolutionConfigError
 from customer_stack.solution.config import SolutionFunction, parse_solution
+from stacks.license_tokens import LicenseTokens, TokenConfigError, parse_license_tokens
 
 CONTEXT_KEY = "vendstack"
 ROOT = Path(__file__).resolve().parents[1]  # the folder of cdk.json: solution paths are relative to it
@@ -139,6 +140,8 @@ class VendstackConfig:
     waf_enabled: bool = True
     waf_requests_per_5_minutes: int = 1000
     route_throttles: tuple[RouteThrottle, ...] = ()
+    license_tokens: LicenseTokens = LicenseTokens()  # `vendstack.license_tokens` (stacks/license_tokens.py)
+    silent_after_hours: int = 24  # `vendstack.silent_usage.after_hours`: an active stack's quiet limit
 
     @property
     def contract_pricing(self) -> bool:
@@ -168,6 +171,9 @@ class VendstackConfig:
                 "product_code": self.product_code,
                 "pricing_model": self.pricing_model,
                 "product_id": self.product_id,
+                "token_lifetime_seconds": self.license_tokens.lifetime_seconds,
+                "features": list(self.license_tokens.features),
+                "silent_after_hours": self.silent_after_hours,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -309,6 +315,10 @@ def parse_config(context: Any) -> VendstackConfig:
     schedule_minutes = _int(context, "metering.schedule_minutes", 5, 60)
     window_hours = _int(context, "metering.usage_window_hours", 1, 24)
     check_metering_window(window_hours, schedule_minutes)
+    try:
+        license_tokens = parse_license_tokens(_optional(context, "license_tokens", None), tuple(names))
+    except TokenConfigError as exc:
+        raise ConfigError(str(exc)) from None
     return VendstackConfig(
         product_name=_text(context, "product.name", _PRODUCT, "lowercase letters, digits and '-' (2-40)"),
         product_version=_text(context, "product.version", _SEMVER, 'a version such as "1.4.0"'),
@@ -346,6 +356,11 @@ def parse_config(context: Any) -> VendstackConfig:
         if _optional(context, "api.waf.requests_per_5_minutes", None) is not None
         else 1000,
         route_throttles=_route_throttles(context),
+        license_tokens=license_tokens,
+        # How long an active stack may report nothing before the vendor's alarm and report say so.
+        silent_after_hours=_int(context, "silent_usage.after_hours", 2, 24 * 90)
+        if _optional(context, "silent_usage.after_hours", None) is not None
+        else 24,
     )
 
 

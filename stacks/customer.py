@@ -39,6 +39,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.activation import Activation
+from constructs.entitlement_check import EntitlementCheck
 from constructs.paid_solution import PaidSolution
 from constructs.quick_launch import DEPLOYMENT_PARAMETER_NAME
 from constructs.usage_reporting import UsageReporting
@@ -283,6 +284,24 @@ class CustomerStack(Stack):
         )
         for function in solution.functions.values():  # every vendor function may record usage
             usage.grant_record(function)
+        api_function = next((f for f in config.solution if f.api), None)
+        EntitlementCheck(
+            self,
+            "License",
+            functions=solution.functions,
+            secret=self.secret,
+            vendor_api_url=vendor_api_url.value_as_string,
+            vendor_public_key=vendor_public_key.value_as_string,
+            settings=config.license_tokens,
+            api=solution.api,
+            api_function=solution.function,
+            api_artifact_key=activation.resource.get_att_string(f"{api_function.attribute}Key")
+            if api_function
+            else None,
+            staging_bucket=self.staging_bucket,
+            code_signing_config_arn=solution.code_signing.attr_code_signing_config_arn,
+            authorization=api_auth.value_as_string,
+        )
         if solution.api is not None:
             CfnOutput(self, "SolutionApiUrl", value=solution.api.url, description="Call the solution here")
         CfnOutput(self, "ActivationId", value=activation.resource.ref)

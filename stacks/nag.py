@@ -108,6 +108,7 @@ def acknowledge_vendor_findings(stack: Stack) -> None:
     )
     _job_findings(stack, "Notices/Daily")
     _job_findings(stack, "Metering/Hourly")
+    _job_findings(stack, "SilentUsage/Hourly")
     _job_findings(stack, "QuickLaunch/Deliveries")
     ack(
         stack,
@@ -218,6 +219,17 @@ def acknowledge_customer_findings(stack: Stack) -> None:
         "limited to this stack's bucket",
     )
     _solution_findings(stack)
+    if stack.node.try_find_child("License") and stack.node.find_child("License").node.try_find_child(
+        "Authorizer"
+    ):
+        ack(stack, "License/AuthorizerRole/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]", XRAY)
+        ack(
+            stack,
+            "License/Authorizer/Resource",
+            "Serverless-LambdaDLQ",
+            "A Lambda authorizer is invoked synchronously by API Gateway, which turns its failure into "
+            "the caller's error response; there is no asynchronous event to keep",
+        )
     _function_findings(stack, "Usage", "Reporter", sync=False)
     for queue in ("Usage/DeadLetters/Resource", "Usage/FailedRuns/Resource"):
         ack(stack, queue, "Serverless-SQSRedrivePolicy", DLQ_ITSELF)

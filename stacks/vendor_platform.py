@@ -20,6 +20,7 @@ from constructs.platform_api import PlatformApi
 from constructs.platform_data import PlatformData
 from constructs.product_catalog import ProductCatalog
 from constructs.quick_launch import QuickLaunchKeys
+from constructs.silent_usage import SilentUsage
 from stacks.config import VendstackConfig
 
 
@@ -160,6 +161,10 @@ class VendorPlatformStack(Stack):
                 "VS_DEVELOPER_PAGE_URL": config.developer_page_url,
             },
             layer_version=layer,
+        )
+        # After the other functions: the silent-usage job (constructs/silent_usage.py).
+        SilentUsage(
+            self, "SilentUsage", data=data, environment={**product_env, **data_env}, layer_version=layer
         )
         CfnOutput(
             self, "ApiUrl", value=self.api.url, description="Base URL of the platform API (VendorApiUrl)"

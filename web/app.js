@@ -349,7 +349,7 @@ async function loadKeys() {
       button.className = "danger";
       button.textContent = "Revoke";
       button.setAttribute("aria-label", `Revoke key ${key.access_key}`);
-      button.addEventListener("click", () => revokeKey(key.access_key));
+      button.addEventListener("click", () => revokeKey(key.access_key, stacks));
       actions.append(button);
     }
   }
@@ -393,10 +393,16 @@ async function onCopySecret() {
   }
 }
 
-async function revokeKey(accessKey) {
-  if (!window.confirm(`Revoke key ${accessKey}? Stacks that use it stop working at once.`)) return;
+async function revokeKey(accessKey, stacks = []) {
+  const live = stacks.map((s) => `${s.stack_name || s.stack_id} (${s.aws_account_id}, ${s.region})`).join("; ");
+  const question = stacks.length
+    ? `Revoke key ${accessKey}? These stacks use it and stop working at once: ${live}.`
+    : `Revoke key ${accessKey}? Stacks that use it stop working at once.`;
+  if (!window.confirm(question)) return;
+  // The API refuses (409) to revoke a key live stacks use unless the caller confirms it saw them.
+  const confirmed = stacks.length ? "?confirm=true" : "";
   try {
-    await api("DELETE", `/v1/keys/${encodeURIComponent(accessKey)}`);
+    await api("DELETE", `/v1/keys/${encodeURIComponent(accessKey)}${confirmed}`);
     say(`Key ${accessKey} revoked.`);
   } catch (error) {
     return complain(error.message);

@@ -48,8 +48,17 @@ LAMBDA_PLATFORM = "manylinux2014_x86_64"  # the template's functions run on x86_
 # The sample's folders (tests build them directly); a release builds what cdk.json configures.
 ARTIFACTS = {"api": SOLUTION / "api", REPORTER_ARTIFACT: USAGE}
 # The reporter's zip adds the one signing module it signs with (handler `reporter.handler`); each
-# configured function's zip adds the usage recorder (`build_function`).
+# configured function's zip adds the usage recorder and the license check (`build_function`): the
+# token client, its transport and the entitlement decorator and authorizer, with the signing module
+# the transport signs with and the one customer-side vendor client it calls through.
 REPORTER_EXTRA = [(SIGNING, "signing.py")]
+LICENSE_CHECK = [
+    (SOLUTION / "license_token.py", "license_token.py"),
+    (SOLUTION / "license_transport.py", "license_transport.py"),
+    (SOLUTION / "entitlement.py", "entitlement.py"),
+    (SOLUTION.parent / "vendor_client.py", "vendor_client.py"),
+    (SIGNING, "signing.py"),
+]
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _FILE_MODE = 0o100644  # regular file, rw-r--r--: Lambda only needs to read the code
@@ -137,7 +146,8 @@ def _built(target: Path) -> dict:
 
 
 def build_function(function: SolutionFunction, out: Path) -> dict:
-    """One configured function's zip: dependencies, then its source, then the usage recorder."""
+    """One configured function's zip: dependencies, then its source, then the usage recorder and
+    the license check (these win a name clash)."""
     target = out / f"{function.name}.zip"
     with tempfile.TemporaryDirectory(prefix=f"vendstack-{function.name}-") as scratch:
         vendored = Path(scratch) / "deps"
@@ -147,6 +157,7 @@ def build_function(function: SolutionFunction, out: Path) -> dict:
         entries = [(path, name) for name, path in _sources(vendored)]
         entries += [(path, name) for name, path in _sources(function.source)]
         entries.append((RECORDER, "recorder.py"))
+        entries += LICENSE_CHECK
         zip_folder(Path(scratch) / "empty", target, entries)
     return _built(target)
 

@@ -182,6 +182,7 @@ class Activation:
     updated_at: str
     status: str
     deactivated_at: str | None = None
+    last_usage_at: str | None = None  # the last `POST /v1/usage` signed with its key (silence)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Activation:

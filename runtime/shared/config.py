@@ -40,6 +40,9 @@ class RuntimeConfig:
     product_id: str = ""  # VS_PRODUCT.product_id: the Marketplace catalog `prod-…` id (agreements)
     notices_sender: str = ""  # VS_NOTICES_SENDER: SES-verified From address of customer notices
     developer_page_url: str = ""  # VS_DEVELOPER_PAGE_URL: linked from notices
+    token_lifetime_seconds: int = 3600  # VS_PRODUCT.token_lifetime_seconds: license token lifetime
+    features: tuple[str, ...] = ()  # VS_PRODUCT.features: entitlements every subscriber gets
+    silent_after_hours: int = 24  # VS_PRODUCT.silent_after_hours: an active stack's quiet limit
     # VS_DEPLOYMENT_PARAMETER: the Quick Launch deployment parameter's name, the customer
     # template's parameter of the same name (README "Quick Launch")
     deployment_parameter: str = "DeploymentKey"
@@ -82,6 +85,9 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
             product_id=str(product.get("product_id") or ""),
             notices_sender=env.get("VS_NOTICES_SENDER", ""),
             developer_page_url=env.get("VS_DEVELOPER_PAGE_URL", ""),
+            token_lifetime_seconds=int(product.get("token_lifetime_seconds", 3600)),
+            features=tuple(str(f) for f in product.get("features") or ()),
+            silent_after_hours=int(product.get("silent_after_hours", 24)),
             deployment_parameter=env.get("VS_DEPLOYMENT_PARAMETER", "DeploymentKey"),
         )
     except KeyError as exc:

@@ -18,7 +18,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -93,6 +93,16 @@ def summarize(items: list[dict[str, Any]], first: date, last: date) -> dict[str,
     }
 
 
+def silent_stacks(ddb: Any, table: str, now: datetime, after_hours: int, customer: str | None) -> list[dict]:
+    """Active stacks that reported no usage for `after_hours` (activations.logic.silence)."""
+    from activations.dal.activation_store import ActivationStore
+    from activations.logic.silence import silent_activations
+
+    store = ActivationStore(table, dynamodb=ddb)
+    active = store.for_customer(customer) if customer else store.all_active()
+    return silent_activations(active, now, timedelta(hours=after_hours))
+
+
 def render(report: dict[str, Any]) -> str:
     lines = [f"Usage {report['from']} .. {report['to']} (UTC days, inclusive)", ""]
     if report["usage"]:
@@ -115,6 +125,19 @@ def render(report: dict[str, Any]) -> str:
             )
         if len(report["flagged"]) > FLAG_LIST_LIMIT:
             lines.append(f"  … and {len(report['flagged']) - FLAG_LIST_LIMIT} more (use --json)")
+    silent = report.get("silent_stacks")
+    if silent is not None:
+        lines += [
+            "",
+            f"Silent stacks: active, no usage for {report['silent_after_hours']} h or more ({len(silent)})",
+        ]
+        for item in silent[:FLAG_LIST_LIMIT]:
+            lines.append(
+                f"  {item['customer_id']} {item['activation_id']} {item['aws_account_id']} {item['region']} "
+                f"silent since {item['silent_since']} ({item['silent_hours']} h)"
+            )
+        if len(silent) > FLAG_LIST_LIMIT:
+            lines.append(f"  … and {len(silent) - FLAG_LIST_LIMIT} more (use --json)")
     return "\n".join(lines)
 
 
@@ -125,6 +148,12 @@ def parse_args(argv: Sequence[str] | None, prog: str = "python -m usage.report")
     parser.add_argument("--to", dest="last", required=True, help="last UTC day, YYYY-MM-DD (inclusive)")
     parser.add_argument("--customer", help="only this customer (Cognito sub)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--silent-after-hours",
+        type=int,
+        default=24,
+        help="list active stacks that reported no usage for this many hours (silent_usage.after_hours; 24)",
+    )
     parser.add_argument("--endpoint-url", help="DynamoDB endpoint (the sandbox's emulator)")
     parser.add_argument("--region", help="AWS region (default: the environment's)")
     args = parser.parse_args(argv)
@@ -145,6 +174,13 @@ def main(argv: Sequence[str] | None = None, *, ddb: Any = None, prog: str = "pyt
         ddb = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
     items = hourly_items(ddb, args.table, args.first, args.last, args.customer)
     report = summarize(items, args.first, args.last)
+    if args.silent_after_hours < 1:
+        print("--silent-after-hours must be at least 1", file=sys.stderr)
+        return 2
+    report["silent_after_hours"] = args.silent_after_hours
+    report["silent_stacks"] = silent_stacks(
+        ddb, args.table, datetime.now(UTC), args.silent_after_hours, args.customer
+    )
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0
 

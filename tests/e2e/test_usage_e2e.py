@@ -105,7 +105,7 @@ def closed_port() -> int:
 
 
 def test_usage_from_the_solution_to_batch_meter_usage_exactly_once(sandbox, api, customer_side, monkeypatch):
-    from customer_stack.solution.api.handler import handler as solution
+    from customer_stack.solution.api.handler import serve as solution
     from customer_stack.usage import reporter
 
     session, queue_url = customer_side

@@ -142,9 +142,12 @@ def test_code_signing_enforced_with_vendor_profile_only(template: Template, cust
 def test_solution_api_uses_iam_by_default(customer_template):
     assert customer_template["Parameters"]["ApiAuthorization"]["Default"] == "AWS_IAM"
     methods = [r for r in customer_template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Method"]
-    assert methods and all(
-        m["Properties"]["AuthorizationType"] == {"Ref": "ApiAuthorization"} for m in methods
-    )
+    conditions = customer_template["Conditions"]
+    for method in methods:  # AWS_IAM unless the buyer chose NONE, then the license authorizer
+        condition, chosen, default = method["Properties"]["AuthorizationType"]["Fn::If"]
+        assert (chosen, default) == ("CUSTOM", "AWS_IAM")
+        assert conditions[condition] == {"Fn::Equals": [{"Ref": "ApiAuthorization"}, "NONE"]}
+    assert methods
 
 
 def test_usage_is_queued_and_reported_hourly_by_a_signed_reporter(template: Template, customer_template):

@@ -25,7 +25,7 @@ def _event(body, *, method="POST", path="/analyze", base64_encoded=False):
 
 
 def _call(body, **kwargs):
-    response = api.handler(_event(body, **kwargs), None)
+    response = api.serve(_event(body, **kwargs), None)
     assert response["headers"]["Content-Type"] == "application/json"
     return response["statusCode"], json.loads(response["body"])
 
@@ -173,7 +173,7 @@ def test_solution_rejects_bad_requests(body, status, code, fragment):
 def test_solution_rejects_bad_base64():
     event = _event(None)
     event.update(body="***", isBase64Encoded=True)
-    response = api.handler(event, None)
+    response = api.serve(event, None)
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"]["code"] == "ValidationError"
 

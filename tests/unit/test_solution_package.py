@@ -6,10 +6,12 @@ import json
 import os
 import shutil
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 from customer_stack.solution import package
+from tests.unit.test_license_token_client import PUBLIC_B64, make_token
 
 
 def test_solution_build_artifacts_lists_the_api_and_reporter_zips(tmp_path):
@@ -65,16 +67,39 @@ def test_solution_zipped_handler_runs_from_the_zip_root(tmp_path, monkeypatch):
         archive.extractall(tmp_path / "task")  # what Lambda does with it, /var/task
         assert "recorder.py" in archive.namelist()
     monkeypatch.syspath_prepend(str(tmp_path / "task"))  # Lambda puts /var/task on sys.path
-    monkeypatch.delitem(sys.modules, "recorder", raising=False)
+    for name in ("recorder", "entitlement", "license_token", "license_transport", "signing"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    for name in ("VS_LICENSE_URL", "VS_LICENSE_PUBLIC_KEY", "VS_LICENSE_SECRET_ARN"):
+        monkeypatch.delenv(name, raising=False)
     spec = importlib.util.spec_from_file_location("handler", tmp_path / "task" / "handler.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    response = module.handler(
-        {"httpMethod": "POST", "path": "/analyze", "body": json.dumps({"text": "Good."})}
+    event = {"httpMethod": "POST", "path": "/analyze", "body": json.dumps({"text": "Good."})}
+    refused = module.handler(event)  # no license settings: fail closed, nothing analysed
+    assert (refused["statusCode"], json.loads(refused["body"])["error"]["code"]) == (
+        401,
+        "LicenseUnavailable",
     )
+    # The zip's own license check (its modules, not the repository's) with a token that grants it.
+    check, tokens = sys.modules["entitlement"], sys.modules["license_token"]
+    assert tokens.__file__ == str(tmp_path / "task" / "license_token.py")
+    monkeypatch.setenv("VS_LICENSE_ROUTES", json.dumps({"POST /analyze": "analysis"}))
+    answer = tokens.Fetched(200, {"token": make_token(int(time.time()))})
+    check.set_client(tokens.LicenseTokenClient(tokens.Verifier(PUBLIC_B64), lambda: answer))
+    try:
+        response = module.handler(event)
+    finally:
+        check.set_client(None)
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["usage"] == {"requests": 1, "characters": 1}
     assert sys.modules["recorder"].__file__ == str(tmp_path / "task" / "recorder.py")
+
+
+def test_every_function_artifact_carries_the_license_check(tmp_path):
+    api, _reporter = package.build_artifacts(tmp_path / "out")
+    with zipfile.ZipFile(api["path"]) as archive:
+        for source, name in package.LICENSE_CHECK:
+            assert archive.read(name) == source.read_bytes()
 
 
 def test_reporter_artifact_carries_the_one_signing_module(tmp_path):

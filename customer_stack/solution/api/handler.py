@@ -16,9 +16,11 @@ import math
 import re
 from collections import Counter
 
-try:  # in the artifact, the recorder sits beside this file
+try:  # in the artifact, the recorder and the license check sit beside this file
+    from entitlement import entitled
     from recorder import record
 except ImportError:  # in the repository (tests)
+    from customer_stack.solution.entitlement import entitled
     from customer_stack.usage.recorder import record
 
 MAX_TEXT_CHARS = 100_000
@@ -211,7 +213,8 @@ def parse_request(event: dict) -> tuple[str, int]:
     return text, limit
 
 
-def handler(event: dict, context: object = None) -> dict:
+def serve(event: dict, context: object = None) -> dict:
+    """The API itself; `handler` is this behind the license check."""
     path = (event.get("path") or "/").rstrip("/") or "/"
     method = event.get("httpMethod", "")
     if path != "/analyze":
@@ -229,3 +232,9 @@ def handler(event: dict, context: object = None) -> dict:
     result["usage"] = usage_for(text)  # what this call is billed
     record(result["usage"])  # onto the customer's usage queue; never fails the request
     return _response(200, result)
+
+
+# The function's handler: a call runs only when the license token grants its route's entitlement
+# (`cdk.json` → `license_tokens.routes`); otherwise 401/402 in the error shape, and nothing is
+# analysed or metered.
+handler = entitled()(serve)

@@ -131,6 +131,36 @@ class ActivationStore:
         except BotoCoreError as exc:
             raise _unavailable(exc) from exc
 
+    def touch_usage(self, activation_id: str, now: str) -> None:
+        """Stamp `last_usage_at` (the silent-usage check reads it); never creates an item."""
+        try:
+            self.ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": activation_pk(activation_id)}, "sk": {"S": ACTIVATION_SK}},
+                UpdateExpression="SET last_usage_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":now": {"S": now}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+
+    def all_active(self) -> list[Activation]:
+        """Every customer's active activations: a Scan filtered to them (the hourly silence job)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "sk = :sk AND #status = :active",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":sk": {"S": ACTIVATION_SK}, ":active": {"S": ACTIVE}},
+        }
+        try:
+            return [_load(item) for item in all_items(self.ddb, "scan", request)]
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+
     def for_customer(self, customer_id: str) -> list[Activation]:
         """A customer's activations, oldest first (gsi1)."""
         found: list[Activation] = []

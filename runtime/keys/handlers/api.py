@@ -137,13 +137,33 @@ def list_() -> Response:
     return json_response(200, {"keys": list_keys(key_store(), caller, utcnow(), stacks)}, NO_STORE)
 
 
+def _confirmed() -> bool:
+    """`?confirm=true` (or `false`) is the one query `DELETE /v1/keys/{access_key}` takes."""
+    params = app.current_event.multi_value_query_string_parameters or {}
+    unknown = sorted(set(params) - {"confirm"})
+    if unknown:
+        raise ValidationError(f"Query parameter '{unknown[0][:64]}': unknown parameter.")
+    values = params.get("confirm") or []
+    if len(values) > 1 or any(v not in ("true", "false") for v in values):
+        raise ValidationError("Query parameter 'confirm': must be true or false, once.")
+    return values == ["true"]
+
+
 @app.delete("/v1/keys/<access_key>")
 @tracer.capture_method
 def revoke(access_key: str) -> Response:
     record = current_audit(app)
     if record is not None:
         record.access_key = access_key[:32]
-    revoke_key(key_store(), _caller(), access_key, utcnow())
+    caller = _caller()
+    revoke_key(
+        key_store(),
+        caller,
+        access_key,
+        utcnow(),
+        live_stacks=lambda: stacks_by_key(activation_store(), caller.customer_id).get(access_key, []),
+        confirmed=_confirmed(),
+    )
     metrics.add_metric(name="KeysRevoked", unit=MetricUnit.Count, value=1)
     logger.info("key revoked", extra={"access_key": access_key})
     return json_response(204, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from keys.dal.key_store import AccessKeyTaken, KeySetContention, KeyStore
@@ -84,13 +84,35 @@ def list_keys(
     return [{**k.public(now), "stacks": list((stacks or {}).get(k.access_key, []))} for k in keys]
 
 
-def revoke_key(store: KeyStore, caller: Caller, access_key: str, now: datetime) -> None:
-    """Idempotent for the owner; unknown and foreign keys look the same (404, no existence leak)."""
+def revoke_key(
+    store: KeyStore,
+    caller: Caller,
+    access_key: str,
+    now: datetime,
+    *,
+    live_stacks: Callable[[], list[dict]] = list,
+    confirmed: bool = False,
+) -> None:
+    """Idempotent for the owner; unknown and foreign keys look the same (404, no existence leak).
+
+    Revoking a key that live stacks still use stops them (no usage reports, no license tokens,
+    so their solution answers 402 once its token expires): without `confirmed` that is a
+    `409 Conflict` naming the stacks, and nothing changes."""
     key = store.get_key(access_key) if ACCESS_KEY_RE.match(access_key) else None
     if key is None or key.owner != caller.customer_id:
         raise NotFound("No such key.")
-    if key.status == ACTIVE:
-        store.revoke(key, now)
+    if key.status != ACTIVE:
+        return
+    stacks = [] if confirmed else live_stacks()
+    if stacks:
+        names = "; ".join(
+            f"{s['stack_name']} ({s['aws_account_id']}, {s['region']})" for s in stacks[:10]
+        ) + ("; …" if len(stacks) > 10 else "")
+        raise Conflict(
+            f"{len(stacks)} live stack(s) still use this key: {names}. Revoking it stops them; "
+            "to revoke anyway, repeat with ?confirm=true."
+        )
+    store.revoke(key, now)
 
 
 def issue_platform_key(

@@ -18,7 +18,7 @@ from activations.handlers import router as activations
 from audit.log import AuditLog
 from audit.middleware import run_audited
 from audit.redaction import make_logger
-from license.handlers import whoami
+from license.handlers import token, whoami
 from license.handlers.auth import require_signature
 from shared.config import get_config
 from shared.http import make_resolver, refuse_body_on_reads
@@ -32,6 +32,7 @@ app.use(middlewares=[require_signature, refuse_body_on_reads])
 app.include_router(whoami.router)
 app.include_router(activations.router)
 app.include_router(usage_ingest.router)
+app.include_router(token.router)
 
 
 @lru_cache(maxsize=1)

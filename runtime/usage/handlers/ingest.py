@@ -8,6 +8,7 @@ customer's last hours are still billable, and metering decides what Marketplace 
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 from aws_lambda_powertools import Logger, Metrics
@@ -17,13 +18,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from license.handlers.auth import current_principal, signed_body
 from shared.config import get_config
-from shared.errors import ValidationError
+from shared.errors import ApiError, ValidationError
 from shared.http import json_response, parse_body
-from shared.timestamps import utcnow
+from shared.timestamps import format_timestamp, utcnow
 from usage.dal.attribution import ActivationAttributor, activation_store
 from usage.dal.usage_store import UsageStore
 from usage.logic.ingest import ingest
-from usage.models import UsageRequest
+from usage.models import Attribution, UsageRequest
 
 router = Router()
 logger = Logger(child=True)
@@ -41,6 +42,36 @@ def attributor() -> ActivationAttributor:
     return ActivationAttributor(activation_store(get_config().tables["data"]))
 
 
+_TOUCH_SECONDS = 900.0
+_touched: dict[str, float] = {}
+
+
+def mark_reporting(customer_id: str, access_key: str, attribution: Attribution) -> None:
+    """Stamp `last_usage_at` on the stack(s) this key reports for, at most every 15 minutes per
+    activation (the silent-usage check needs hours, not seconds). Two stacks sharing a key cannot
+    be told apart, so both are stamped. Never fails the request."""
+    store = activation_store(get_config().tables["data"])
+    if store is None or attribution.kind == "key-only":
+        return
+    try:
+        if attribution.activation_id:
+            ids = [attribution.activation_id]
+        else:
+            ids = [
+                a.activation_id
+                for a in store.for_customer(customer_id)
+                if a.access_key == access_key and a.status == "active"
+            ]
+        clock, now = time.monotonic(), format_timestamp(utcnow())
+        for activation_id in ids:
+            if clock - _touched.get(activation_id, -_TOUCH_SECONDS) < _TOUCH_SECONDS:
+                continue
+            store.touch_usage(activation_id, now)
+            _touched[activation_id] = clock
+    except ApiError:
+        logger.warning("last usage time not recorded", extra={"access_key": access_key})
+
+
 @router.post("/v1/usage")
 def report_usage() -> Response:
     params = router.current_event.multi_value_query_string_parameters or {}
@@ -50,6 +81,7 @@ def report_usage() -> Response:
     request = parse_body(signed_body(router), UsageRequest)
     attribution = attributor().attribute(principal.customer_id, principal.access_key)
     result = ingest(usage_store(), principal.customer_id, attribution, request, get_config(), utcnow())
+    mark_reporting(principal.customer_id, principal.access_key, attribution)
     metrics.add_metric(name="UsageRecordsAccepted", unit=MetricUnit.Count, value=result.accepted)
     metrics.add_metric(name="UsageRecordsDuplicate", unit=MetricUnit.Count, value=result.duplicates)
     metrics.add_metric(name="UsageRecordsRejected", unit=MetricUnit.Count, value=len(result.rejected))

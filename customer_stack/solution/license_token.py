@@ -1,0 +1,414 @@
+"""License tokens in the customer's account: verify them offline and keep one fresh in memory.
+
+Shipped at the root of every solution artifact as `license_token.py` (beside `recorder.py`), so
+the solution's handler and the vendor's own functions can `from license_token import ...`.
+
+**Offline verification.** A token is a compact JWS, RS256 (RSASSA-PKCS1-v1_5 with SHA-256,
+RFC 7515 and RFC 7518 §3.3), signed by the vendor's KMS key; the public half is the template's
+`VendorPublicKey` (base64 of the DER SubjectPublicKeyInfo that KMS GetPublicKey returns; AWS
+docs: "GetPublicKey", AWS KMS API Reference). The Lambda Python runtime ships boto3 but not
+`cryptography`, and a solution artifact should not need a compiled wheel for one check, so the
+standard library suffices: an RSA public operation is one modular exponentiation with
+e = 65537, then a constant-time comparison with the expected PKCS#1 v1.5 encoding of the
+SHA-256 digest. That costs about 0.2-1 ms in CPython (measured: README, "Benchmarks"), too slow
+to repeat on every request, so a verified token's claims are kept by its text: each new token
+is verified once, and every request after that checks only `exp` (hundreds of thousands per
+second). When the artifact does carry `cryptography` (a vendor who vendors it), its OpenSSL
+verification is used instead, with the same result.
+
+**The client** (`LicenseTokenClient`) holds the current token per process:
+
+- it refreshes ahead of expiry, at a random moment in the last `refresh_ahead` seconds before
+  the first half of that window ends, so a fleet of warm functions spreads its calls out;
+- one fetch is in flight per process (single flight): during a refresh the others keep using the
+  still-valid token; with no valid token they wait for that one fetch instead of starting theirs;
+- while the vendor is unreachable (connection error, timeout, 429, 5xx) it keeps the last token
+  until `exp + offline_grace`, retrying at most every `retry_seconds`; past that it fails closed
+  with `LicenseUnavailable` (401) and a message that says why;
+- a definite refusal (401, 402, 403 from the vendor) ends the token's use at its own `exp`: no
+  offline grace for a subscription that ended.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+ALGORITHM = "RS256"
+_RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
+_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  # RFC 8017 §9.2
+MAX_TOKEN_CHARS = 8192
+CLOCK_SKEW_SECONDS = 300  # an `iat` further in the future than this is refused
+_VERIFIED_CACHE = 64
+USE_NATIVE = True  # use `cryptography` when importable (tests and the bench turn it off to compare)
+_NATIVE: dict[tuple[int, int], Callable[[bytes, bytes], bool] | None] = {}
+
+
+class TokenInvalid(Exception):
+    """The token does not verify (signature, form, algorithm) or is expired; the reason is safe
+    to log (it never holds the token)."""
+
+
+class LicenseUnavailable(Exception):
+    """No token grants this call: `status` 401 (none can be had) or 402 (the subscription or the
+    entitlement is missing), `code` and `message` as in the vendor's error body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+# --- RS256, pure Python -----------------------------------------------------------------------
+
+
+def _der(data: bytes, pos: int, tag: int) -> tuple[bytes, int]:
+    """One DER element with `tag` at `pos`: (content, end)."""
+    if pos + 2 > len(data) or data[pos] != tag:
+        raise ValueError("unexpected DER element")
+    length, pos = data[pos + 1], pos + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4 or pos + count > len(data):
+            raise ValueError("bad DER length")
+        length, pos = int.from_bytes(data[pos : pos + count], "big"), pos + count
+    if pos + length > len(data):
+        raise ValueError("truncated DER")
+    return data[pos : pos + length], pos + length
+
+
+def _native_verifier(n: int, e: int) -> Callable[[bytes, bytes], bool] | None:
+    """`cryptography`'s RSA verification when the artifact carries it (OpenSSL: ~50x faster than
+    a Python `pow`), else None and the pure-Python path. Same result either way."""
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    except ImportError:
+        return None
+    key = rsa.RSAPublicNumbers(e, n).public_key()
+
+    def verifies(message: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return False
+        return True
+
+    return verifies
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """An RSA public key (n, e) of at least 2048 bits."""
+
+    n: int
+    e: int
+
+    @property
+    def size(self) -> int:
+        return (self.n.bit_length() + 7) // 8
+
+    @classmethod
+    def from_spki_b64(cls, spki_b64: str) -> PublicKey:
+        """From base64 of a DER SubjectPublicKeyInfo (the template's `VendorPublicKey`)."""
+        try:
+            der = base64.b64decode(spki_b64 or "", validate=True)
+            spki, end = _der(der, 0, 0x30)
+            if end != len(der):
+                raise ValueError("trailing bytes")
+            algorithm, pos = _der(spki, 0, 0x30)
+            oid, _ = _der(algorithm, 0, 0x06)
+            if oid != _RSA_OID:
+                raise ValueError("not an RSA key")
+            bits, end = _der(spki, pos, 0x03)
+            if end != len(spki) or not bits or bits[0] != 0:
+                raise ValueError("bad BIT STRING")
+            rsa_key, _ = _der(bits[1:], 0, 0x30)
+            n_bytes, pos = _der(rsa_key, 0, 0x02)
+            e_bytes, end = _der(rsa_key, pos, 0x02)
+            if end != len(rsa_key):
+                raise ValueError("trailing bytes in RSAPublicKey")
+        except (ValueError, binascii.Error) as exc:
+            raise ValueError(f"the vendor public key is not a base64 DER RSA public key ({exc})") from None
+        key = cls(int.from_bytes(n_bytes, "big"), int.from_bytes(e_bytes, "big"))
+        if key.n.bit_length() < 2048 or key.e < 3 or key.e % 2 == 0:
+            raise ValueError("the vendor public key is not an RSA key of at least 2048 bits")
+        return key
+
+    def verifies(self, message: bytes, signature: bytes) -> bool:
+        """RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2), constant-time compare."""
+        native = _NATIVE.get((self.n, self.e), False)
+        if native is False:
+            native = _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if USE_NATIVE else None
+        if native is not None:
+            return native(message, signature)
+        return self.verifies_pure(message, signature)
+
+    def verifies_pure(self, message: bytes, signature: bytes) -> bool:
+        """The standard-library path: one modular exponentiation, then the expected encoding."""
+        k = self.size
+        if len(signature) != k:
+            return False
+        s = int.from_bytes(signature, "big")
+        if s >= self.n:
+            return False
+        digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
+        expected = b"\x00\x01" + b"\xff" * (k - len(digest_info) - 3) + b"\x00" + digest_info
+        return hmac.compare_digest(pow(s, self.e, self.n).to_bytes(k, "big"), expected)
+
+
+def _b64url(segment: str) -> bytes:
+    if not segment or len(segment) % 4 == 1 or not segment.replace("-", "").replace("_", "").isalnum():
+        raise TokenInvalid("the token is not three base64url segments")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+class Verifier:
+    """Verifies tokens against one public key; remembers the last few verified tokens' claims."""
+
+    def __init__(self, public_key: PublicKey | str) -> None:
+        self.key = PublicKey.from_spki_b64(public_key) if isinstance(public_key, str) else public_key
+        self._verified: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    def claims(self, token: str, now: float) -> dict:
+        """The token's claims if its signature verifies and it is not expired at `now`."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify_signature(token)
+            with self._lock:
+                if len(self._verified) >= _VERIFIED_CACHE:
+                    self._verified.clear()
+                self._verified[token] = claims
+        if now >= claims["exp"]:
+            raise TokenInvalid("the license token has expired")
+        if claims["iat"] > now + CLOCK_SKEW_SECONDS:
+            raise TokenInvalid("the license token was issued in the future")
+        return claims
+
+    def _verify_signature(self, token: str) -> dict:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+            raise TokenInvalid("the token is not a compact JWS")
+        header_b64, claims_b64, signature_b64 = token.split(".")
+        try:
+            header = json.loads(_b64url(header_b64))
+            signature = _b64url(signature_b64)
+        except (ValueError, binascii.Error):
+            raise TokenInvalid("the token is not a compact JWS") from None
+        if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
+            raise TokenInvalid(f"the token's algorithm is not {ALGORITHM}")
+        if set(header.get("crit") or ()):
+            raise TokenInvalid("the token names critical header parameters this client does not know")
+        if not self.key.verifies(f"{header_b64}.{claims_b64}".encode("ascii"), signature):
+            raise TokenInvalid("the license token's signature does not verify with the vendor public key")
+        try:
+            claims = json.loads(_b64url(claims_b64))
+        except (ValueError, binascii.Error):
+            raise TokenInvalid("the token's claims are not JSON") from None
+        if (
+            not isinstance(claims, dict)
+            or not all(type(claims.get(name)) is int for name in ("iat", "exp"))
+            or not isinstance(claims.get("entitlements"), list)
+            or not isinstance(claims.get("sub"), str)
+        ):
+            raise TokenInvalid("the token's claims lack iat, exp, sub or entitlements")
+        return claims
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What the vendor answered to `POST /v1/license-token`: a status and the JSON body."""
+
+    status: int
+    body: dict
+
+
+class Unreachable(Exception):
+    """The vendor could not be asked (connection error, timeout); a transport raises it."""
+
+
+Fetch = Callable[[], Fetched]
+
+
+class LicenseTokenClient:
+    """The current license token of this process. Thread-safe; `claims()` is the only call a
+    request makes, and on the warm path it takes no lock and does no I/O."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        fetch: Fetch,
+        *,
+        offline_grace: float = 86400,
+        refresh_ahead: float = 600,
+        retry_seconds: float = 30,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        expected_account: str | None = None,
+    ) -> None:
+        self._verifier = verifier
+        self._fetch = fetch
+        self._grace = offline_grace
+        self._ahead = refresh_ahead
+        self._retry = retry_seconds
+        self._clock = clock
+        self._rng = rng
+        self._account = expected_account
+        self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
+        self._token: str | None = None
+        self._claims: dict | None = None
+        self._refresh_at = 0.0
+        self._retry_at = 0.0
+        self._in_flight = False
+        self._refusal: LicenseUnavailable | None = None
+        self._unreachable_since: float | None = None
+        self.fetches = 0  # how many times the vendor was asked (tests, metrics)
+
+    def claims(self) -> dict:
+        """The current token's claims, or `LicenseUnavailable` (fail closed)."""
+        claims = self._claims
+        now = self._clock()
+        if claims is not None and now < self._refresh_at:
+            return claims
+        return self._slow_path(now)
+
+    def token(self) -> str | None:
+        return self._token
+
+    def _slow_path(self, now: float) -> dict:
+        with self._lock:
+            while True:
+                usable = self._usable(now)
+                due = now >= self._refresh_at and now >= self._retry_at
+                if not due and usable is not None:
+                    return usable
+                if self._in_flight:
+                    if usable is not None:
+                        return usable  # a refresh is under way; keep serving the valid token
+                    self._done.wait()  # no valid token: wait for the one fetch in flight
+                    now = self._clock()
+                    continue
+                if not due:
+                    raise self._unavailable(now)
+                self._in_flight = True
+                break
+        try:
+            self._refresh()
+        finally:
+            with self._lock:
+                self._in_flight = False
+                self._done.notify_all()
+        now = self._clock()
+        with self._lock:
+            usable = self._usable(now)
+            if usable is not None:
+                return usable
+            raise self._unavailable(now)
+
+    def _usable(self, now: float) -> dict | None:
+        """The cached claims if they may still be served at `now` (lock held)."""
+        if self._claims is None:
+            return None
+        exp = self._claims["exp"]
+        if now < exp:
+            return self._claims
+        if self._refusal is None and self._unreachable_since is not None and now < exp + self._grace:
+            return self._claims  # offline grace: the vendor is unreachable, not refusing
+        return None
+
+    def _unavailable(self, now: float) -> LicenseUnavailable:
+        if self._refusal is not None:
+            return self._refusal
+        if self._claims is not None and self._unreachable_since is not None:
+            return LicenseUnavailable(
+                401,
+                "LicenseUnavailable",
+                "The vendor's license service has been unreachable past the offline grace period "
+                f"({int(self._grace)} s after the last token expired); calls are refused until it answers.",
+            )
+        return LicenseUnavailable(
+            401,
+            "LicenseUnavailable",
+            "No license token could be obtained from the vendor; this call is refused until one can.",
+        )
+
+    def _refresh(self) -> None:
+        """One fetch (outside the lock); its outcome is applied under the lock."""
+        self.fetches += 1
+        try:
+            answer = self._fetch()
+        except Unreachable:
+            answer = None
+        now = self._clock()
+        with self._lock:
+            if answer is None or answer.status == 429 or answer.status >= 500:
+                if self._unreachable_since is None:
+                    self._unreachable_since = now
+                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
+                return
+            if answer.status != 200:
+                error = (answer.body or {}).get("error") or {}
+                code = str(error.get("code") or "LicenseRefused")[:64]
+                status = 402 if answer.status in (402, 403) else 401
+                self._refusal = LicenseUnavailable(
+                    status,
+                    code,
+                    "The vendor refused a license token "
+                    f"({answer.status} {code}): {str(error.get('message') or '')[:300]}".rstrip(": "),
+                )
+                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
+                return
+            token = (answer.body or {}).get("token")
+            try:
+                claims = self._verifier.claims(token, now)
+                if self._account and claims.get("aws_account_id") not in (None, self._account):
+                    raise TokenInvalid("the license token names another AWS account")
+            except TokenInvalid as exc:
+                self._refusal = LicenseUnavailable(
+                    401, "LicenseUnavailable", f"The vendor's answer was refused: {exc}."
+                )
+                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
+                return
+            self._token, self._claims = token, claims
+            self._refusal = None
+            self._unreachable_since = None
+            self._retry_at = 0.0
+            life = claims["exp"] - now
+            ahead = min(self._ahead, life / 2)
+            # A random moment in the first half of the refresh window: warm functions spread out.
+            self._refresh_at = claims["exp"] - ahead + (ahead / 2) * self._rng()
+
+
+def require_entitlement(claims: dict, entitlement: str | None) -> None:
+    """402 `NotEntitled` unless the token grants `entitlement` (None: any valid token will do)."""
+    if entitlement is not None and entitlement not in claims.get("entitlements", ()):
+        raise LicenseUnavailable(
+            402,
+            "NotEntitled",
+            f"The subscription does not include '{entitlement}', which this call needs.",
+        )
+
+
+def error_response(error: LicenseUnavailable) -> dict:
+    """An API Gateway proxy response in the vendor's error shape."""
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
+        "body": json.dumps(error.body(), separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
