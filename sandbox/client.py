@@ -18,8 +18,9 @@ from shared.signing import sign_request  # noqa: E402 - the Lambda asset root is
 
 
 class PlatformClient:
-    def __init__(self, api_url: str) -> None:
+    def __init__(self, api_url: str, timeout: float = 30) -> None:
         self.api_url = api_url.rstrip("/")
+        self.timeout = timeout  # a stack launch waits for CloudFormation's work: give it longer
 
     def call(
         self,
@@ -35,7 +36,7 @@ class PlatformClient:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - 127.0.0.1 only
                 status, text = response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             status, text = error.code, error.read().decode()

@@ -1,48 +1,300 @@
-"""`make demo`: boot the sandbox from the synthesized templates, walk through the product as
-a customer would, and stop. Secrets are shown masked."""
+"""`make demo`: the whole story, in both roles, against the sandbox: the vendor publishes; a buyer
+subscribes, signs up, creates a key and launches the stack in their (emulated) AWS account; the
+solution serves SigV4-signed calls; the reporter reports and the metering job bills; the vendor
+publishes a new version and the buyer updates to it; the buyer cancels (grace, the final usage
+billed, a relaunch refused with 402); the stack is deleted. One line per step, nothing secret
+printed, a summary table at the end.
+
+Each step is a function of the shared `Story` registered in `STEPS`, so a new step (a Quick Launch
+path, license tokens) is one more function in the list.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from sandbox.client import PlatformClient
 from sandbox.server import Sandbox
 
 VENDOR_STACK = "VendstackVendorPlatform"
-
-
-def step(text: str) -> None:
-    print(f"\n== {text}", flush=True)
-
-
-def show(status: int, body: object) -> None:
-    print(f"   -> {status} {body}", flush=True)
-
-
-def mask(secret: str) -> str:
-    return secret[:5] + "…" + f"({len(secret)} characters, shown once)"
-
-
 ACCOUNT = "111122223333"
-STACK_UUID = "00000000-0000-4000-8000-000000000001"
+EMAIL, PASSWORD = "buyer@example.com", "Demo-Passw0rd!"
+GRACE_LEFT_S = 30  # the cancellation is dated so that the grace period ends this long after it
+
+
+class DemoFailed(RuntimeError):
+    """A step did not get what the story needs; the demo stops there and says why."""
 
 
 def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def activate(api: PlatformClient, key: dict) -> tuple[int, dict]:
+@dataclass
+class Story:
+    sandbox: Sandbox
+    api: PlatformClient
+    product: str
+    started: float = field(default_factory=time.monotonic)
+    facts: dict[str, Any] = field(default_factory=dict)
+    summary: list[tuple[str, str, str]] = field(default_factory=list)  # (role, what, result)
+
+    def call(self, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> Any:
+        status, answer = self.api.call(method, path, body, headers=headers)
+        return status, answer
+
+    def expect(self, status: int, wanted: int | tuple[int, ...], answer: Any, doing: str) -> Any:
+        if status not in (wanted if isinstance(wanted, tuple) else (wanted,)):
+            message = (answer or {}).get("error", {}).get("message") if isinstance(answer, dict) else answer
+            raise DemoFailed(f"{doing}: HTTP {status} {str(message)[:200]}")
+        return answer
+
+    def line(self, role: str, what: str, result: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {role:<6} {what}: {result}", flush=True)
+        self.summary.append((role, what, result))
+
+    def solution(self, path: str, body: dict, *, sign: bool = True) -> tuple[int, Any]:
+        """A call to the buyer's solution API, SigV4-signed (service execute-api) with the stack's
+        credentials, as an IAM caller in the buyer's account would sign it."""
+        url = self.facts["stack"]["outputs"]["SolutionApiUrl"] + path.lstrip("/")
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if sign:
+            creds = self.facts["stack"]["credentials"]
+            request = AWSRequest("POST", url, data=data, headers=headers)
+            SigV4Auth(
+                Credentials(creds["aws_access_key_id"], creds["aws_secret_access_key"]),
+                "execute-api",
+                "us-east-1",
+            ).add_auth(request)
+            headers = dict(request.headers.items())
+        sent = urllib.request.Request(url, data=data, method="POST", headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(sent, timeout=60) as response:  # noqa: S310 - 127.0.0.1 only
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+
+def vendor_publishes(story: Story) -> None:
+    release = story.sandbox.release["release"]
+    names = ", ".join(a["name"] for a in release["artifacts"])
+    story.line("vendor", "publishes", f"{story.product} {release['version']} ({names}; {release['signing']})")
+
+
+def buyer_subscribes(story: Story) -> None:
+    status, made = story.call("POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": ACCOUNT})
+    made = story.expect(status, 201, made, "subscribing")
+    story.facts["registration_token"] = made["registration_token"]
+    story.line(
+        "buyer",
+        "subscribes in AWS Marketplace",
+        f"account {ACCOUNT}, license {made['license_arn'].rsplit(':', 1)[-1]}",
+    )
+
+
+def buyer_signs_up(story: Story) -> None:
+    status, answer = story.call("POST", "/_sandbox/users", {"email": EMAIL, "password": PASSWORD})
+    story.expect(status, 201, answer, "signing up")
+    status, tokens = story.call("POST", "/_sandbox/tokens", {"email": EMAIL, "password": PASSWORD})
+    tokens = story.expect(status, 200, tokens, "signing in")
+    story.facts["bearer"] = {"Authorization": f"Bearer {tokens['id_token']}"}
+    body = {"registration_token": story.facts.pop("registration_token")}
+    status, linked = story.call("POST", "/v1/marketplace/registrations", body, story.facts["bearer"])
+    linked = story.expect(status, 200, linked, "registering the subscription")
+    story.line("buyer", "signs up and registers", f"{EMAIL}, subscription {linked['status']}")
+
+
+def quick_launch_prepared(story: Story) -> None:
+    """AWS Marketplace Quick Launch: the agreement event, the vendor's Quick Launch job, and what
+    Quick Launch would fill into the template (references to secrets, never a key's value)."""
+    event = {"type": "purchase-agreement-created", "aws_account_id": ACCOUNT}
+    status, answer = story.call("POST", "/_sandbox/marketplace/events", event)
+    story.expect(status, 200, answer, "delivering the agreement event")
+    soon = iso(datetime.now(UTC) + timedelta(minutes=1))
+    status, answer = story.call("POST", "/_sandbox/jobs/quicklaunch", {"now": soon})
+    story.expect(status, 200, answer, "running the Quick Launch job")
+    status, filled = story.call("POST", "/_sandbox/marketplace/quick-launch", {"aws_account_id": ACCOUNT})
+    filled = story.expect(status, (200, 404), filled, "reading the Quick Launch parameters")
+    names = sorted((filled or {}).get("parameters", {}) if status == 200 else [])
+    story.line(
+        "vendor", "prepares Quick Launch", f"parameters {', '.join(names) or 'none'} (secret references)"
+    )
+
+
+def buyer_creates_key(story: Story) -> None:
+    body = {"label": "production stack", "expires_at": iso(datetime.now(UTC) + timedelta(days=90))}
+    status, key = story.call("POST", "/v1/keys", body, story.facts["bearer"])
+    key = story.expect(status, 201, key, "creating a key")
+    story.facts["key"] = key
+    story.line("buyer", "creates an API key", f"{key['access_key']} (secret shown once, not printed)")
+
+
+def _launch(story: Story) -> dict:
+    key = story.facts["key"]
     body = {
-        "stack_id": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/textlens/{STACK_UUID}",
-        "account_id": ACCOUNT,
-        "region": "us-east-1",
-        "request_type": "Create",
+        "aws_account_id": ACCOUNT,
+        "parameters": {"AccessKey": key["access_key"], "SecretKey": key["secret_key"]},
     }
-    return api.signed(key["access_key"], key["secret_key"], "POST", "/v1/activations", body)
+    status, stack = story.call("POST", "/_sandbox/customer/stacks", body)
+    return story.expect(status, 201, stack, "launching the stack")
+
+
+def buyer_launches(story: Story) -> None:
+    began = time.monotonic()
+    stack = _launch(story)
+    if stack["status"] != "CREATE_COMPLETE":
+        raise DemoFailed(f"launching the stack: {stack['status']}: {stack['reason']}")
+    story.facts["stack"] = stack
+    story.line(
+        "buyer",
+        "launches the stack",
+        f"{stack['stack_name']} {stack['status']} in {time.monotonic() - began:.1f} s, "
+        f"release {stack['version']}",
+    )
+
+
+def solution_serves(story: Story) -> None:
+    status, answer = story.solution("/analyze", {"text": "Good service, great results. Fast and friendly."})
+    story.expect(status, 200, answer, "calling the solution")
+    unsigned, _ = story.solution("/analyze", {"text": "x"}, sign=False)
+    story.line(
+        "buyer",
+        "calls the solution (SigV4)",
+        f"200 {answer['words']} words, {answer['sentiment']['label']}; unsigned call → {unsigned}",
+    )
+    story.facts["usage_hour"] = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _report(story: Story) -> dict:
+    name = story.facts["stack"]["stack_name"]
+    status, summary = story.call("POST", f"/_sandbox/customer/stacks/{name}/jobs/usage-reporter", {})
+    return story.expect(status, 200, summary, "running the usage reporter")
+
+
+def _meter(story: Story, hour: datetime) -> list[dict]:
+    before = len(story.call("GET", "/_sandbox/marketplace/metered")[1]["records"])
+    status, answer = story.call(
+        "POST", "/_sandbox/jobs/metering", {"now": iso(hour + timedelta(hours=4, minutes=5))}
+    )
+    story.expect(status, 200, answer, "running the metering job")
+    return story.call("GET", "/_sandbox/marketplace/metered")[1]["records"][before:]
+
+
+def _billed(records: list[dict]) -> str:
+    return ", ".join(f"{r['dimension']} {r['quantity']} ({r['status']})" for r in records) or "nothing"
+
+
+def reporter_reports_and_vendor_bills(story: Story) -> None:
+    summary = _report(story)
+    story.line("buyer", "usage reporter runs", f"{summary['accepted']} records accepted by the vendor")
+    records = _meter(story, story.facts["usage_hour"])
+    story.line("vendor", "metering job (BatchMeterUsage)", _billed(records))
+
+
+def vendor_publishes_new_version(story: Story) -> None:
+    version = story.sandbox.release["release"]["version"].rsplit(".", 1)
+    new = f"{version[0]}.{int(version[1]) + 1}"
+    status, release = story.call("POST", "/_sandbox/releases", {"version": new})
+    release = story.expect(status, 201, release, "publishing a new version")
+    story.line("vendor", "publishes a new version", f"{story.product} {release['version']}")
+    name = story.facts["stack"]["stack_name"]
+    status, stack = story.call("PUT", f"/_sandbox/customer/stacks/{name}", {"template": "current"})
+    stack = story.expect(status, 200, stack, "updating the stack")
+    if stack["status"] != "UPDATE_COMPLETE":
+        raise DemoFailed(f"updating the stack: {stack['status']}: {stack['reason']}")
+    story.facts["stack"] = stack
+    status, answer = story.solution("/analyze", {"text": "Served by the new release."})
+    story.expect(status, 200, answer, "calling the updated solution")
+    story.line(
+        "buyer", "updates the stack", f"{stack['status']}, release {stack['version']}, serves: {status}"
+    )
+
+
+def buyer_cancels(story: Story) -> None:
+    # The agreement ends at a clock time chosen so that the grace period (grace_days) ends
+    # GRACE_LEFT_S from now: the demo shows grace, then its end, without waiting days.
+    grace_days = int(story.sandbox._product()["grace_days"])
+    ended_at = datetime.now(UTC) - timedelta(days=grace_days) + timedelta(seconds=GRACE_LEFT_S)
+    status, answer = story.call("POST", "/_sandbox/jobs/notices", {"now": iso(ended_at)})
+    story.expect(status, 200, answer, "setting the clock")
+    status, answer = story.call(
+        "POST",
+        "/_sandbox/marketplace/events",
+        {"type": "purchase-agreement-ended", "aws_account_id": ACCOUNT},
+    )
+    story.expect(status, 200, answer, "delivering the cancellation")
+    status, sub = story.call("GET", "/v1/subscription", headers=story.facts["bearer"])
+    sub = story.expect(status, 200, sub, "reading the subscription")
+    story.facts["grace_until"] = sub.get("grace_until")
+    story.line(
+        "buyer", "cancels in AWS Marketplace", f"subscription {sub['status']} until {sub.get('grace_until')}"
+    )
+    status, _ = story.solution("/analyze", {"text": "Still working in grace, one last time."})
+    summary = _report(story)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    records = _meter(story, hour)
+    story.line(
+        "vendor",
+        "bills the final usage",
+        f"served {status}, {summary['accepted']} reported, {_billed(records)}",
+    )
+    until = datetime.fromisoformat(str(story.facts["grace_until"]).replace("Z", "+00:00"))
+    time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds() + 1))
+    relaunch = _launch(story)
+    refused = "402" in relaunch["reason"]
+    story.line(
+        "buyer",
+        "relaunches after the grace period",
+        f"{relaunch['status']} ({'the vendor answered 402' if refused else relaunch['reason'][:120]})",
+    )
+    story.facts["relaunch"] = relaunch
+    story.call("POST", "/_sandbox/jobs/notices", {"now": iso(datetime.now(UTC))})  # the clock back to now
+
+
+def buyer_deletes(story: Story) -> None:
+    for key in ("relaunch", "stack"):
+        name = story.facts[key]["stack_name"]
+        status, answer = story.call("DELETE", f"/_sandbox/customer/stacks/{name}")
+        answer = story.expect(status, 200, answer, "deleting the stack")
+        story.line("buyer", f"deletes {name}", answer["status"])
+
+
+STEPS: list[Callable[[Story], None]] = [
+    vendor_publishes,
+    buyer_subscribes,
+    buyer_signs_up,
+    quick_launch_prepared,
+    buyer_creates_key,
+    buyer_launches,
+    solution_serves,
+    reporter_reports_and_vendor_bills,
+    vendor_publishes_new_version,
+    buyer_cancels,
+    buyer_deletes,
+]
+
+
+def print_summary(story: Story) -> None:
+    width = max(len(what) for _, what, _ in story.summary)
+    print("\nSummary")
+    print(f"  {'role':<6}  {'step':<{width}}  result")
+    for role, what, result in story.summary:
+        print(f"  {role:<6}  {what:<{width}}  {result[:90]}")
 
 
 def main() -> int:
@@ -52,100 +304,19 @@ def main() -> int:
         sandbox = Sandbox(Path("cdk.out"), VENDOR_STACK, Path("dist/customer.template.json"), state, log)
         try:
             endpoints = sandbox.start(progress=lambda m: print(f"sandbox: {m}", flush=True))
-            print(f"sandbox: ready in {time.monotonic() - started:.1f} s", flush=True)
-            api = PlatformClient(endpoints["api_url"])
-
-            step("GET /v1/product (public)")
-            show(*api.call("GET", "/v1/product"))
-
-            step("A customer signs up and signs in (Cognito user pool)")
-            email, password = "demo@example.com", "Demo-Passw0rd!"
-            show(*api.call("POST", "/_sandbox/users", {"email": email, "password": password}))
-            status, body = api.call("POST", "/_sandbox/tokens", {"email": email, "password": password})
-            print(f"   -> {status} id_token: {len(body['id_token'])} characters (not shown)")
-            bearer = {"Authorization": f"Bearer {body['id_token']}"}
-
-            step("POST /v1/keys: an API key for the customer stack")
-            expires = (datetime.now(UTC) + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            body = {"label": "demo", "expires_at": expires}
-            status, key = api.call("POST", "/v1/keys", body, headers=bearer)
-            if status != 201:
-                show(status, key)
-                return 1
-            print(f"   -> {status} access_key={key['access_key']} secret_key={mask(key['secret_key'])}")
-            show(*api.call("GET", "/v1/keys", headers=bearer))
-
-            step("GET /v1/whoami signed with the key pair (VS1-HMAC-SHA256)")
-            show(*api.signed(key["access_key"], key["secret_key"], "GET", "/v1/whoami"))
-            step("…and with a wrong secret")
-            show(*api.signed(key["access_key"], "x" * 48, "GET", "/v1/whoami"))
-
-            step("POST /v1/activations before subscribing: refused")
-            show(*activate(api, key))
-
-            step("Subscribe in AWS Marketplace (emulated) and register on the developer page")
-            status, made = api.call(
-                "POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": ACCOUNT}
+            print(f"sandbox: ready in {time.monotonic() - started:.1f} s\n", flush=True)
+            story = Story(
+                sandbox, PlatformClient(endpoints["api_url"], timeout=300), sandbox.releases.product
             )
-            print(f"   -> {status} license_arn={made['license_arn']} (registration token not shown)")
-            registration = {"registration_token": made["registration_token"]}
-            show(*api.call("POST", "/v1/marketplace/registrations", registration, headers=bearer))
-            show(*api.call("GET", "/v1/subscription", headers=bearer))
-
-            step("AWS Marketplace Quick Launch: the agreement event, then the Quick Launch job")
-            event = {"type": "purchase-agreement-created", "aws_account_id": ACCOUNT}
-            show(*api.call("POST", "/_sandbox/marketplace/events", event))
-            soon = iso(datetime.now(UTC) + timedelta(minutes=1))
-            show(*api.call("POST", "/_sandbox/jobs/quicklaunch", {"now": soon}))
-            step("…what Quick Launch fills into the template: a reference, no key to paste")
-            show(*api.call("POST", "/_sandbox/marketplace/quick-launch", {"aws_account_id": ACCOUNT}))
-
-            step("POST /v1/activations (what the customer stack's custom resource sends)")
-            status, activation = activate(api, key)
-            manifest = activation.get("manifest", {})
-            print(
-                f"   -> {status} {activation.get('activation_id')} version={manifest.get('version')} "
-                f"artifacts={[a['name'] for a in manifest.get('artifacts', [])]} "
-                f"signature={activation.get('signature_algorithm')} (download URLs valid 15 min, not shown)"
-            )
-
-            step("POST /v1/usage: the hourly reporter's aggregates (sent twice: the retry is a duplicate)")
-            hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-            records = [
-                {"id": "demo-requests", "dimension": "requests", "quantity": 1200, "timestamp": iso(hour)},
-                {"id": "demo-characters", "dimension": "characters", "quantity": 345, "timestamp": iso(hour)},
-            ]
-            show(*api.signed(key["access_key"], key["secret_key"], "POST", "/v1/usage", {"records": records}))
-            show(*api.signed(key["access_key"], key["secret_key"], "POST", "/v1/usage", {"records": records}))
-
-            step("Hourly metering job, run once the hour's acceptance window has passed")
-            show(
-                *api.call(
-                    "POST", "/_sandbox/jobs/metering", {"now": iso(hour + timedelta(hours=4, minutes=2))}
-                )
-            )
-            status, metered = api.call("GET", "/_sandbox/marketplace/metered")
-            for record in metered["records"]:
-                print(
-                    f"   BatchMeterUsage: {record['dimension']} {record['quantity']} "
-                    f"at {record['timestamp']} -> {record['status']}"
-                )
-
-            step("DELETE /v1/keys/{access_key}: refused while a stack uses it (409 names the stack)")
-            show(*api.call("DELETE", f"/v1/keys/{key['access_key']}", headers=bearer))
-            step("DELETE /v1/keys/{access_key}?confirm=true, then the key no longer works")
-            show(
-                *api.call(
-                    "DELETE", f"/v1/keys/{key['access_key']}", headers=bearer, query=[("confirm", "true")]
-                )
-            )
-            show(*api.signed(key["access_key"], key["secret_key"], "GET", "/v1/whoami"))
-
-            step("Customer template, rendered with this sandbox's URL and public key")
-            print(f"   {endpoints['customer_template']}")
+            for step in STEPS:
+                step(story)
+            print_summary(story)
+        except DemoFailed as exc:
+            print(f"\ndemo stopped: {exc}", flush=True)
+            return 1
         finally:
             sandbox.stop()
-    print(f"\nsandbox stopped; its log: {state / 'sandbox.log'}")
+    print(f"\ndemo done in {time.monotonic() - started:.1f} s; the sandbox's log: {state / 'sandbox.log'}")
     return 0
 
 

@@ -22,6 +22,8 @@ from moto.server import ThreadedMotoServer
 
 from customer_stack.publish import publish
 from customer_stack.render import write_rendered
+from sandbox.customer_account import CustomerAccounts
+from sandbox.customer_routes import CustomerRoutes
 from sandbox.developer_page import COGNITO_PATH, DeveloperPageServer, UserPoolFront
 from sandbox.gateway import (
     ApiGateway,
@@ -36,6 +38,7 @@ from sandbox.gateway import (
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_deployment import MotoBuyerSecrets
 from sandbox.provision import Provisioned, provision
+from sandbox.releases import Releases
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
 
@@ -77,6 +80,9 @@ class Sandbox:
         self.clock_now: datetime | None = None  # set by a job's "now"; the emulator follows it
         self.endpoints: dict[str, Any] = {}
         self.sandbox_routes: dict[tuple[str, str], Callable[[dict], GatewayResponse]] = {}
+        # Sandbox routes served by path prefix: (prefix, route(method, path, body)).
+        self.prefix_routes: list[tuple[str, Callable[[str, str, bytes], GatewayResponse]]] = []
+        self.customer_accounts: CustomerAccounts | None = None
 
     # -- start / stop -------------------------------------------------------------------
     def start(self, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
@@ -134,6 +140,7 @@ class Sandbox:
             region=REGION,
             sandbox=True,
         )
+        self._start_customer_accounts(product["name"])
         self.endpoints = {
             "api_url": self.api_url,
             "aws_endpoint_url": self.aws_endpoint,
@@ -156,6 +163,8 @@ class Sandbox:
         self.endpoints_file.unlink(missing_ok=True)
         if self._page:
             self._page.stop()
+        if self.customer_accounts:
+            self.customer_accounts.stop()
         if self._http:
             self._http.shutdown()
             self._http.server_close()
@@ -292,6 +301,7 @@ class Sandbox:
                     return
                 body = self.rfile.read(length) if length else b""
                 route = sandbox.sandbox_routes.get((self.command, parts.path))
+                prefixed = next((r for p, r in sandbox.prefix_routes if parts.path.startswith(p)), None)
                 origin = self.headers.get("Origin")
                 if parts.path == COGNITO_PATH:
                     response = sandbox._user_pool_call(
@@ -302,6 +312,8 @@ class Sandbox:
                     response = sandbox.gateway.preflight(parts.path, origin, sandbox.cors_origins)
                 elif route:
                     response = sandbox._sandbox_call(route, body)
+                elif prefixed:
+                    response = prefixed(self.command, parts.path, body)
                 else:
                     try:
                         response = sandbox.gateway.handle(
@@ -337,6 +349,15 @@ class Sandbox:
         self._http.daemon_threads = True
         self.api_url = f"http://127.0.0.1:{self._http.server_address[1]}"
         threading.Thread(target=self._http.serve_forever, name="sandbox-api", daemon=True).start()
+
+    def _start_customer_accounts(self, product: str) -> None:
+        """The buyer's side: releases and customer accounts (sandbox/customer_account.py)."""
+        self.releases = Releases(self, product)
+        self.customer_accounts = CustomerAccounts(
+            self.aws_endpoint, REGION, self.releases.vendor_side(), self.state_dir, self.log
+        )
+        routes = CustomerRoutes(self.customer_accounts, self.releases.publish, self.now)
+        self.prefix_routes.extend(routes.prefixes())
 
     def _render_customer_template(self) -> None:
         kms = self._session.client("kms", endpoint_url=self.aws_endpoint)

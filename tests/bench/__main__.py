@@ -171,7 +171,7 @@ def main() -> int:
     bench_sandbox_start()
     bench_verify()
     bench_imports()
-    for extra in ("tests.bench.staging", "tests.bench.usage", "tests.bench.tokens"):
+    for extra in ("tests.bench.staging", "tests.bench.usage", "tests.bench.tokens", "tests.bench.buyer"):
         try:
             module = __import__(extra, fromlist=["run"])
         except ImportError:
