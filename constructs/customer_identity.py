@@ -61,4 +61,13 @@ class CustomerIdentity(Construct):
             access_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.days(30),
             enable_token_revocation=True,
+            # The ID token carries what the developer API reads: `email` and `email_verified`
+            # (accepting a team invitation needs a verified address). Named explicitly, so the
+            # claim is a fact of the template, not of a default. AWS docs: "UserPoolClientType",
+            # ReadAttributes (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/
+            # APIReference/API_UserPoolClientType.html): without it the client reads email_verified
+            # and the standard attributes.
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email=True, email_verified=True
+            ),
         )

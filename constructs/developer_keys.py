@@ -1,4 +1,5 @@
-"""The developer API: customers create, list and revoke their API keys (Cognito ID token)."""
+"""The developer API: a customer's team creates, lists and revokes its API keys and manages its
+members (Cognito ID token)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.audit_log import AuditLog
 from constructs.key_vault import KeyVault
+from constructs.notices import allow_sending
 from constructs.platform_api import PlatformApi
 from constructs.platform_data import PlatformData
 from constructs.platform_function import PlatformFunction
@@ -21,6 +23,10 @@ ROUTES = [
     ("GET", "/v1/subscription"),
     ("GET", "/v1/usage"),
     ("GET", "/v1/launch"),
+    ("GET", "/v1/team"),
+    ("POST", "/v1/team/invitations"),
+    ("POST", "/v1/team/invitations/{invitation_id}/accept"),
+    ("DELETE", "/v1/team/members/{sub}"),
 ]
 
 
@@ -37,6 +43,7 @@ class DeveloperKeys(Construct):
         environment: dict[str, str],
         layer_version: int,
         contract_pricing: bool,
+        notices_sender: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = PlatformFunction(
@@ -67,6 +74,7 @@ class DeveloperKeys(Construct):
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
             "dynamodb:Query",
+            "dynamodb:ConditionCheckItem",  # accepting an invitation checks the person's own team
             index=True,
         )
         # Marketplace has no resource-level permissions for these; entitlements exist for
@@ -75,6 +83,7 @@ class DeveloperKeys(Construct):
         if contract_pricing:
             marketplace_actions.append("aws-marketplace:GetEntitlements")
         fn.add_to_role_policy(iam.PolicyStatement(actions=marketplace_actions, resources=["*"]))
+        allow_sending(fn, notices_sender)  # team invitations go out through the notices sender
         api.add_routes(fn, ROUTES, developer_auth=True)
 
     def allow_launch_links(self, templates: s3.IBucket, bucket_key: kms.IKey) -> None:

@@ -1,11 +1,12 @@
 """Customer notices: a daily job that emails keys about to expire (30 and 7 days) and
-subscriptions in grace, once each (what was sent is recorded)."""
+subscriptions in grace, once each (what was sent is recorded), to each team's owner and admins."""
 
 from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
 from constructs.key_vault import KeyVault
@@ -46,15 +47,22 @@ class CustomerNotices(Construct):
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
         )
-        stack = Stack.of(self)
-        domain = sender.split("@", 1)[1]
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["ses:SendEmail"],
-                resources=[
-                    stack.format_arn(service="ses", resource="identity", resource_name=sender),
-                    stack.format_arn(service="ses", resource="identity", resource_name=domain),
-                ],
-                conditions={"StringEquals": {"ses:FromAddress": sender}},
-            )
+        data.grant_items(fn, "dynamodb:Query", index=True)  # a team's owner and admins (gsi1)
+        allow_sending(fn, sender)
+
+
+def allow_sending(fn: lambda_.IFunction, sender: str) -> None:
+    """`ses:SendEmail` from the notices sender only (its address or its domain identity): the
+    notices job and the developer API (team invitations) send through it, nobody else."""
+    stack = Stack.of(fn)
+    domain = sender.split("@", 1)[1]
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["ses:SendEmail"],
+            resources=[
+                stack.format_arn(service="ses", resource="identity", resource_name=sender),
+                stack.format_arn(service="ses", resource="identity", resource_name=domain),
+            ],
+            conditions={"StringEquals": {"ses:FromAddress": sender}},
         )
+    )

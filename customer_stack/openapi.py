@@ -41,6 +41,7 @@ from admin.models import SuspendRequest  # noqa: E402
 from keys.models import CreateKeyRequest  # noqa: E402
 from license.models import TokenRequest  # noqa: E402
 from subscriptions.models import RegistrationRequest  # noqa: E402
+from teams.models import INVITABLE_ROLES, ROLES, InvitationRequest  # noqa: E402
 from usage.models import MAX_QUANTITY, MAX_RECORDS, UsageRequest  # noqa: E402
 
 DEFAULT_TEMPLATE = ROOT / "cdk.out" / "VendstackVendorPlatform.template.json"
@@ -113,6 +114,16 @@ ARTIFACT = _obj(
     }
 )
 
+ROLE = {"type": "string", "enum": list(ROLES)}
+INVITATION = _obj(
+    {
+        "invitation_id": {"type": "string", "pattern": "^inv-[a-z2-7]{26}$"},
+        "email": STRING,
+        "role": {"type": "string", "enum": list(INVITABLE_ROLES)},
+        "expires_at": TIMESTAMP,
+    }
+)
+
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _obj({"error": _obj({"code": STRING, "message": STRING})}),
     "Health": _obj({"status": {"const": "ok"}, "product": STRING, "version": STRING}),
@@ -156,6 +167,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                         "expires_at": TIMESTAMP,
                         "status": KEY_STATUS,
                         "last_used_at": NULLABLE_TIMESTAMP,
+                        "created_by": {"type": "string", "description": "email of the member who made it"},
                         "stacks": {
                             "type": "array",
                             "description": "the customer stacks still activated with this key",
@@ -175,6 +187,19 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             }
         }
     ),
+    "Team": _obj(
+        {
+            "team_id": {"type": "string", "description": "the customer id every record is keyed by"},
+            "role": ROLE,
+            "members": {
+                "type": "array",
+                "items": _obj({"sub": STRING, "email": STRING, "role": ROLE, "joined_at": TIMESTAMP}),
+            },
+            "invitations": {"type": "array", "items": INVITATION},
+        }
+    ),
+    "Invitation": INVITATION,
+    "Membership": _obj({"team_id": STRING, "role": ROLE}),
     "Launch": _obj(
         {
             "version": STRING,
@@ -352,6 +377,7 @@ class RouteDoc:
 
 
 _COGNITO_ERRORS = (401,)
+_ROLE_ERRORS = (403,)  # a team member whose role does not allow the action (docs/protocol.md §3.2)
 _SIGNED_ERRORS = (401, 402, 403, 413)
 _IAM_ERRORS = (403,)
 _PERIOD = (
@@ -369,21 +395,50 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         "cognito",
         (201, "CreatedKey"),
         request=CreateKeyRequest,
-        errors=(400, *_COGNITO_ERRORS, 403, 409, 413),
+        errors=(400, *_COGNITO_ERRORS, *_ROLE_ERRORS, 409, 413),
         tags=("developer",),
     ),
     ("GET", "/v1/keys"): RouteDoc(
-        "The caller's API keys, newest first",
+        "The team's API keys, newest first, each with who made it",
         "cognito",
         (200, "KeyList"),
         errors=_COGNITO_ERRORS,
         tags=("developer",),
     ),
     ("DELETE", "/v1/keys/{access_key}"): RouteDoc(
-        "Revoke an API key (?confirm=true when live stacks use it, else 409 naming them)",
+        "Revoke one of the team's API keys (?confirm=true when live stacks use it, else 409 naming them)",
         "cognito",
         (204, None),
-        errors=(400, *_COGNITO_ERRORS, 403, 404, 409),
+        errors=(400, *_COGNITO_ERRORS, *_ROLE_ERRORS, 404, 409),
+        tags=("developer",),
+    ),
+    ("GET", "/v1/team"): RouteDoc(
+        "The caller's team: its id, the caller's role, members and pending invitations",
+        "cognito",
+        (200, "Team"),
+        errors=_COGNITO_ERRORS,
+        tags=("developer",),
+    ),
+    ("POST", "/v1/team/invitations"): RouteDoc(
+        "Invite someone to the team by email (owner, admin); expires in 7 days",
+        "cognito",
+        (201, "Invitation"),
+        request=InvitationRequest,
+        errors=(400, *_COGNITO_ERRORS, *_ROLE_ERRORS, 409, 413, 503),
+        tags=("developer",),
+    ),
+    ("POST", "/v1/team/invitations/{invitation_id}/accept"): RouteDoc(
+        "Accept an invitation (the signed-in invitee, by verified email)",
+        "cognito",
+        (200, "Membership"),
+        errors=(400, *_COGNITO_ERRORS, 404, 409),
+        tags=("developer",),
+    ),
+    ("DELETE", "/v1/team/members/{sub}"): RouteDoc(
+        "Remove a member from the team (owner, admin; never the owner); their access stops at once",
+        "cognito",
+        (204, None),
+        errors=(*_COGNITO_ERRORS, *_ROLE_ERRORS, 404),
         tags=("developer",),
     ),
     ("GET", "/v1/usage"): RouteDoc(
@@ -398,11 +453,11 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         tags=("developer",),
     ),
     ("POST", "/v1/marketplace/registrations"): RouteDoc(
-        "Link an AWS Marketplace subscription to the caller",
+        "Link an AWS Marketplace subscription to the caller's team (owner, admin)",
         "cognito",
         (200, "Registration"),
         request=RegistrationRequest,
-        errors=(400, *_COGNITO_ERRORS, 403, 409, 413),
+        errors=(400, *_COGNITO_ERRORS, *_ROLE_ERRORS, 409, 413),
         tags=("developer",),
     ),
     ("GET", "/v1/launch"): RouteDoc(
@@ -522,7 +577,7 @@ _ERROR_TEXT = {
     400: "Validation error: the message names the field",
     401: "Not authenticated (see docs/protocol.md §1 for the codes)",
     402: "The key owner's subscription does not allow this, or awaits the vendor's approval",
-    403: "Refused: AccountSuspended (the vendor suspended this customer), or API Gateway's IAM check",
+    403: "Refused: Forbidden (the caller's team role does not allow it), AccountSuspended (the vendor suspended this customer), or API Gateway's IAM check",
     404: "No such resource, or it belongs to someone else",
     409: "State conflict",
     413: "Body over 64 KiB",

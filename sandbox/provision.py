@@ -270,6 +270,8 @@ def _create_special(
             "SupportedIdentityProviders",
             "AllowedOAuthFlowsUserPoolClient",
             "EnableTokenRevocation",
+            "ReadAttributes",  # which attributes the ID token carries (email, email_verified)
+            "WriteAttributes",
         ):
             if key in props:
                 args[key] = props[key]

@@ -87,9 +87,15 @@ class VendorPlatformStack(Stack):
             vault=vault,
             audit=audit,
             data=data,
-            environment={**keys_env, **data_env},
+            environment={
+                **keys_env,
+                **data_env,
+                "VS_NOTICES_SENDER": config.notices_sender,
+                "VS_DEVELOPER_PAGE_URL": config.developer_page_url,
+            },
             layer_version=layer,
             contract_pricing=config.contract_pricing,
+            notices_sender=config.notices_sender,
         )
         developer.allow_launch_links(self.artifacts.templates, self.artifacts.bucket_key)
         license_env = {

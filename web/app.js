@@ -10,6 +10,7 @@
 
 const SESSION = "vs.session";
 const REGISTRATION = "vs.registration";
+const INVITATION = "vs.invitation";
 let config = null;
 let products = null;
 
@@ -118,8 +119,8 @@ async function api(method, path, body) {
 }
 
 // -- views ------------------------------------------------------------------------------------------
-const PRIVATE = new Set(["keys", "usage", "subscription", "launch"]);
-const LOADERS = { keys: loadKeys, usage: loadUsage, subscription: loadSubscription, launch: loadLaunch };
+const PRIVATE = new Set(["keys", "usage", "subscription", "launch", "team"]);
+const LOADERS = { keys: loadKeys, usage: loadUsage, subscription: loadSubscription, launch: loadLaunch, team: loadTeam };
 
 function showView(name) {
   const signedIn = Boolean(session());
@@ -156,6 +157,18 @@ function route() {
       registerSubscription();
     } else {
       showView("signin"); // its hint says why: finish the AWS Marketplace subscription
+    }
+    return;
+  }
+  if (hash.startsWith("invitation=")) {
+    // A team invitation link from the email: kept for this tab, taken out of the address bar.
+    const id = decodeURIComponent(hash.slice("invitation=".length));
+    if (/^inv-[a-z2-7]{26}$/.test(id)) sessionStorage.setItem(INVITATION, id);
+    history.replaceState(null, "", location.pathname);
+    if (session()) acceptInvitation();
+    else {
+      showView("signin");
+      say("Sign in (or create an account) with the invited email address to join the team.");
     }
     return;
   }
@@ -254,6 +267,7 @@ async function onSignIn(event) {
   quiet();
   showView("keys");
   if (sessionStorage.getItem(REGISTRATION)) await registerSubscription();
+  if (sessionStorage.getItem(INVITATION)) await acceptInvitation();
 }
 
 async function onSignOut() {
@@ -310,7 +324,7 @@ async function loadKeys() {
   if (!keys.length) {
     const row = body.insertRow();
     const cell = row.insertCell();
-    cell.colSpan = 7;
+    cell.colSpan = 8;
     cell.textContent = "No keys yet.";
     return;
   }
@@ -323,6 +337,7 @@ async function loadKeys() {
     row.insertCell().textContent = key.status;
     row.insertCell().textContent = day(key.expires_at);
     row.insertCell().textContent = day(key.last_used_at);
+    row.insertCell().textContent = key.created_by || "";
     const stacks = key.stacks || [];
     row.insertCell().textContent = stacks.length
       ? stacks.map((s) => `${s.stack_name || s.stack_id} (${s.aws_account_id}, ${s.region})`).join("; ")
@@ -517,6 +532,89 @@ async function loadLaunch() {
   }
 }
 
+// -- team -------------------------------------------------------------------------------------------
+const MANAGERS = new Set(["owner", "admin"]);
+
+async function loadTeam() {
+  const team = await api("GET", "/v1/team");
+  const manager = MANAGERS.has(team.role);
+  $("team-summary").textContent = `Your role: ${team.role}. Keys, usage and the subscription belong to the team.`;
+  const body = $("members-table").tBodies[0];
+  body.replaceChildren();
+  for (const member of team.members) {
+    const row = body.insertRow();
+    row.insertCell().textContent = member.email;
+    row.insertCell().textContent = member.role;
+    row.insertCell().textContent = day(member.joined_at);
+    const actions = row.insertCell();
+    if (manager && member.role !== "owner") {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "danger";
+      button.textContent = "Remove";
+      button.setAttribute("aria-label", `Remove ${member.email} from the team`);
+      button.addEventListener("click", () => removeMember(member));
+      actions.append(button);
+    }
+  }
+  $("invite-form").hidden = !manager;
+  const list = $("invitations-list");
+  list.replaceChildren();
+  for (const invitation of team.invitations) {
+    const item = document.createElement("li");
+    item.textContent = `${invitation.email} as ${invitation.role}, until ${day(invitation.expires_at)}`;
+    list.append(item);
+  }
+  if (!team.invitations.length) {
+    const item = document.createElement("li");
+    item.textContent = "None.";
+    list.append(item);
+  }
+}
+
+async function onInvite(event) {
+  event.preventDefault();
+  const email = $("invite-email").value.trim();
+  if (!email) return complain("Enter the email address to invite.");
+  try {
+    await api("POST", "/v1/team/invitations", { email, role: $("invite-role").value });
+  } catch (error) {
+    return complain(error.message);
+  }
+  $("invite-email").value = "";
+  say(`Invitation emailed to ${email}.`);
+  await loadTeam();
+}
+
+async function removeMember(member) {
+  if (!window.confirm(`Remove ${member.email} from the team? They lose access at once.`)) return;
+  try {
+    await api("DELETE", `/v1/team/members/${encodeURIComponent(member.sub)}`);
+    say(`${member.email} was removed from the team.`);
+  } catch (error) {
+    return complain(error.message);
+  }
+  await loadTeam();
+}
+
+async function acceptInvitation() {
+  const id = sessionStorage.getItem(INVITATION);
+  if (!id) return;
+  sessionStorage.removeItem(INVITATION);
+  try {
+    const joined = await api("POST", `/v1/team/invitations/${encodeURIComponent(id)}/accept`);
+    showView("team");
+    say(`You joined the team as ${joined.role}.`);
+  } catch (error) {
+    showView("keys");
+    complain(
+      error.status === 404
+        ? "This invitation is not for the account you signed in with, or it has expired."
+        : error.message,
+    );
+  }
+}
+
 // -- start ------------------------------------------------------------------------------------------
 async function start() {
   try {
@@ -531,6 +629,7 @@ async function start() {
   $("signin-form").addEventListener("submit", onSignIn);
   $("sign-out").addEventListener("click", onSignOut);
   $("key-form").addEventListener("submit", onCreateKey);
+  $("invite-form").addEventListener("submit", onInvite);
   $("copy-secret").addEventListener("click", onCopySecret);
   $("hide-secret").addEventListener("click", () => {
     clearSecret();

@@ -54,17 +54,25 @@ class CreateKeyRequest(BaseModel):
 
 @dataclass(frozen=True)
 class Caller:
-    """The signed-in customer, as API Gateway's Cognito authorizer vouched for them."""
+    """The signed-in person, as API Gateway's Cognito authorizer vouched for them, and the team
+    they act for (`teams.logic.teams.resolve_caller`). The team is the customer: `customer_id`
+    is the team id, which every record (keys, usage, subscription, audit) is keyed by."""
 
-    customer_id: str
-    email: str
+    customer_id: str  # the team id (== the owner's sub for a team made from a single user)
+    email: str  # the person's verified email
+    sub: str = ""  # the person; "" only where a team of one is built directly (tests, tools)
+    role: str = "owner"
+
+    @property
+    def person(self) -> str:
+        return self.sub or self.customer_id
 
 
 @dataclass(frozen=True)
 class KeyItem:
     access_key: str
-    owner: str
-    owner_email: str
+    owner: str  # the team (customer id)
+    owner_email: str  # who in the team created it: `created_by` on the wire
     label: str | None
     created_at: datetime
     expires_at: datetime
@@ -88,6 +96,7 @@ class KeyItem:
             "expires_at": format_timestamp(self.expires_at),
             "status": self.status_at(now),
             "last_used_at": format_timestamp(self.last_used_at) if self.last_used_at else None,
+            "created_by": self.owner_email,
         }
 
     def revoked(self, when: datetime) -> KeyItem:

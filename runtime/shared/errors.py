@@ -86,6 +86,14 @@ class AccountSuspended(ApiError):
     code = "AccountSuspended"
 
 
+class Forbidden(ApiError):
+    """A member of the caller's own team whose role does not allow the action (never for
+    someone else's resource: that is `NotFound`, so nothing leaks)."""
+
+    status = 403
+    code = "Forbidden"
+
+
 class NotFound(ApiError):
     status = 404
     code = "NotFound"

@@ -41,6 +41,8 @@ PATH_VALUES = {
     "access_key": "VSAKAAAAAAAAAAAAAAAA",
     "activation_id": "act-0000000000000000",
     "team_id": "team-0000",
+    "invitation_id": "inv-aaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "sub": "00000000-0000-4000-8000-000000000000",
 }
 # The sandbox is shared by every e2e test: keep this modest (CI searches more than a local run).
 EXAMPLES_PER_ROUTE = examples(ci=6, local=2)

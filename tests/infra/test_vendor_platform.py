@@ -129,6 +129,8 @@ def test_user_pool_email_sign_up_with_strong_passwords(template: Template):
             "GenerateSecret": False,
             "AllowedOAuthFlows": ["code"],
             "ExplicitAuthFlows": Match.array_with(["ALLOW_USER_SRP_AUTH"]),
+            # accepting a team invitation reads the ID token's email_verified claim
+            "ReadAttributes": Match.array_with(["email", "email_verified"]),
         },
     )
 
@@ -160,8 +162,8 @@ def test_developer_routes_require_cognito_and_public_routes_do_not(template: Tem
             continue
         by_type.setdefault(props["AuthorizationType"], 0)
         by_type[props["AuthorizationType"]] += 1
-    # keys (3), marketplace registration, subscription, usage history, launch link
-    assert by_type.get("COGNITO_USER_POOLS") == 7
+    # keys (3), marketplace registration, subscription, usage history, launch link, team (4)
+    assert by_type.get("COGNITO_USER_POOLS") == 11
     assert by_type.get("NONE", 0) >= 3  # health, product, whoami (signed requests)
 
 

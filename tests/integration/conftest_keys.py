@@ -140,6 +140,7 @@ def reset_caches(*, clients: bool) -> None:
     import license.handlers.api
     import license.handlers.auth
     import shared.aws
+    import teams.handlers.router
     from shared.config import get_config
 
     cached = [
@@ -150,6 +151,8 @@ def reset_caches(*, clients: bool) -> None:
         keys.handlers.api.audit_log,
         license.handlers.auth.verifier,
         license.handlers.api.audit_log,
+        teams.handlers.router.team_store,
+        teams.handlers.router.invitation_mail,
     ]
     if clients:
         cached += [shared.aws.client, audit.log.dynamodb_client]

@@ -90,8 +90,10 @@ def test_list_newest_first_with_status_and_last_used(vault: Vault, monkeypatch: 
         "expires_at",
         "status",
         "last_used_at",
+        "created_by",
         "stacks",
     }
+    assert all(e["created_by"] == EMAIL for e in entries), "each key names who in the team made it"
     assert all(e["stacks"] == [] for e in entries), "no stack has activated with these keys"
     assert entries[1]["last_used_at"] is not None and entries[2]["last_used_at"] is None
 

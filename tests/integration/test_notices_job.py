@@ -267,3 +267,31 @@ def test_missing_sender_configuration_fails_loudly(job: Job, monkeypatch: pytest
     get_config.cache_clear()
     with pytest.raises(RuntimeError, match="VS_NOTICES_SENDER"):
         job.run(datetime.now(UTC))
+
+
+def test_notices_go_to_the_teams_owner_and_admins(job: Job) -> None:
+    """A key made by a developer of a team: its notice goes to the owner and the admins, once."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    from teams.dal.team_store import TeamStore, membership_item
+    from teams.models import Membership
+
+    joined = datetime(2026, 11, 1, tzinfo=UTC)
+    TeamStore(DATA_TABLE).create_team_of_one(Membership(SUB, SUB, "owner", EMAIL, joined))
+    serializer = TypeSerializer()
+    for sub, email, role in (
+        ("a0000000-0000-4000-8000-00000000000a", "admin@example.com", "admin"),
+        (OTHER_SUB, OTHER_EMAIL, "developer"),
+        ("e0000000-0000-4000-8000-00000000000e", "viewer@example.com", "viewer"),
+    ):
+        item = membership_item(Membership(sub, SUB, role, email, joined + timedelta(days=1)))
+        job.vault.ddb.put_item(
+            TableName=DATA_TABLE, Item={k: serializer.serialize(v) for k, v in item.items()}
+        )
+    # made by the developer for the team (the developer API keys it by the team id)
+    job.vault.create_key(sub=SUB, email=OTHER_EMAIL, days=40, label="dev key")
+    key_at = parse(job.vault.key_items()[0]["expires_at"]) - timedelta(days=30) + timedelta(hours=1)
+    assert counts(job.run(key_at)) == (1, 0, 0)
+    assert counts(job.run(key_at)) == (0, 1, 0), "never twice"
+    (mail,) = job.mails()
+    assert mail.destinations["ToAddresses"] == [EMAIL, "admin@example.com"]

@@ -18,6 +18,8 @@ from product.logic.catalog import health_document, product_document
 from shared.config import Dimension, RuntimeConfig
 from subscriptions.logic.status import status_document
 from subscriptions.models import GRACE, Subscription
+from teams.logic.invitations import new_invitation_id
+from teams.models import PENDING, Invitation, Membership
 from usage.models import IngestResult, Rejection
 
 NOW = datetime(2026, 11, 22, 13, 54, tzinfo=UTC)
@@ -72,6 +74,30 @@ def _activation() -> dict:
     }
 
 
+def _invitation() -> Invitation:
+    return Invitation(
+        invitation_id=new_invitation_id(),
+        team_id="sub-1",
+        email="dev@example.com",
+        role="developer",
+        invited_by="a@example.com",
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=7),
+        status=PENDING,
+    )
+
+
+def _team() -> dict:
+    """As `teams.logic.teams.team_document` builds it."""
+    owner = Membership("sub-1", "sub-1", "owner", "a@example.com", NOW)
+    return {
+        "team_id": "sub-1",
+        "role": "owner",
+        "members": [owner.public(), Membership("sub-2", "sub-1", "viewer", "v@example.com", NOW).public()],
+        "invitations": [_invitation().public()],
+    }
+
+
 # One entry of a key's `stacks` as keys.dal.stacks.stacks_by_key builds it.
 STACK_USE = {
     "stack_id": "arn:aws:cloudformation:us-east-1:111122223333:stack/textlens/1b2c3d4e",
@@ -95,6 +121,9 @@ RUNTIME_DOCUMENTS = [
             ]
         },
     ),
+    ("Team", _team),
+    ("Invitation", lambda: _invitation().public()),
+    ("Membership", lambda: {"team_id": "sub-1", "role": "developer"}),
     ("Subscription", lambda: status_document(None, NOW)),
     (
         "Subscription",

@@ -1,7 +1,8 @@
 """Developer API (docs/protocol.md §3): `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{access_key}`.
 
 API Gateway's Cognito authorizer has verified the ID token before this function runs; the
-`identify_caller` middleware turns its claims into a `Caller` for every route (fail closed).
+`identify_caller` middleware turns its claims into a `Caller` (the person, their team and
+their role) for every route (fail closed) and refuses what the role does not allow (403).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from shared.errors import InvalidToken, ValidationError
 from shared.http import json_response, make_resolver, parse_body, raw_body, refuse_body_on_reads
 from shared.timestamps import utcnow
 from subscriptions.handlers import router as subscriptions
+from teams.handlers import router as teams
+from teams.handlers.router import team_store
+from teams.logic.roles import authorize
+from teams.logic.teams import resolve_caller
 from usage.handlers import history as usage_history
 
 logger = make_logger()
@@ -62,8 +67,8 @@ def audit_log() -> AuditLog:
     return AuditLog(config.tables["audit"], retention_days=config.audit_retention_days)
 
 
-def caller_from_event(event: dict) -> Caller:
-    """The customer is the token's `sub`; the authorizer must have passed an ID token."""
+def claims_of(event: dict) -> dict:
+    """The ID token's claims as API Gateway's Cognito authorizer passed them (fail closed)."""
     context = event.get("requestContext") or {}
     claims = (context.get("authorizer") or {}).get("claims") or {}
     sub, email = claims.get("sub"), claims.get("email")
@@ -71,15 +76,24 @@ def caller_from_event(event: dict) -> Caller:
         raise InvalidToken("The ID token is missing or lacks the sub and email claims.")
     if claims.get("token_use", "id") != "id":
         raise InvalidToken("An ID token is required.")
-    return Caller(customer_id=sub, email=email)
+    return claims
+
+
+def caller_from_event(event: dict) -> Caller:
+    """The person (`sub`), the team they act for and their role in it: one consistent read of
+    their membership per request, so a removal takes effect on their very next call."""
+    claims = claims_of(event)
+    return resolve_caller(team_store(), claims["sub"], claims["email"])
 
 
 def identify_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    caller = caller_from_event(app.current_event.raw_event)
+    event = app.current_event
+    caller = caller_from_event(event.raw_event)
     record = current_audit(app)
     if record is not None:
-        record.customer_id = caller.customer_id
-    app.append_context(caller=caller)
+        record.customer_id = caller.customer_id  # the team: audit records belong to it
+    authorize(caller.role, event.http_method, event.resource)
+    app.append_context(caller=caller, claims=claims_of(event.raw_event))
     return next_middleware(app)
 
 
@@ -105,6 +119,7 @@ app.use(middlewares=[identify_caller, refuse_suspended_writes, refuse_body_on_re
 app.include_router(subscriptions.router)  # POST /v1/marketplace/registrations, GET /v1/subscription
 app.include_router(usage_history.router)  # GET /v1/usage
 app.include_router(launch_link.router)  # GET /v1/launch
+app.include_router(teams.router)  # GET /v1/team, invitations, members
 
 
 def _caller() -> Caller:

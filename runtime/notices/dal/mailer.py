@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,12 +27,13 @@ class Mailer:
     def _client(self) -> Any:
         return self._ses or client("sesv2")
 
-    def send(self, to: str, subject: str, text: str) -> str:
-        """Send a plain-text email; returns SES's message id."""
+    def send(self, to: str | Sequence[str], subject: str, text: str) -> str:
+        """Send one plain-text email to one or more addresses; returns SES's message id."""
+        addresses = [to] if isinstance(to, str) else list(to)
         try:
             answer = self._client.send_email(
                 FromEmailAddress=self._sender,
-                Destination={"ToAddresses": [to]},
+                Destination={"ToAddresses": addresses},
                 Content={
                     "Simple": {
                         "Subject": {"Data": subject, "Charset": "UTF-8"},

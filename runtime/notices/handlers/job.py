@@ -20,6 +20,7 @@ from notices.logic.notices import Sources, run_notices
 from shared.config import get_config
 from shared.timestamps import parse_timestamp, utcnow
 from subscriptions.dal.store import SubscriptionStore
+from teams.dal.team_store import TeamStore
 
 logger = make_logger()
 tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
@@ -46,6 +47,7 @@ def sources() -> Sources:
         subscriptions=SubscriptionStore(config.tables["data"]),
         records=NoticeStore(config.tables["data"]),
         mailer=Mailer(config.notices_sender),
+        teams=TeamStore(config.tables["data"]),
     )
 
 

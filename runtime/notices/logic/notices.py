@@ -5,6 +5,11 @@ expires, and its 7-day notice on the first run at or after 7 days before. When a
 key already inside 7 days, only the 7-day notice is sent (the 30-day one would be stale news).
 A subscription in grace gets one notice per grace period. Emails name the access key, never
 the secret, and never anything of another customer.
+
+The customer is a team: each notice goes to the team's owner and admins, in one email (one
+"never twice" record). A team that was never looked at as a team (a single-user customer from
+before teams, see `teams.logic.teams`) has no member items; its notice goes to the address its
+own record carries, which for such a customer is that person.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from shared.errors import ServiceError
 from shared.timestamps import format_timestamp
 from subscriptions.dal.store import SubscriptionStore
 from subscriptions.models import GRACE, Subscription
+from teams.dal.team_store import TeamStore
 
 logger = Logger(child=True)
 
@@ -34,7 +40,7 @@ RECORD_KEPT_AFTER = timedelta(days=90)
 class Notice:
     customer_id: str
     subject_key: str  # unique per customer and subject: the "never twice" key
-    to: str
+    to: str  # the address on the record: used when the team has no member items
     subject: str
     text: str
     record_until: datetime  # the record outlives the reason for the notice
@@ -70,6 +76,7 @@ class Sources:
     subscriptions: SubscriptionStore
     records: NoticeStore
     mailer: Mailer
+    teams: TeamStore | None = None
 
 
 def threshold_for(expires_at: datetime, now: datetime) -> int | None:
@@ -145,16 +152,41 @@ def due_notices(sources: Sources, now: datetime, product: str, page_url: str) ->
     return due
 
 
-def send_once(sources: Sources, notice: Notice, *, run_id: str, now: datetime) -> str:
+MANAGERS = ("owner", "admin")
+MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message
+
+
+def recipients(sources: Sources, notice: Notice, cache: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The team's owner and admins (looked up once per team and run); the record's own address
+    when the team has no member items."""
+    team = notice.customer_id
+    if team not in cache:
+        found: list[str] = []
+        if sources.teams is not None:
+            members = sources.teams.team_view(team).members
+            found = [m.email for m in members if m.role in MANAGERS and m.email]
+        cache[team] = tuple(dict.fromkeys(found))[:MAX_RECIPIENTS] or ((notice.to,) if notice.to else ())
+    return cache[team]
+
+
+def send_once(
+    sources: Sources,
+    notice: Notice,
+    *,
+    run_id: str,
+    now: datetime,
+    cache: dict[str, tuple[str, ...]] | None = None,
+) -> str:
     """'sent', 'skipped' (already sent, or another run has it) or 'failed' (retried next run)."""
-    if not notice.to:
+    to = recipients(sources, notice, {} if cache is None else cache)
+    if not to:
         return "failed"
     if not sources.records.claim(
         notice.customer_id, notice.subject_key, run_id=run_id, now=now, expires=notice.record_until
     ):
         return "skipped"
     try:
-        message_id = sources.mailer.send(notice.to, notice.subject, notice.text)
+        message_id = sources.mailer.send(to, notice.subject, notice.text)
     except MailError as exc:
         sources.records.release(notice.customer_id, notice.subject_key, run_id=run_id)
         logger.warning(
@@ -172,9 +204,10 @@ def send_once(sources: Sources, notice: Notice, *, run_id: str, now: datetime) -
 def run_notices(sources: Sources, now: datetime, *, product: str, page_url: str = "") -> dict:
     run_id = str(uuid.uuid4())
     summary = Summary(now=now)
+    cache: dict[str, tuple[str, ...]] = {}
     for kind, notice in due_notices(sources, now, product, page_url):
         try:
-            outcome = send_once(sources, notice, run_id=run_id, now=now)
+            outcome = send_once(sources, notice, run_id=run_id, now=now, cache=cache)
         except ServiceError:  # the record store failed: this notice is retried by the next run
             logger.warning("notice record unavailable", extra={"customer_id": notice.customer_id})
             outcome = "failed"
