@@ -577,7 +577,10 @@ _ERROR_TEXT = {
     400: "Validation error: the message names the field",
     401: "Not authenticated (see docs/protocol.md §1 for the codes)",
     402: "The key owner's subscription does not allow this, or awaits the vendor's approval",
-    403: "Refused: Forbidden (the caller's team role does not allow it), AccountSuspended (the vendor suspended this customer), or API Gateway's IAM check",
+    403: (
+        "Refused: Forbidden (the caller's team role does not allow it), AccountSuspended"
+        " (the vendor suspended this customer), or API Gateway's IAM check"
+    ),
     404: "No such resource, or it belongs to someone else",
     409: "State conflict",
     413: "Body over 64 KiB",
