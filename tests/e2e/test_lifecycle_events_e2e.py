@@ -44,7 +44,10 @@ def test_each_transition_is_one_event_with_a_stable_id(sandbox, api):
         == 200
     )
     assert admin_call(sandbox, api, "POST", f"/v1/admin/customers/{who['team_id']}/resume")[0] == 200
-    status, _, _ = api.call("DELETE", f"/v1/keys/{who['key']['access_key']}", headers=who["bearer"])
+    # The key is used by a live stack (its activation above): revoking it needs the confirmation.
+    path = f"/v1/keys/{who['key']['access_key']}"
+    assert api.call("DELETE", path, headers=who["bearer"])[0] == 409
+    status, _, _ = api.call("DELETE", f"{path}?confirm=true", headers=who["bearer"])
     assert status == 204
 
     events = events_of(api, who["team_id"])
