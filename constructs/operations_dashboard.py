@@ -11,9 +11,9 @@ Widgets (every metric summed, or averaged for latency, per hour):
 - usage ingested (`UsageRecordsAccepted`) and usage metered (`MeteringRecordsMetered`);
 - metering failures and flagged records (`MeteringRecordFailed`, `MeteringSdkRefused`,
   `MeteringExpired`, `MeteringCustomerNotSubscribed`, `MeteringDuplicateRecord`);
-- dead-letter queue depths (`ApproximateNumberOfMessagesVisible`, maximum per hour).
-
-Silent stacks are not on it: no metric of them exists yet (see the README, "Operations").
+- dead-letter queue depths (`ApproximateNumberOfMessagesVisible`, maximum per hour);
+- silent stacks (`Vendstack/SilentActivations`, activations service, maximum per hour): active
+  customer stacks that reported no usage for `silent_usage.after_hours` (constructs/silent_usage.py).
 """
 
 from __future__ import annotations
@@ -116,5 +116,18 @@ class OperationsDashboard(Construct):
                     )
                     for queue in dead_letter_queues
                 ],
-            )
+            ),
+            graph(
+                "Silent stacks: active, no usage for silent_usage.after_hours (max per hour)",
+                [
+                    cloudwatch.Metric(
+                        namespace=NAMESPACE,
+                        metric_name="SilentActivations",
+                        dimensions_map={"service": "activations"},
+                        statistic="Maximum",
+                        period=HOUR,
+                        label="silent stacks",
+                    )
+                ],
+            ),
         )

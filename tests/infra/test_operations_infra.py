@@ -54,6 +54,7 @@ def test_the_dashboard_shows_every_route_per_hour(vendor_template: dict) -> None
         "Usage records ingested and metered (per hour)",
         "Metering failures and flagged records (per hour)",
         "Dead-letter queue depths (max per hour)",
+        "Silent stacks: active, no usage for silent_usage.after_hours (max per hour)",
     ):
         assert wanted in titles, wanted
     assert all(w["properties"]["period"] == 3600 for w in widgets)
@@ -62,7 +63,13 @@ def test_the_dashboard_shows_every_route_per_hour(vendor_template: dict) -> None
         (m[m.index("Method") + 1], m[m.index("Resource") + 1]) for m in requests["properties"]["metrics"]
     }
     assert plotted == _routes(vendor_template)
-    for metric in ("MeteringRecordsMetered", "UsageRecordsAccepted", "MeteringRecordFailed", "Activations"):
+    for metric in (
+        "MeteringRecordsMetered",
+        "UsageRecordsAccepted",
+        "MeteringRecordFailed",
+        "Activations",
+        "SilentActivations",
+    ):
         assert metric in text
 
 
