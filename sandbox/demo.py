@@ -122,6 +122,13 @@ def buyer_signs_up(story: Story) -> None:
 def quick_launch_prepared(story: Story) -> None:
     """AWS Marketplace Quick Launch: the agreement event, the vendor's Quick Launch job, and what
     Quick Launch would fill into the template (references to secrets, never a key's value)."""
+    # The agreement event is dated before the cancellation the story sends later (which is dated
+    # so that the grace period ends seconds from now): an event older than the last applied one
+    # never changes a subscription, as with AWS's own out-of-order deliveries.
+    grace_days = int(story.sandbox._product()["grace_days"])
+    created_at = datetime.now(UTC) - timedelta(days=grace_days, minutes=10)
+    status, answer = story.call("POST", "/_sandbox/jobs/notices", {"now": iso(created_at)})
+    story.expect(status, 200, answer, "setting the clock")
     event = {"type": "purchase-agreement-created", "aws_account_id": ACCOUNT}
     status, answer = story.call("POST", "/_sandbox/marketplace/events", event)
     story.expect(status, 200, answer, "delivering the agreement event")
@@ -251,7 +258,13 @@ def buyer_cancels(story: Story) -> None:
     story.line(
         "vendor",
         "bills the final usage",
-        f"served {status}, {summary['accepted']} reported, {_billed(records)}",
+        f"served {status}, {summary['accepted']} reported, {_billed(records)}"
+        + (
+            f" ({summary['rejected']} refused as HourClosed: the story runs inside one real hour, "
+            "which the metering step above already billed)"
+            if summary.get("rejected")
+            else ""
+        ),
     )
     until = datetime.fromisoformat(str(story.facts["grace_until"]).replace("Z", "+00:00"))
     time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds() + 1))
