@@ -138,9 +138,33 @@ def quick_launch_prepared(story: Story) -> None:
     status, filled = story.call("POST", "/_sandbox/marketplace/quick-launch", {"aws_account_id": ACCOUNT})
     filled = story.expect(status, (200, 404), filled, "reading the Quick Launch parameters")
     names = sorted((filled or {}).get("parameters", {}) if status == 200 else [])
+    story.facts["quick_launch"] = (filled or {}).get("parameters", {}) if status == 200 else {}
     story.line(
         "vendor", "prepares Quick Launch", f"parameters {', '.join(names) or 'none'} (secret references)"
     )
+
+
+def buyer_quick_launches(story: Story) -> None:
+    """Quick Launch: a stack launched with only what Quick Launch fills in (a reference to the
+    deployment key's secret in the buyer's account): no key created by hand, none pasted. It is
+    deleted again so the rest of the story runs as before."""
+    parameters = story.facts.get("quick_launch") or {}
+    if not parameters:
+        raise DemoFailed("Quick Launch: the vendor delivered no deployment parameter")
+    began = time.monotonic()
+    body = {"aws_account_id": ACCOUNT, "parameters": parameters}
+    status, stack = story.call("POST", "/_sandbox/customer/stacks", body)
+    stack = story.expect(status, 201, stack, "launching through Quick Launch")
+    if stack["status"] != "CREATE_COMPLETE":
+        raise DemoFailed(f"launching through Quick Launch: {stack['status']}: {stack['reason']}")
+    story.line(
+        "buyer",
+        "Quick Launch: launches, no key pasted",
+        f"{stack['stack_name']} {stack['status']} in {time.monotonic() - began:.1f} s "
+        f"(parameters: {', '.join(sorted(parameters))})",
+    )
+    status, answer = story.call("DELETE", f"/_sandbox/customer/stacks/{stack['stack_name']}")
+    story.expect(status, 200, answer, "deleting the Quick Launch stack")
 
 
 def buyer_creates_key(story: Story) -> None:
@@ -292,6 +316,7 @@ STEPS: list[Callable[[Story], None]] = [
     buyer_subscribes,
     buyer_signs_up,
     quick_launch_prepared,
+    buyer_quick_launches,
     buyer_creates_key,
     buyer_launches,
     solution_serves,
