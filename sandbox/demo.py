@@ -283,12 +283,7 @@ def buyer_cancels(story: Story) -> None:
         "vendor",
         "bills the final usage",
         f"served {status}, {summary['accepted']} reported, {_billed(records)}"
-        + (
-            f" ({summary['rejected']} refused as HourClosed: the story runs inside one real hour, "
-            "which the metering step above already billed)"
-            if summary.get("rejected")
-            else ""
-        ),
+        + (f" ({summary['rejected']} refused)" if summary.get("rejected") else ""),
     )
     until = datetime.fromisoformat(str(story.facts["grace_until"]).replace("Z", "+00:00"))
     time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds() + 1))

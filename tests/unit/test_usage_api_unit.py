@@ -209,9 +209,27 @@ def test_records_for_a_sealed_hour_move_to_the_current_hour() -> None:
     assert store.attempts[-1] == [("old", "2026-11-22T13:00:00Z"), ("new", "2026-11-22T13:00:00Z")]
 
 
-def test_when_even_the_current_hour_is_sealed_the_record_is_rejected() -> None:
-    sealed = {("2026-11-22T13:00:00Z", "requests")}
+def test_when_the_current_hour_is_sealed_the_record_moves_to_the_next_hour() -> None:
+    """The job's clock ran ahead (skew at the hour boundary, or a sandbox run dated ahead)."""
+    sealed = {("2026-11-22T13:00:00Z", "requests"), ("2026-11-22T10:00:00Z", "requests")}
     store = FakeStore([lambda entries: CommitOutcome(sealed=sealed)])
+    result, _ = run(
+        store,
+        raw(id="a"),
+        raw(id="old", timestamp="2026-11-22T10:30:00Z"),
+        raw(id="c", dimension="characters"),
+    )
+    assert result.accepted == 3 and result.rejected == []
+    assert store.attempts[-1] == [
+        ("a", "2026-11-22T14:00:00Z"),
+        ("old", "2026-11-22T13:00:00Z"),
+        ("c", "2026-11-22T13:00:00Z"),
+    ]
+
+
+def test_when_the_next_hour_is_sealed_too_the_record_is_rejected() -> None:
+    sealed = {("2026-11-22T13:00:00Z", "requests"), ("2026-11-22T14:00:00Z", "requests")}
+    store = FakeStore([lambda entries: CommitOutcome(sealed=sealed)] * 3)
     result, _ = run(store, raw(id="a"), raw(id="b", dimension="characters"))
     assert result.accepted == 1 and [(r.id, r.code) for r in result.rejected] == [("a", "HourClosed")]
 

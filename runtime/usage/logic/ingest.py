@@ -9,7 +9,12 @@ is committed again.
 
 A record whose hour was already sent to Marketplace (possible only for an unsubscribing
 customer, metered early, or at month end) is added to the current hour instead, so it is still
-billed; if even the current hour is sealed, it is rejected as `HourClosed`.
+billed. The metering job seals an hour only once it has ended by the job's own clock, so the
+current hour can be sealed only when that clock runs ahead of this function's: seconds of skew
+at an hour boundary on AWS, or a metering run dated ahead in the sandbox. Such a record is
+counted in the next hour, which the job sends only after it has ended (so Marketplace never
+gets a timestamp in the future: "BatchMeterUsage", AWS Marketplace Metering Service API
+reference). If that hour is sealed too, the record is rejected as `HourClosed`.
 
 An hourly aggregate is metered as one BatchMeterUsage record, whose quantity cannot pass
 MAX_QUANTITY; an hour that went past it could not be billed at all. So a record that would take
@@ -81,10 +86,11 @@ def ingest(
     valid, repeats, rejected = validate(request, config, now)
     result = IngestResult(duplicates=repeats, rejected=rejected)
     current = hour_key(now)
+    following = hour_key(now + timedelta(hours=1))
     entries = [Entry(record, record.hour) for record in valid]
     totals: dict[tuple[str, str], int] = {}  # stored hourly totals as last learnt (unknown: 0)
     for chunk in chunk_entries(entries):
-        _commit(store, customer_id, attribution, chunk, current, now, result, totals, sleep)
+        _commit(store, customer_id, attribution, chunk, (current, following), now, result, totals, sleep)
     return result
 
 
@@ -111,12 +117,23 @@ def fit_hours(chunk: list[Entry], totals: dict[tuple[str, str], int], result: In
     return kept
 
 
+def _later_hour(billed_hour: str, open_hours: tuple[str, str]) -> str | None:
+    """Where a record of a sealed hour is counted instead: the current hour, or the next one
+    when the current hour itself is sealed; None when there is no later hour to take it."""
+    current, following = open_hours
+    if billed_hour < current:
+        return current
+    if billed_hour == current:
+        return following
+    return None
+
+
 def _commit(
     store: UsageStore,
     customer_id: str,
     attribution: Attribution,
     chunk: list[Entry],
-    current_hour: str,
+    open_hours: tuple[str, str],
     now: datetime,
     result: IngestResult,
     totals: dict[tuple[str, str], int],
@@ -140,10 +157,11 @@ def _commit(
         if outcome.sealed:
             moved: list[Entry] = []
             for entry in chunk:
+                later = _later_hour(entry.billed_hour, open_hours)
                 if (entry.billed_hour, entry.record.dimension) not in outcome.sealed:
                     moved.append(entry)
-                elif entry.billed_hour != current_hour:
-                    moved.append(replace(entry, billed_hour=current_hour))
+                elif later is not None:
+                    moved.append(replace(entry, billed_hour=later))
                 else:
                     result.rejected.append(
                         Rejection(
