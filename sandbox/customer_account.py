@@ -59,7 +59,8 @@ from sandbox.cfn_template import (
 )
 from sandbox.customer_api import SolutionApi
 from sandbox.customer_resources import PROVIDERS, ResourceContext, ResourceFailed
-from sandbox.gateway import ApiGateway, routes_from_template
+from sandbox.gateway import ApiGateway, function_of, gateway_responses, routes_from_template
+from sandbox.lambda_authorizer import LambdaAuthorizer
 from sandbox.triggers import scheduled_event
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
 
@@ -267,7 +268,14 @@ class CustomerAccounts:
         return Evaluator(template, parameters, pseudo, ref, get_att)
 
     def _resolve(self, stack: Stack, evaluator: Evaluator, logical: str, template: dict) -> dict:
+        """The resource's properties, evaluated. Secure dynamic references are resolved except
+        in a custom resource, which gets them as the literal text, as CloudFormation sends it
+        (AWS docs: "Get values stored in other services using dynamic references": dynamic
+        references for secure values are not supported in custom resources)."""
         props = evaluator.evaluate(template["Resources"][logical].get("Properties", {}))
+        kind = str(template["Resources"][logical].get("Type", ""))
+        if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+            return props
         sm = self.client(stack.account_id, "secretsmanager")
 
         def secret_value(secret_id: str) -> str:
@@ -613,16 +621,18 @@ class CustomerAccounts:
 
     # -- outputs and the solution API ---------------------------------------------------------
     def _serve_api(self, stack: Stack) -> None:
+        """Serves the stack's RestApi (after a create, and again after an update, which may switch
+        a method between IAM authorization and the Lambda authorizer)."""
         apis = [r for r in stack.resources.values() if r.type == "AWS::ApiGateway::RestApi"]
-        if not apis or stack.api is not None:
+        if not apis:
             return
         stage = next(
             (r.physical for r in stack.resources.values() if r.type == "AWS::ApiGateway::Stage"), "prod"
         )
-        routes = routes_from_template(
-            {"Resources": {k: v for k, v in stack.template["Resources"].items() if k in stack.resources}}
-        )
-        gateway = ApiGateway(routes, stack.workers, None, {}, stage)  # type: ignore[arg-type]
+        gateway = self._gateway(stack, stage, apis[0].physical)
+        if stack.api is not None:
+            stack.api.gateway = gateway
+            return
 
         def iam() -> bool:
             methods = [r for r in stack.resources.values() if r.type == "AWS::ApiGateway::Method"]
@@ -630,6 +640,67 @@ class CustomerAccounts:
 
         stack.api = SolutionApi(gateway, stage, iam, self.secret_for, self.region, self.log)
         stack.api.start()
+
+    def _gateway(self, stack: Stack, stage: str, api_id: str) -> ApiGateway:
+        """The API as the stack's resolved properties define it: routes from the template, with
+        each method's resolved authorization; Lambda authorizers; gateway responses."""
+        by_physical = {r.physical: r.logical for r in stack.resources.values()}
+        resources: dict[str, dict] = {}
+        for logical, raw in stack.template["Resources"].items():
+            resource = stack.resources.get(logical)
+            if resource is None:
+                continue
+            if resource.type == "AWS::ApiGateway::Method":
+                authorization = resource.props.get("AuthorizationType", "NONE")
+                props = {
+                    **raw["Properties"],
+                    # AWS_IAM is checked by SolutionApi (SigV4 with the stack's credentials)
+                    # before the gateway, which itself runs only the Lambda authorizer.
+                    "AuthorizationType": "NONE" if authorization == "AWS_IAM" else authorization,
+                }
+                props.pop("AuthorizerId", None)
+                if resource.props.get("AuthorizerId") in by_physical:
+                    props["AuthorizerId"] = {"Ref": by_physical[resource.props["AuthorizerId"]]}
+                raw = {**raw, "Properties": props}
+            resources[logical] = raw
+        functions = {r.logical for r in stack.resources.values() if r.type == "AWS::Lambda::Function"}
+        authorizers: dict[str, LambdaAuthorizer] = {}
+        for resource in stack.resources.values():
+            if resource.type != "AWS::ApiGateway::Authorizer" or resource.props.get("Type") != "REQUEST":
+                continue
+            function = function_of(
+                stack.template["Resources"][resource.logical]["Properties"]["AuthorizerUri"], functions
+            )
+
+            def invoke(event: dict, function: str | None = function) -> Any:
+                worker = stack.workers.get(function or "")
+                if worker is None:
+                    raise FunctionError("the authorizer's function does not exist")
+                return worker.invoke(event)
+
+            sources = [
+                s.strip() for s in str(resource.props.get("IdentitySource", "")).split(",") if s.strip()
+            ]
+            ttl = int(resource.props.get("AuthorizerResultTtlInSeconds", 300))
+            authorizers[resource.logical] = LambdaAuthorizer(invoke, sources, ttl)
+        responses = gateway_responses(
+            {
+                "Resources": {
+                    r.logical: {"Type": r.type, "Properties": r.props}
+                    for r in stack.resources.values()
+                    if r.type == "AWS::ApiGateway::GatewayResponse"
+                }
+            }
+        )
+        return ApiGateway(
+            routes_from_template({"Resources": resources}),
+            stack.workers,
+            None,  # type: ignore[arg-type]
+            responses,
+            stage,
+            authorizers=authorizers,
+            api_identity=(api_id, stack.account_id, self.region),
+        )
 
     def _outputs(self, stack: Stack, evaluator: Evaluator) -> dict[str, str]:
         out = {}

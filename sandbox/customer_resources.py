@@ -491,8 +491,8 @@ PROVIDERS: dict[str, Provider] = {
     ),
     "AWS::ApiGateway::Stage": Recorded(ref=lambda ctx, logical, props: str(props.get("StageName", "prod"))),
     "AWS::Lambda::Permission": Recorded(),
-    # The license authorizer (ApiAuthorization NONE) and gateway responses: recorded; the sandbox's
-    # solution API enforces IAM authorization only (README, "Not built, and known limits").
+    # The license authorizer (ApiAuthorization NONE) and gateway responses: recorded here; the
+    # sandbox's solution API runs them (sandbox/lambda_authorizer.py, sandbox/gateway.py).
     "AWS::ApiGateway::Authorizer": Recorded(
         ref=lambda ctx, logical, props: secrets.token_hex(3),
         attributes=lambda ctx, physical, props: {"AuthorizerId": physical},

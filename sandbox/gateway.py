@@ -32,6 +32,7 @@ from typing import Any
 import jwt
 
 from sandbox.iam_auth import DENIED, AuthFailure, IamGate, Principal
+from sandbox.lambda_authorizer import DEFAULTS, AuthorizerRequest, Decision, LambdaAuthorizer, render
 from sandbox.workers import FunctionError, FunctionWorker
 
 
@@ -43,6 +44,7 @@ class Route:
     function: str  # logical id of the integrated function
     authorizer_pool: str | None  # logical id of the user pool, for COGNITO_USER_POOLS methods
     iam: bool = False  # AuthorizationType AWS_IAM: SigV4-signed by an IAM identity
+    authorizer: str | None = None  # AuthorizationType CUSTOM: logical id of the Lambda authorizer
 
 
 @dataclass(frozen=True)
@@ -74,17 +76,17 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{out or '/'}$")
 
 
-def _function_in(node: Any, functions: set[str]) -> str | None:
+def function_of(node: Any, functions: set[str]) -> str | None:
     if isinstance(node, dict):
         if "Fn::GetAtt" in node and node["Fn::GetAtt"][0] in functions:
             return node["Fn::GetAtt"][0]
         for value in node.values():
-            found = _function_in(value, functions)
+            found = function_of(value, functions)
             if found:
                 return found
     if isinstance(node, list):
         for value in node:
-            found = _function_in(value, functions)
+            found = function_of(value, functions)
             if found:
                 return found
     return None
@@ -112,19 +114,20 @@ def routes_from_template(template: dict) -> list[Route]:
         integration = props.get("Integration", {})
         if integration.get("Type") != "AWS_PROXY":
             continue  # CORS preflight mocks
-        function = _function_in(integration.get("Uri"), functions)
+        function = function_of(integration.get("Uri"), functions)
         if function is None:
             continue
         path = path_of(props["ResourceId"]) or "/"
         pool = None
         if props.get("AuthorizationType") == "COGNITO_USER_POOLS":
             authorizer = resources[props["AuthorizerId"]["Ref"]]["Properties"]
-            pool = _function_in(
+            pool = function_of(
                 authorizer["ProviderARNs"],
                 {k for k, v in resources.items() if v["Type"] == "AWS::Cognito::UserPool"},
             )
         iam = props.get("AuthorizationType") == "AWS_IAM"
-        routes.append(Route(props["HttpMethod"], path, _path_pattern(path), function, pool, iam))
+        custom = props["AuthorizerId"]["Ref"] if props.get("AuthorizationType") == "CUSTOM" else None
+        routes.append(Route(props["HttpMethod"], path, _path_pattern(path), function, pool, iam, custom))
     # Literal segments win over parameters, as in API Gateway.
     routes.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
     return routes
@@ -251,8 +254,12 @@ class ApiGateway:
         preflight: dict[str, str] | None = None,
         binary_types: tuple[str, ...] = (),
         iam: IamGate | None = None,
+        authorizers: dict[str, LambdaAuthorizer] | None = None,
+        api_identity: tuple[str, str, str] = ("sandbox", "123456789012", "us-east-1"),
     ) -> None:
         self.iam = iam
+        self.authorizers = authorizers or {}
+        self.api_identity = api_identity  # (api id, account id, region), for method ARNs
         self.preflight_headers = preflight or {}
         self.routes = routes
         self.workers = workers
@@ -310,7 +317,15 @@ class ApiGateway:
             claims = self.verifier.claims(route.authorizer_pool, auth)
             if claims is None:
                 return self._gateway_error("UNAUTHORIZED", 401, "Unauthorized")
+        context = None
+        if route.authorizer:
+            decision = self._authorize(route, params, request)
+            if decision.refusal:
+                return self._refusal(decision)
+            context = decision.context
         event = self._event(route, params, request, claims)
+        if context is not None:
+            event["requestContext"]["authorizer"] = context
         if principal is not None:
             event["requestContext"]["identity"].update(
                 {
@@ -334,6 +349,40 @@ class ApiGateway:
         if result.get("isBase64Encoded"):
             text = base64.b64decode(text).decode("utf-8", "replace")
         return GatewayResponse(int(result["statusCode"]), text, out_headers)
+
+    def _authorize(self, route: Route, params: dict, request: HttpRequest) -> Decision:
+        authorizer = self.authorizers.get(route.authorizer or "")
+        if authorizer is None:
+            return Decision("AUTHORIZER_CONFIGURATION_ERROR", message="no such authorizer")
+        api_id, account_id, region = self.api_identity
+        return authorizer.authorize(
+            AuthorizerRequest(
+                request.method,
+                request.path,
+                route.path,
+                request.query,
+                request.headers,
+                params,
+                self.stage,
+                api_id,
+                account_id,
+                region,
+                request.source_ip,
+            )
+        )
+
+    def _refusal(self, decision: Decision) -> GatewayResponse:
+        """The gateway response for an authorizer's refusal, its template's `$context` filled in."""
+        kind = decision.refusal or ""
+        if kind in self.responses:
+            response = self.responses[kind]
+            return GatewayResponse(
+                response.status,
+                render(response.body, decision.context, decision.message),
+                dict(response.headers),
+            )
+        status, message = DEFAULTS[kind]
+        return GatewayResponse(status, json.dumps({"message": message}), {})
 
     def _event(self, route: Route, params: dict, request: HttpRequest, claims: dict | None) -> dict:
         method, path, headers, body = request.method, request.path, request.headers, request.body

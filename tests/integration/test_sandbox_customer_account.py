@@ -60,6 +60,13 @@ def template(record: Path, **props: str) -> dict:
                 "Type": "AWS::SecretsManager::Secret",
                 "Properties": {"SecretString": {"Fn::Sub": '{"token":"${Token}"}'}},
             },
+            "Copy": {
+                "Type": "AWS::SecretsManager::Secret",
+                "Properties": {
+                    "Name": {"Fn::Sub": "copy-${AWS::StackName}"},
+                    "SecretString": {"Fn::Sub": "{{resolve:secretsmanager:${Secret}:SecretString:token}}"},
+                },
+            },
             "Role": {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
@@ -150,7 +157,11 @@ def test_create_update_replacement_and_delete(world):
     accounts = world["accounts"]
     stack = accounts.launch(ACCOUNT, {}, "cr-ok")
     assert stack.status == "CREATE_COMPLETE", stack.reason
-    assert stack.outputs == {"Echo": "s3cr3t-token-value"}  # the dynamic reference, resolved
+    # A secure dynamic reference reaches a custom resource as literal text, as CloudFormation
+    # sends it; in any other resource it is resolved.
+    assert stack.outputs["Echo"].startswith("{{resolve:secretsmanager:arn:aws:secretsmanager:")
+    copy = accounts.client(ACCOUNT, "secretsmanager").get_secret_value(SecretId="copy-cr-ok")
+    assert copy["SecretString"] == "s3cr3t-token-value"
     create = requests_of(world)[-1]
     assert create["RequestType"] == "Create" and "PhysicalResourceId" not in create
     assert create["StackId"] == stack.stack_id and create["ResourceType"] == "Custom::Thing"
