@@ -292,26 +292,10 @@ class ApiGateway:
         return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
 
     def _invoke(self, route: Route, params: dict, request: HttpRequest) -> GatewayResponse:
+        principal = self._iam_caller(route, request)
+        if isinstance(principal, GatewayResponse):
+            return principal
         claims = None
-        principal: Principal | None = None
-        if route.iam:
-            if self.iam is None:
-                return self._gateway_error(
-                    *_as_error(("MISSING_AUTHENTICATION_TOKEN", "No IAM in this sandbox"))
-                )
-            try:
-                principal = self.iam.caller(
-                    request.method, request.path, request.query, request.headers, request.body
-                )
-            except AuthFailure as failure:
-                return self._gateway_error(*_as_error(failure.kind))
-        if self.iam is not None and not self.iam.policy.allows(
-            self.stage,
-            route.method,
-            request.path,
-            principal and principal.principal_arn,
-        ):
-            return self._gateway_error(*_as_error(DENIED))
         if route.authorizer_pool:
             auth = next((v for k, v in request.headers.items() if k.lower() == "authorization"), None)
             claims = self.verifier.claims(route.authorizer_pool, auth)
@@ -336,8 +320,37 @@ class ApiGateway:
                     "userArn": principal.caller_arn,
                 }
             )
+        return self._call(route.function, event)
+
+    def _iam_caller(self, route: Route, request: HttpRequest) -> Principal | GatewayResponse | None:
+        """The SigV4 caller of an AWS_IAM method (None for other methods), or the refusal; then
+        the RestApi's resource policy."""
+        principal: Principal | None = None
+        if route.iam:
+            if self.iam is None:
+                return self._gateway_error(
+                    *_as_error(("MISSING_AUTHENTICATION_TOKEN", "No IAM in this sandbox"))
+                )
+            try:
+                principal = self.iam.caller(
+                    request.method, request.path, request.query, request.headers, request.body
+                )
+            except AuthFailure as failure:
+                return self._gateway_error(*_as_error(failure.kind))
+        if self.iam is not None and not self.iam.policy.allows(
+            self.stage,
+            route.method,
+            request.path,
+            principal and principal.principal_arn,
+        ):
+            return self._gateway_error(*_as_error(DENIED))
+        return principal
+
+    def _call(self, function: str, event: dict) -> GatewayResponse:
+        """The proxy integration: the function's answer as the HTTP response (502 when it fails
+        or answers without a status code)."""
         try:
-            result = self.workers[route.function].invoke(event)
+            result = self.workers[function].invoke(event)
         except FunctionError:
             return GatewayResponse(502, json.dumps({"message": "Internal server error"}), {})
         if not isinstance(result, dict) or "statusCode" not in result:
