@@ -107,7 +107,7 @@ class PaidSolution(Construct):
             status=True,
             user=True,
         )
-        stage = self.api.deployment_stage.node.default_child
+        stage = self.api.deployment_stage.node.default_child  # type: ignore[union-attr]  # deploy=True
         stage.access_log_setting = Fn.condition_if(
             condition.logical_id,
             {"DestinationArn": self.access_logs.log_group_arn, "Format": log_format.to_string()},

@@ -51,7 +51,7 @@ def _usage_report(args: list[str], prog: str) -> int:
     runtime = str(ROOT / "runtime")
     if runtime not in sys.path:  # the report reads the items the usage feature writes, with its code
         sys.path.insert(0, runtime)
-    from usage import report
+    from usage import report  # type: ignore[attr-defined]  # runtime/usage/report.py, on sys.path above
 
     report.parse_args(args, prog)  # bad input exits 2 here, before anything is read
     print(f"{prog}: reading the period's hourly usage…", file=sys.stderr, flush=True)

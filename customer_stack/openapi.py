@@ -36,6 +36,8 @@ _RUNTIME = str(ROOT / "runtime")
 if _RUNTIME not in sys.path:  # the request models are the ones the functions parse with
     sys.path.insert(0, _RUNTIME)
 
+from pydantic import BaseModel  # noqa: E402
+
 from activations.models import ActivationRequest  # noqa: E402
 from admin.models import SuspendRequest  # noqa: E402
 from keys.models import CreateKeyRequest  # noqa: E402
@@ -661,7 +663,7 @@ def _stage(template: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ the document
 
 
-def _model_schema(model: type, schemas: dict[str, Any]) -> dict[str, Any]:
+def _model_schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
     """The model's JSON Schema (2020-12, which OpenAPI 3.1 uses), nested models as components.
     Docstrings are for the code's readers, so model descriptions are dropped."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

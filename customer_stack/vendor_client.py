@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 try:
     from signing import canonical_query, sign_request  # shipped: signing.py beside this file
@@ -146,7 +147,7 @@ def scrub(text: object, secret_values: Iterable[str] = ()) -> str:
     return text
 
 
-def checked_url(url: object, what: str, *, allow_http_loopback: bool = False) -> str:
+def checked_url(url: Any, what: str, *, allow_http_loopback: bool = False) -> str:
     """https only; plain http only to a loopback address and only when allowed (a local sandbox),
     so nothing can aim a client at another local listener such as the Lambda runtime API."""
     try:
@@ -198,7 +199,7 @@ def full_jitter(attempt: int, policy: RetryPolicy) -> float:
     return _RANDOM.uniform(0.0, min(policy.cap_s, policy.base_s * 2 ** min(attempt, 32)))
 
 
-def read_json(response: object) -> object:
+def read_json(response: Any) -> object:
     """The JSON body of an answer (at most MAX_JSON_BYTES), or None."""
     try:
         raw = response.read(MAX_JSON_BYTES + 1)
@@ -212,8 +213,10 @@ def error_of(payload: object) -> tuple[str, str]:
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):
         return "", ""
-    code = error.get("code") if isinstance(error.get("code"), str) else ""
-    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    code = error.get("code")
+    message = error.get("message")
+    code = code if isinstance(code, str) else ""
+    message = message if isinstance(message, str) else ""
     return (code if _ERROR_CODE.fullmatch(code) else ""), message[:300]
 
 
@@ -225,7 +228,7 @@ def _network_reason(exc: BaseException) -> str:
 
 
 def _with_retries(
-    send: Callable[[float], object],
+    send: Callable[[float], Any],
     *,
     what: str,
     policy: RetryPolicy,
@@ -235,7 +238,7 @@ def _with_retries(
     expect: Iterable[int] | None,
     secret_values: Iterable[str] = (),
     on_retry: Callable[[int, str, float], object] | None = None,
-) -> tuple[object, int]:
+) -> tuple[Any, int]:
     """Runs `send(socket_timeout)` until it returns an expected answer; returns (response, attempts)."""
     secret_values = tuple(secret_values)
     expected = None if expect is None else frozenset(expect)
@@ -256,7 +259,7 @@ def _with_retries(
                 text = scrub(f"{what} answered {last}", secret_values)
                 vendor_message = scrub(message, secret_values)
                 raise VendorRefused(text, exc.code, code, vendor_message, attempts=attempt + 1) from None
-            headers = exc.headers or {}
+            headers: Any = exc.headers or {}
             retry_after = parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
         except urllib.error.URLError as exc:  # connect or send failed: nothing was processed
             last, status, code = _network_reason(exc), None, ""

@@ -341,7 +341,7 @@ class ApiGateway:
             self.stage,
             route.method,
             request.path,
-            principal and principal.principal_arn,
+            principal.principal_arn if principal else None,
         ):
             return self._gateway_error(*_as_error(DENIED))
         return principal

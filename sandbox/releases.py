@@ -54,7 +54,7 @@ class Releases:
                     version=version,
                     template_path=self._sandbox.customer_template,
                     work_dir=self._sandbox.state_dir / "release",
-                    progress=lambda m: self._sandbox.log.write(f"publish: {m}\n"),
+                    progress=lambda m: print(f"publish: {m}", file=self._sandbox.log),
                     region=self._sandbox._session.region_name,
                     sandbox=True,
                 )

@@ -4,6 +4,7 @@ and the template's API served by the platform's own handlers (docs/protocol.md Â
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import threading
@@ -136,7 +137,7 @@ class Sandbox:
         self._start_http()
         progress(f"platform API on {self.api_url}")
         self._start_page()
-        progress(f"developer page on {self._page.url}")
+        progress(f"developer page on {self.page.url}")
         self.vendor_outputs = {**self.stack.outputs(), "ApiUrl": self.api_url}
         self._render_customer_template()
         self.release = publish(
@@ -159,7 +160,7 @@ class Sandbox:
             "user_pool_id": self.user_pool_id,
             "user_pool_client_id": self.client_id,
             "customer_template": str(self.rendered_template.resolve()),
-            "developer_page_url": self._page.url,
+            "developer_page_url": self.page.url,
             "vendor_outputs": self.vendor_outputs,
             "marketplace": {"endpoint_url": self.marketplace_url, "product_code": product["product_code"]},
         }
@@ -171,6 +172,20 @@ class Sandbox:
         tmp.replace(self.endpoints_file)
         progress(f"ready: {self.endpoints_file}")
         return self.endpoints
+
+    @property
+    def marketplace(self) -> MarketplaceEmulator:
+        """The Marketplace emulator (from `start` on)."""
+        if self._marketplace is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._marketplace
+
+    @property
+    def page(self) -> DeveloperPageServer:
+        """The developer page's server (from `start` on)."""
+        if self._page is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._page
 
     def stop(self) -> None:
         self.endpoints_file.unlink(missing_ok=True)
@@ -195,19 +210,19 @@ class Sandbox:
         """The sandbox's page host in place of each CloudFront distribution's domain name."""
         template = json.loads((self.cdk_out / f"{self.vendor_stack}.template.json").read_text())
         return {
-            (logical, "DomainName"): self._page.host
+            (logical, "DomainName"): self.page.host
             for logical, resource in template["Resources"].items()
             if resource["Type"] == "AWS::CloudFront::Distribution"
         }
 
     def _page_environment(self, environment: dict[str, str]) -> dict[str, str]:
         """The sandbox serves the page over HTTP: its origin is `http://`, not CloudFront's `https://`."""
-        secure = f"https://{self._page.host}"
-        return {k: v.replace(secure, self._page.origin) for k, v in environment.items()}
+        secure = f"https://{self.page.host}"
+        return {k: v.replace(secure, self.page.origin) for k, v in environment.items()}
 
     def _start_page(self) -> None:
-        self.user_pool_front = UserPoolFront(self._cognito, self.user_pool_id, self._page.origin)
-        self._page.configure(
+        self.user_pool_front = UserPoolFront(self._cognito, self.user_pool_id, self.page.origin)
+        self.page.configure(
             {
                 "api_url": self.api_url,
                 "region": REGION,
@@ -217,7 +232,7 @@ class Sandbox:
             },
             self.api_url,
         )
-        self._page.start()
+        self.page.start()
 
     def _start_workers(self) -> None:
         stack: Provisioned = self.stack
@@ -231,7 +246,7 @@ class Sandbox:
             # Jobs run at the `now` a sandbox caller chose; deployed, the job clamps to real time.
             "VS_SANDBOX_EVENT_CLOCK": "1",
             # The emulator signs its SNS messages with a certificate only these workers trust.
-            "VS_SANDBOX_SNS_CERTS": json.dumps(self._marketplace.sns_trust()),
+            "VS_SANDBOX_SNS_CERTS": json.dumps(self.marketplace.sns_trust()),
         }
         assets = json.loads((self.cdk_out / f"{self.vendor_stack}.assets.json").read_text())["files"]
         for logical, resource in stack.resources_of_type("AWS::Lambda::Function").items():
@@ -300,9 +315,7 @@ class Sandbox:
             ("GET", "/_sandbox/events"): self._lifecycle_events,
         }
         for job in self.triggers.jobs:
-            self.sandbox_routes[("POST", f"/_sandbox/jobs/{job}")] = lambda doc, job=job: self._run_job(
-                job, doc
-            )
+            self.sandbox_routes[("POST", f"/_sandbox/jobs/{job}")] = functools.partial(self._run_job, job)
         sandbox = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -328,7 +341,8 @@ class Sandbox:
                     response = sandbox._user_pool_call(
                         self.command, self.headers.get("X-Amz-Target", ""), body
                     )
-                    response.headers.update(sandbox.user_pool_front.cors_headers(origin))
+                    if sandbox.user_pool_front is not None:
+                        response.headers.update(sandbox.user_pool_front.cors_headers(origin))
                 elif self.command == "OPTIONS" and not parts.path.startswith("/_sandbox/"):
                     response = sandbox.gateway.preflight(parts.path, origin, sandbox.cors_origins)
                 elif route:
@@ -443,7 +457,7 @@ class Sandbox:
         account = document.get("aws_account_id")
         if not isinstance(account, str) or not account.isdigit() or len(account) != 12:
             return _error(400, "ValidationError", "Field 'aws_account_id' must be 12 digits.")
-        made = self._marketplace.create_subscription(account, legacy=bool(document.get("legacy", False)))
+        made = self.marketplace.create_subscription(account, legacy=bool(document.get("legacy", False)))
         return _json(201, made)
 
     def _mp_event(self, document: dict) -> GatewayResponse:
@@ -451,7 +465,7 @@ class Sandbox:
         if not isinstance(kind, str) or not isinstance(account, str):
             return _error(400, "ValidationError", "Fields 'type' and 'aws_account_id' are required.")
         try:
-            payload = self._marketplace.event(kind, account)
+            payload = self.marketplace.event(kind, account)
         except (KeyError, ValueError) as exc:
             return _error(400, "ValidationError", str(exc))
         if payload.get("Type") == "Notification":
@@ -488,9 +502,7 @@ class Sandbox:
         account = document.get("aws_account_id")
         if not isinstance(account, str) or not account.isdigit() or len(account) != 12:
             return _error(400, "ValidationError", "Field 'aws_account_id' must be 12 digits.")
-        parameters = self._marketplace.deployment.quick_launch_parameters(
-            account, self._marketplace.product_id
-        )
+        parameters = self.marketplace.deployment.quick_launch_parameters(account, self.marketplace.product_id)
         if not parameters:
             return _error(
                 404, "NotFound", "The vendor has delivered no deployment parameter to this account."
@@ -498,7 +510,7 @@ class Sandbox:
         return _json(200, {"parameters": parameters})
 
     def _mp_metered(self, _document: dict) -> GatewayResponse:
-        return _json(200, {"records": self._marketplace.metered()})
+        return _json(200, {"records": self.marketplace.metered()})
 
     def _sandbox_call(self, route: Callable[[dict], GatewayResponse], body: bytes) -> GatewayResponse:
         try:

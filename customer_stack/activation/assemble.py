@@ -107,9 +107,9 @@ def drop_signature_annotations(tree: ast.AST) -> None:
             arguments = node.args
             for argument in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs):
                 argument.annotation = None
-            for argument in (arguments.vararg, arguments.kwarg):
-                if argument is not None:
-                    argument.annotation = None
+            for optional in (arguments.vararg, arguments.kwarg):
+                if optional is not None:
+                    optional.annotation = None
 
 
 def _binding(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:

@@ -7,6 +7,7 @@ import json
 import os
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,7 @@ def _checked_vendor_url(url: str) -> str:
     raise ReporterError("VENDOR_API_URL must be an https URL")
 
 
-def load_config(env: dict[str, str] | None = None) -> Config:
+def load_config(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     values = {}
     for name in (

@@ -9,7 +9,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from .common import log
 
@@ -38,7 +38,7 @@ def record_id(dimension: str, hour: str, event_ids: Any) -> str:
     return RECORD_ID_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:RECORD_ID_HEX_CHARS]
 
 
-def quantity_ok(value: Any) -> bool:
+def quantity_ok(value: Any) -> TypeGuard[int]:
     return type(value) is int and value >= 0
 
 
@@ -117,12 +117,12 @@ def build_records(messages: list[dict], summary: dict, unusable: list[dict] | No
     for (dimension, hour), group in sorted(groups.items()):
         summary["events"] += len(group)
         rid = record_id(dimension, hour, group)
-        entry = pending.get(rid)
-        if entry is None:  # usually; the same set as a checkpoint means the checkpoint's deletes failed
+        found = pending.get(rid)
+        if found is None:  # usually; the same set as a checkpoint means the checkpoint's deletes failed
             record = {"id": rid, "dimension": dimension, "quantity": sum(group.values()), "timestamp": hour}
-            entry = pending[rid] = Pending(record=record)
-        entry.raw_receipts.extend(group_receipts[(dimension, hour)])
-        entry.events += len(group)
+            found = pending[rid] = Pending(record=record)
+        found.raw_receipts.extend(group_receipts[(dimension, hour)])
+        found.events += len(group)
     for entry in pending.values():
         if entry.record["quantity"] == 0:
             entry.outcome = "empty"  # nothing to charge: the messages just go
