@@ -227,6 +227,42 @@ def _network_reason(exc: BaseException) -> str:
     return f"{type(reason).__name__}: {reason}"[:200]
 
 
+def _retryable_answer(
+    exc: urllib.error.HTTPError, what: str, idempotent: bool, attempt: int, secret_values: tuple[str, ...]
+) -> tuple[str, str, float | None]:
+    """(what happened, the error code, Retry-After) of an error answer worth retrying: 429, or a
+    5xx of an idempotent request. Any other raises VendorRefused."""
+    with exc:
+        code, message = error_of(read_json(exc))
+    last = f"HTTP {exc.code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    if not (exc.code == 429 or (idempotent and exc.code in RETRYABLE_5XX)):
+        text = scrub(f"{what} answered {last}", secret_values)
+        vendor_message = scrub(message, secret_values)
+        raise VendorRefused(text, exc.code, code, vendor_message, attempts=attempt + 1) from None
+    headers: Any = exc.headers or {}
+    return last, code, parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
+
+
+def _retry_delay(
+    attempt: int,
+    policy: RetryPolicy,
+    retry_after: float | None,
+    remaining: Callable[[], float],
+    what: str,
+    last: str,
+    secret_values: tuple[str, ...],
+) -> float:
+    """The wait before the next attempt: full jitter, with Retry-After as a floor. VendorDeadline
+    when the next attempt could not start in the time left."""
+    delay = full_jitter(attempt, policy)
+    if retry_after is not None:  # a floor; the jitter on top keeps throttled clients apart
+        delay = max(delay, retry_after + _RANDOM.uniform(0.0, policy.base_s))
+    if remaining() - delay < policy.min_attempt_s:
+        text = f"no time left to retry {what}: the next attempt would start in {delay:.1f} s (last: {last})"
+        raise VendorDeadline(scrub(text, secret_values), attempt + 1)
+    return delay
+
+
 def _with_retries(
     send: Callable[[float], Any],
     *,
@@ -251,16 +287,8 @@ def _with_retries(
         try:
             response = send(max(0.1, min(policy.timeout_s, left)))
         except urllib.error.HTTPError as exc:
-            with exc:
-                code, message = error_of(read_json(exc))
+            last, code, retry_after = _retryable_answer(exc, what, idempotent, attempt, secret_values)
             status = exc.code
-            last = f"HTTP {exc.code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-            if not (exc.code == 429 or (idempotent and exc.code in RETRYABLE_5XX)):
-                text = scrub(f"{what} answered {last}", secret_values)
-                vendor_message = scrub(message, secret_values)
-                raise VendorRefused(text, exc.code, code, vendor_message, attempts=attempt + 1) from None
-            headers: Any = exc.headers or {}
-            retry_after = parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
         except urllib.error.URLError as exc:  # connect or send failed: nothing was processed
             last, status, code = _network_reason(exc), None, ""
         except (OSError, http.client.HTTPException) as exc:  # the answer was lost: maybe processed
@@ -283,14 +311,7 @@ def _with_retries(
                 )
         if attempt + 1 == policy.attempts:
             break
-        delay = full_jitter(attempt, policy)
-        if retry_after is not None:  # a floor; the jitter on top keeps throttled clients apart
-            delay = max(delay, retry_after + _RANDOM.uniform(0.0, policy.base_s))
-        if remaining() - delay < policy.min_attempt_s:
-            text = (
-                f"no time left to retry {what}: the next attempt would start in {delay:.1f} s (last: {last})"
-            )
-            raise VendorDeadline(scrub(text, secret_values), attempt + 1)
+        delay = _retry_delay(attempt, policy, retry_after, remaining, what, last, secret_values)
         if on_retry is not None:
             on_retry(attempt + 1, scrub(last, secret_values), delay)
         sleep(delay)

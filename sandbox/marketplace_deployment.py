@@ -254,11 +254,9 @@ class DeploymentService:
 
     # ---------------------------------------------------------------- operations
 
-    def _op_PutDeploymentParameter(self, params: dict) -> dict:  # noqa: N802 - named after the operation
-        name = params["deploymentParameter"]["name"]
-        self.calls.append(
-            {"operation": "PutDeploymentParameter", "agreement_id": params["agreementId"], "name": name}
-        )
+    def _put_target(self, params: dict) -> AgreementFacts:
+        """The active agreement a PutDeploymentParameter names, after the checks AWS makes first
+        (catalog, product, agreement, its state, the expiration date)."""
         if params["catalog"] != CATALOG:
             raise _validation("catalog", f"catalog must be {CATALOG}.")
         product_id, agreement_id = params["productId"], params["agreementId"]
@@ -269,10 +267,24 @@ class DeploymentService:
             raise DeploymentError("ResourceNotFoundException", 404, f"Agreement {agreement_id} not found.")
         if not facts.active:
             raise _validation("agreementId", f"Agreement {agreement_id} is not active.")
-        now = self._clock().astimezone(UTC)
         expiration = params.get("expirationDate")
+        now = self._clock().astimezone(UTC)
         if expiration and datetime.fromisoformat(expiration.replace("Z", "+00:00")) <= now:
             raise _validation("expirationDate", "expirationDate must be in the future.")
+        return facts
+
+    def _op_PutDeploymentParameter(self, params: dict) -> dict:  # noqa: N802 - named after the operation
+        name = params["deploymentParameter"]["name"]
+        self.calls.append(
+            {"operation": "PutDeploymentParameter", "agreement_id": params["agreementId"], "name": name}
+        )
+        product_id, agreement_id, expiration = (
+            params["productId"],
+            params["agreementId"],
+            params.get("expirationDate"),
+        )
+        facts = self._put_target(params)
+        now = self._clock().astimezone(UTC)
         token = params.get("clientToken")
         fingerprint = hashlib.sha256(
             json.dumps({k: v for k, v in params.items() if k != "clientToken"}, sort_keys=True).encode()

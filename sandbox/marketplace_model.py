@@ -10,6 +10,7 @@ restJson1 member says `timestampFormat: iso8601` (the Deployment Service's `expi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -88,80 +89,109 @@ def validate(shape: Shape, value: Any, path: str = "") -> list[Problem]:
 
 
 def _check(shape: Shape, value: Any, path: str, out: list[Problem]) -> None:
-    kind = shape.type_name
     where = path or shape.name
-    if kind == "structure":
-        if not isinstance(value, dict):
-            out.append(_type(where, shape, value, "an object"))
-            return
-        members = shape.members
-        for name in shape.required_members:
-            if value.get(name) is None:
-                out.append(_constraint(_join(path, name), members[name], None, "not be null"))
-        for name, member_value in value.items():
-            if name not in members:
-                message = f"Unknown member '{name}' at '{where}'"
-                out.append(Problem("constraint", _join(path, name), shape.name, message))
-            elif member_value is not None:
-                _check(members[name], member_value, _join(path, name), out)
+    check = _CHECKS.get(shape.type_name)
+    if check is None:
+        out.append(
+            Problem("type", where, shape.name, f"Unsupported shape type {shape.type_name!r} at '{where}'")
+        )
         return
-    if kind == "list":
-        if not isinstance(value, list):
-            out.append(_type(where, shape, value, "an array"))
-            return
-        _size(shape, value, where, out)
-        for index, item in enumerate(value):
-            _check(shape.member, item, f"{where}.{index + 1}.member", out)
+    check(shape, value, path, where, out)
+
+
+def _check_structure(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if not isinstance(value, dict):
+        out.append(_type(where, shape, value, "an object"))
         return
-    if kind == "map":
-        if not isinstance(value, dict):
-            out.append(_type(where, shape, value, "an object"))
-            return
-        _size(shape, value, where, out)
-        for key, item in value.items():
-            _check(shape.key, key, f"{where}.key", out)
-            _check(shape.value, item, f"{where}.{key}", out)
+    members = shape.members
+    for name in shape.required_members:
+        if value.get(name) is None:
+            out.append(_constraint(_join(path, name), members[name], None, "not be null"))
+    for name, member_value in value.items():
+        if name not in members:
+            message = f"Unknown member '{name}' at '{where}'"
+            out.append(Problem("constraint", _join(path, name), shape.name, message))
+        elif member_value is not None:
+            _check(members[name], member_value, _join(path, name), out)
+
+
+def _check_list(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if not isinstance(value, list):
+        out.append(_type(where, shape, value, "an array"))
         return
-    if kind == "string":
-        if not isinstance(value, str):
-            out.append(_type(where, shape, value, "a string"))
-            return
-        _size(shape, value, where, out)
-        enum = shape.metadata.get("enum")
-        if enum and value not in enum:
-            out.append(_constraint(where, shape, value, f"satisfy enum value set: [{', '.join(enum)}]"))
-        pattern = shape.metadata.get("pattern")
-        if pattern and not _pattern(pattern).search(value):
-            out.append(_constraint(where, shape, value, f"satisfy regular expression pattern: {pattern}"))
+    _size(shape, value, where, out)
+    for index, item in enumerate(value):
+        _check(shape.member, item, f"{where}.{index + 1}.member", out)
+
+
+def _check_map(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if not isinstance(value, dict):
+        out.append(_type(where, shape, value, "an object"))
         return
-    if kind in ("integer", "long"):
-        if not _is_int(value):
-            out.append(_type(where, shape, value, "an integer"))
-            return
-        _range(shape, value, where, out)
+    _size(shape, value, where, out)
+    for key, item in value.items():
+        _check(shape.key, key, f"{where}.key", out)
+        _check(shape.value, item, f"{where}.{key}", out)
+
+
+def _check_string(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if not isinstance(value, str):
+        out.append(_type(where, shape, value, "a string"))
         return
-    if kind in ("double", "float"):
-        if not _is_number(value):
-            out.append(_type(where, shape, value, "a number"))
-            return
-        _range(shape, value, where, out)
+    _size(shape, value, where, out)
+    enum = shape.metadata.get("enum")
+    if enum and value not in enum:
+        out.append(_constraint(where, shape, value, f"satisfy enum value set: [{', '.join(enum)}]"))
+    pattern = shape.metadata.get("pattern")
+    if pattern and not _pattern(pattern).search(value):
+        out.append(_constraint(where, shape, value, f"satisfy regular expression pattern: {pattern}"))
+
+
+def _check_integer(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if not _is_int(value):
+        out.append(_type(where, shape, value, "an integer"))
         return
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            out.append(_type(where, shape, value, "a boolean"))
+    _range(shape, value, where, out)
+
+
+def _check_number(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if not _is_number(value):
+        out.append(_type(where, shape, value, "a number"))
         return
-    if kind == "timestamp":
-        if shape.serialization.get("timestampFormat") == "iso8601":  # restJson1 members that say so
-            if not (isinstance(value, str) and _ISO8601.match(value)):
-                out.append(_type(where, shape, value, "an ISO 8601 date-time string"))
-        elif not _is_number(value):
-            out.append(_type(where, shape, value, "epoch seconds"))
-        return
-    if kind == "blob":
-        if not isinstance(value, str):
-            out.append(_type(where, shape, value, "a base64 string"))
-        return
-    out.append(Problem("type", where, shape.name, f"Unsupported shape type {kind!r} at '{where}'"))
+    _range(shape, value, where, out)
+
+
+def _check_boolean(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if not isinstance(value, bool):
+        out.append(_type(where, shape, value, "a boolean"))
+
+
+def _check_timestamp(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if shape.serialization.get("timestampFormat") == "iso8601":  # restJson1 members that say so
+        if not (isinstance(value, str) and _ISO8601.match(value)):
+            out.append(_type(where, shape, value, "an ISO 8601 date-time string"))
+    elif not _is_number(value):
+        out.append(_type(where, shape, value, "epoch seconds"))
+
+
+def _check_blob(shape: Shape, value: Any, path: str, where: str, out: list[Problem]) -> None:
+    if not isinstance(value, str):
+        out.append(_type(where, shape, value, "a base64 string"))
+
+
+_CHECKS: dict[str, Callable[[Shape, Any, str, str, list[Problem]], None]] = {
+    "structure": _check_structure,
+    "list": _check_list,
+    "map": _check_map,
+    "string": _check_string,
+    "integer": _check_integer,
+    "long": _check_integer,
+    "double": _check_number,
+    "float": _check_number,
+    "boolean": _check_boolean,
+    "timestamp": _check_timestamp,
+    "blob": _check_blob,
+}
 
 
 def _join(path: str, name: str) -> str:

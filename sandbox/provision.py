@@ -179,7 +179,26 @@ def _create_special(
     """Create what moto's CloudFormation skips, from the template's own properties."""
     values: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
-    resources = template["Resources"]
+    steps = (  # in creation order: clients name their pools
+        _create_asymmetric_keys,
+        _create_event_buses,
+        _create_signing_profiles,
+        _create_user_pools,
+        _create_user_pool_clients,
+    )
+    for step in steps:
+        step(template["Resources"], region, clients, values, attributes)
+    return values, attributes
+
+
+def _create_asymmetric_keys(
+    resources: dict,
+    region: str,
+    clients: Clients,
+    values: dict[str, str],
+    attributes: dict[tuple[str, str], str],
+) -> None:
+    """KMS keys other than symmetric ones."""
     kms = clients("kms")
     for logical, resource in sorted(resources.items()):
         props = resource.get("Properties", {})
@@ -196,6 +215,16 @@ def _create_special(
             values[logical] = meta["KeyId"]
             attributes[(logical, "Arn")] = meta["Arn"]
             attributes[(logical, "KeyId")] = meta["KeyId"]
+
+
+def _create_event_buses(
+    resources: dict,
+    region: str,
+    clients: Clients,
+    values: dict[str, str],
+    attributes: dict[tuple[str, str], str],
+) -> None:
+    """Event buses (moto's CloudFormation creates one but reports no physical id)."""
     events = clients("events")
     for logical, resource in sorted(resources.items()):
         # moto's CloudFormation creates an event bus but reports no physical id for it.
@@ -205,6 +234,16 @@ def _create_special(
         arn = events.create_event_bus(Name=name)["EventBusArn"]
         values[logical] = name
         attributes.update({(logical, "Arn"): arn, (logical, "Name"): name})
+
+
+def _create_signing_profiles(
+    resources: dict,
+    region: str,
+    clients: Clients,
+    values: dict[str, str],
+    attributes: dict[tuple[str, str], str],
+) -> None:
+    """AWS Signer signing profiles."""
     signer = clients("signer")
     for logical, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Signer::SigningProfile":
@@ -221,6 +260,16 @@ def _create_special(
                 (logical, "ProfileVersionArn"): made["profileVersionArn"],
             }
         )
+
+
+def _create_user_pools(
+    resources: dict,
+    region: str,
+    clients: Clients,
+    values: dict[str, str],
+    attributes: dict[tuple[str, str], str],
+) -> None:
+    """Cognito user pools."""
     cognito = clients("cognito-idp")
     for logical, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Cognito::UserPool":
@@ -254,6 +303,17 @@ def _create_special(
                 (logical, "UserPoolId"): pool["Id"],
             }
         )
+
+
+def _create_user_pool_clients(
+    resources: dict,
+    region: str,
+    clients: Clients,
+    values: dict[str, str],
+    attributes: dict[tuple[str, str], str],
+) -> None:
+    """Cognito user pool clients (after their pools)."""
+    cognito = clients("cognito-idp")
     for logical, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Cognito::UserPoolClient":
             continue
@@ -278,7 +338,6 @@ def _create_special(
         client = cognito.create_user_pool_client(**args)["UserPoolClient"]
         values[logical] = client["ClientId"]
         attributes[(logical, "ClientId")] = client["ClientId"]
-    return values, attributes
 
 
 def _schema_attribute(attribute: dict) -> dict:

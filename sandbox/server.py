@@ -268,6 +268,42 @@ class Sandbox:
             )
             self._workers[logical] = FunctionWorker(spec, base, self.log)
 
+    def dispatch(
+        self, command: str, raw_path: str, headers: dict[str, str], body: bytes, client_ip: str
+    ) -> GatewayResponse:
+        """One request to the sandbox's port: the Cognito front, a CORS preflight, a sandbox route,
+        or the vendor API through the gateway."""
+        parts = urlsplit(raw_path)
+        lower = {k.lower(): v for k, v in headers.items()}
+        origin = lower.get("origin")
+        route = self.sandbox_routes.get((command, parts.path))
+        prefixed = next((r for p, r in self.prefix_routes if parts.path.startswith(p)), None)
+        if parts.path == COGNITO_PATH:
+            response = self._user_pool_call(command, lower.get("x-amz-target", ""), body)
+            if self.user_pool_front is not None:
+                response.headers.update(self.user_pool_front.cors_headers(origin))
+            return response
+        if command == "OPTIONS" and not parts.path.startswith("/_sandbox/"):
+            return self.gateway.preflight(parts.path, origin, self.cors_origins)
+        if route:
+            return self._sandbox_call(route, body)
+        if prefixed:
+            return prefixed(command, parts.path, body)
+        try:
+            return self.gateway.handle(
+                HttpRequest(
+                    command,
+                    parts.path,
+                    parse_qsl(parts.query, keep_blank_values=True),
+                    headers,
+                    body,
+                    client_ip,
+                )
+            )
+        except Exception:  # the emulator itself failed: say so, keep serving
+            self.log.write(f"sandbox: gateway error\n{traceback.format_exc()}")
+            return GatewayResponse(500, json.dumps({"message": "Sandbox gateway error"}), {})
+
     def _start_http(self) -> None:
         template = self.stack.template
         cognito = self._session.client("cognito-idp", endpoint_url=self.aws_endpoint)
@@ -328,43 +364,16 @@ class Sandbox:
                 )
 
             def _serve(self) -> None:
-                parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY:
                     self._send(_error(413, "PayloadTooLarge", "Request body is over API Gateway's limit."))
                     return
                 body = self.rfile.read(length) if length else b""
-                route = sandbox.sandbox_routes.get((self.command, parts.path))
-                prefixed = next((r for p, r in sandbox.prefix_routes if parts.path.startswith(p)), None)
-                origin = self.headers.get("Origin")
-                if parts.path == COGNITO_PATH:
-                    response = sandbox._user_pool_call(
-                        self.command, self.headers.get("X-Amz-Target", ""), body
+                self._send(
+                    sandbox.dispatch(
+                        self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
                     )
-                    if sandbox.user_pool_front is not None:
-                        response.headers.update(sandbox.user_pool_front.cors_headers(origin))
-                elif self.command == "OPTIONS" and not parts.path.startswith("/_sandbox/"):
-                    response = sandbox.gateway.preflight(parts.path, origin, sandbox.cors_origins)
-                elif route:
-                    response = sandbox._sandbox_call(route, body)
-                elif prefixed:
-                    response = prefixed(self.command, parts.path, body)
-                else:
-                    try:
-                        response = sandbox.gateway.handle(
-                            HttpRequest(
-                                self.command,
-                                parts.path,
-                                parse_qsl(parts.query, keep_blank_values=True),
-                                dict(self.headers.items()),
-                                body,
-                                self.client_address[0],
-                            )
-                        )
-                    except Exception:  # the emulator itself failed: say so, keep serving
-                        sandbox.log.write(f"sandbox: gateway error\n{traceback.format_exc()}")
-                        response = GatewayResponse(500, json.dumps({"message": "Sandbox gateway error"}), {})
-                self._send(response)
+                )
 
             def _send(self, response: GatewayResponse) -> None:
                 data = response.body.encode("utf-8")
