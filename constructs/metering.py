@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
+from constructs.alarms import hourly_count_alarm
 from constructs.platform_data import PlatformData
 from constructs.scheduled_job import ScheduledJob
 
@@ -59,18 +60,6 @@ class MarketplaceMetering(Construct):
 
     def _count_alarm(self, metric_name: str, description: str) -> cloudwatch.Alarm:
         """An alarm on any count of the job's own metric `metric_name` within an hour."""
-        return cloudwatch.Alarm(
-            self,
-            metric_name,
-            alarm_description=description,
-            metric=cloudwatch.Metric(
-                namespace="Vendstack",
-                metric_name=metric_name,
-                dimensions_map={"service": "metering"},
-                statistic="Sum",
-                period=Duration.hours(1),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        return hourly_count_alarm(
+            self, metric_name, service="metering", metric_name=metric_name, description=description
         )

@@ -7,11 +7,11 @@ next run, and alarms on failures and on invocations that gave up."""
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
+from constructs.alarms import hourly_count_alarm
 from constructs.key_vault import KeyVault
 from constructs.platform_data import PlatformData
 from constructs.scheduled_job import ScheduledJob
@@ -77,23 +77,15 @@ class QuickLaunchKeys(Construct):
                 ],
             )
         )
-        self.failures_alarm = cloudwatch.Alarm(
+        self.failures_alarm = hourly_count_alarm(
             self,
             "DeliveryFailures",
-            alarm_description=(
+            service="quicklaunch",
+            metric_name="QuickLaunch_failed",
+            description=(
                 "Quick Launch deployment keys could not be delivered (PutDeploymentParameter failed); "
                 "the job retries every run, see its log for the agreement and AWS's error code"
             ),
-            metric=cloudwatch.Metric(
-                namespace="Vendstack",
-                metric_name="QuickLaunch_failed",
-                dimensions_map={"service": "quicklaunch"},
-                statistic="Sum",
-                period=Duration.hours(1),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     @property

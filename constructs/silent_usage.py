@@ -5,10 +5,10 @@ for longer than `cdk.json` → `silent_usage.after_hours`."""
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 
 from constructs import Construct
+from constructs.alarms import hourly_count_alarm
 from constructs.platform_data import PlatformData
 from constructs.platform_function import PYTHON_RUNTIME
 from constructs.scheduled_job import ScheduledJob
@@ -51,22 +51,14 @@ class SilentUsage(Construct):
         # A Scan of the platform-data table filtered to active activations (no index lists every
         # customer's activations); once an hour, it reads the table once.
         data.grant_items(self.job.function, "dynamodb:Scan")
-        self.alarm = cloudwatch.Alarm(
+        self.alarm = hourly_count_alarm(
             self,
             "SilentActivations",
-            alarm_description=(
+            service="activations",
+            metric_name="SilentActivations",
+            statistic="Maximum",  # the job reports how many are silent now, once per run
+            description=(
                 "Active customer stacks reported no usage for longer than silent_usage.after_hours "
                 "(reporter stopped, queue repointed, or idle): see the job's log and the usage report"
             ),
-            metric=cloudwatch.Metric(
-                namespace="Vendstack",
-                metric_name="SilentActivations",
-                dimensions_map={"service": "activations"},
-                statistic="Maximum",
-                period=Duration.hours(1),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
