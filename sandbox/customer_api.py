@@ -1,46 +1,29 @@
 """A customer stack's solution API on 127.0.0.1, under API Gateway's IAM authorization.
 
 A method with `AuthorizationType: AWS_IAM` admits only requests signed with Signature Version 4
-for the service `execute-api` by credentials the account knows; the sandbox recomputes the
-signature with botocore's own signer over the headers the request says it signed, and answers as
-API Gateway does otherwise, with `403` and its bodies: no signature → `{"message": "Missing
-Authentication Token"}`, an access key the account does not know → `"The security token included
-in the request is invalid."`, a wrong signature → `"The request signature we calculated does not
-match the signature you provided. …"`, a date more than 5 minutes off → `"Signature expired: …"`.
-AWS docs: "Control access to a REST API with IAM permissions" and the AWS re:Post knowledge-center
-article "How do I troubleshoot signature mismatch errors when making SigV4 signed requests with
-IAM authentication to API Gateway?" (https://repost.aws/knowledge-center/api-gateway-iam-sigv4-mismatch);
-"Elements of an AWS API request signature" (the 5-minute window).
+for the service `execute-api` by credentials the account knows; `sandbox/sigv4.py` verifies them
+and gives API Gateway's `403` messages (no signature → "Missing Authentication Token", an access
+key the account does not know → "The security token included in the request is invalid.", a
+wrong signature → "The request signature we calculated does not match …", a date more than 5
+minutes off → "Signature expired: …"). AWS docs: "Control access to a REST API with IAM
+permissions".
 """
 
 from __future__ import annotations
 
-import hmac
 import json
-import re
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest, HTTPHeaders
-from botocore.credentials import Credentials
-
+from sandbox import sigv4
 from sandbox.gateway import ApiGateway, GatewayResponse, HttpRequest
 
 MAX_BODY = 10 * 1024 * 1024
-SIGNATURE_WINDOW = timedelta(minutes=5)
-_AUTH = re.compile(
-    r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)"
-    r"/aws4_request,\s*SignedHeaders=(?P<signed>[a-z0-9;-]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
-)
-MISMATCH = (
-    "The request signature we calculated does not match the signature you provided. Check your AWS "
-    "Secret Access Key and signing method. Consult the service documentation for details."
-)
+MISMATCH = sigv4.MISMATCH[1]
 
 
 def _forbidden(message: str) -> GatewayResponse:
@@ -49,64 +32,32 @@ def _forbidden(message: str) -> GatewayResponse:
     )
 
 
-class _Signer(SigV4Auth):
-    """botocore's SigV4 signer over exactly the headers the request names as signed."""
-
-    def __init__(self, credentials: Credentials, region: str, signed: list[str]) -> None:
-        super().__init__(credentials, "execute-api", region)
-        self._signed = signed
-
-    def headers_to_sign(self, request: AWSRequest) -> Any:
-        out = HTTPHeaders()
-        for name in self._signed:
-            values = request.headers.get_all(name) or []
-            if name == "host" and not values:
-                values = [urlsplit(request.url).netloc]  # what an HTTP/1.1 client sends as Host
-            for value in values:
-                out.add_header(name, value)
-        return out
-
-
 def verify_sigv4(
     method: str,
-    url: str,
+    raw_path: str,
     headers: dict[str, str],
     body: bytes,
     secret_for: Callable[[str], str | None],
     region: str,
     now: datetime | None = None,
 ) -> str | None:
-    """None when the request is correctly signed by known credentials, else API Gateway's message."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    auth = lower.get("authorization")
-    if not auth:
-        return "Missing Authentication Token"
-    match = _AUTH.match(auth.strip())
-    amz_date = lower.get("x-amz-date", "")
-    if match is None or not re.fullmatch(r"\d{8}T\d{6}Z", amz_date):
-        return (
-            "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' and a valid X-Amz-Date."
+    """None when the request (its path and query as sent) is correctly signed by known
+    credentials, else API Gateway's message (`sandbox/sigv4.py`)."""
+    parts = urlsplit(raw_path)
+    try:
+        sigv4.verify(
+            method=method,
+            path=parts.path,
+            query=parse_qsl(parts.query, keep_blank_values=True),
+            headers=headers,
+            body=body,
+            secret_for=secret_for,
+            region=region,
+            now=now,
         )
-    secret = secret_for(match["key"])
-    if secret is None:
-        return "The security token included in the request is invalid."
-    when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    if abs(now - when) > SIGNATURE_WINDOW:
-        return (
-            f"Signature expired: {amz_date} is now earlier than "
-            f"{(now - SIGNATURE_WINDOW).strftime('%Y%m%dT%H%M%SZ')} "
-            f"({now.strftime('%Y%m%dT%H%M%SZ')} - 5 min.)"
-        )
-    signed = match["signed"].split(";")
-    if "host" not in signed or match["service"] != "execute-api" or match["date"] != amz_date[:8]:
-        return MISMATCH
-    request = AWSRequest(method=method, url=url, data=body, headers={k: v for k, v in headers.items()})
-    request.context["timestamp"] = amz_date
-    signer = _Signer(Credentials(match["key"], secret), match["region"], signed)
-    canonical = signer.canonical_request(request)
-    expected = signer.signature(signer.string_to_sign(request, canonical), request)
-    return None if hmac.compare_digest(expected, match["signature"]) else MISMATCH
+    except sigv4.SignatureRefused as refused:
+        return refused.kind[1]
+    return None
 
 
 class SolutionApi:
@@ -140,7 +91,7 @@ class SolutionApi:
         if self._iam():
             problem = verify_sigv4(
                 method,
-                f"{self.url.rstrip('/').rsplit('/', 1)[0]}{raw_path}",
+                raw_path,
                 headers,
                 body,
                 self._secret_for,

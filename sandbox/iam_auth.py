@@ -1,10 +1,9 @@
 """API Gateway's `AWS_IAM` authorization and the RestApi's resource policy, for the sandbox.
 
 A method with `AuthorizationType: AWS_IAM` takes only requests signed with Signature Version 4
-for service `execute-api` by known credentials; the sandbox verifies the signature as AWS
-does (AWS docs: "Create a signed AWS API request" and "Elements of an AWS API request
-signature", IAM User Guide: canonical request, string to sign, the derived signing key; requests
-more than 15 minutes from the server's clock are refused). Then the RestApi's `Policy` is
+for service `execute-api` by known credentials; the signature is verified by `sandbox/sigv4.py`
+(as AWS verifies it, requests more than 5 minutes from the server's clock refused). Then the
+RestApi's `Policy` is
 evaluated for the caller (explicit Deny wins, an Allow is needed; AWS docs: "How API Gateway
 resource policies affect authorization workflow"). The sandbox supports the policy forms the
 template uses (Principal `*`, `execute-api:/stage/METHOD/path` resources with `*`, and
@@ -19,35 +18,17 @@ the vendor account, so tests can prove that a signed call by someone not named i
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import hmac
 import re
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-SERVICE = "execute-api"
-MAX_SKEW = timedelta(minutes=15)
-_AUTH_RE = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=(?P<akid>[A-Z0-9]{16,128})/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/"
-    r"(?P<service>[a-z0-9-]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?"
-    r"Signature=(?P<sig>[0-9a-f]{64})$"
-)
+from sandbox import sigv4
+
 _PRINCIPAL_RE = re.compile(r"^arn:aws:iam::(\d{12}):(user|role)/(.+)$")
 
-# API Gateway's own answers (gateway response types) and their default bodies.
-MISSING = ("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
-BAD_SIGNATURE = (
-    "INVALID_SIGNATURE",
-    "The request signature we calculated does not match the signature you provided. Check your AWS "
-    "Secret Access Key and signing method. Consult the service documentation for details.",
-)
-EXPIRED = ("INVALID_SIGNATURE", "Signature expired: the request's X-Amz-Date is more than 15 minutes away.")
-UNKNOWN_KEY = ("INVALID_SIGNATURE", "The security token included in the request is invalid.")
 DENIED = ("ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny")
 
 
@@ -92,48 +73,6 @@ class IamCredentials:
         return self._keys.get(akid)
 
 
-def _header(headers: dict[str, str], name: str) -> str | None:
-    return next((v for k, v in headers.items() if k.lower() == name), None)
-
-
-def canonical_query(pairs: list[tuple[str, str]]) -> str:
-    encoded = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs)
-    return "&".join(f"{k}={v}" for k, v in encoded)
-
-
-def canonical_request(
-    method: str,
-    path: str,
-    query: list[tuple[str, str]],
-    headers: dict[str, str],
-    signed: list[str],
-    body: bytes,
-) -> str:
-    lines = []
-    for name in signed:
-        value = _header(headers, name)
-        if value is None:
-            raise AuthFailure(BAD_SIGNATURE)
-        lines.append(f"{name}:{' '.join(value.strip().split())}\n")
-    return "\n".join(
-        [
-            method,
-            quote(path or "/", safe="/~"),
-            canonical_query(query),
-            "".join(lines),
-            ";".join(signed),
-            hashlib.sha256(body).hexdigest(),
-        ]
-    )
-
-
-def signing_key(secret: str, day: str, region: str, service: str) -> bytes:
-    key = ("AWS4" + secret).encode("utf-8")
-    for part in (day, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-    return key
-
-
 def verify(
     credentials: IamCredentials,
     *,
@@ -146,37 +85,28 @@ def verify(
     now: datetime,
 ) -> Principal:
     """The verified caller, or `AuthFailure` with API Gateway's answer."""
-    header = _header(headers, "authorization")
-    if not header:
-        raise AuthFailure(MISSING)
-    match = _AUTH_RE.match(header.strip())
-    if match is None:
-        raise AuthFailure(BAD_SIGNATURE)
-    found = credentials.lookup(match["akid"])
-    if found is None:
-        raise AuthFailure(UNKNOWN_KEY)
-    secret, principal = found
-    amz_date = _header(headers, "x-amz-date") or ""
+
+    def secret_for(access_key: str) -> str | None:
+        found = credentials.lookup(access_key)
+        return found[0] if found else None
+
     try:
-        when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        raise AuthFailure(BAD_SIGNATURE) from None
-    if abs(now - when) > MAX_SKEW:
-        raise AuthFailure(EXPIRED)
-    if match["date"] != amz_date[:8] or match["region"] != region or match["service"] != SERVICE:
-        raise AuthFailure(BAD_SIGNATURE)
-    signed = match["signed"].split(";")
-    if "host" not in signed or signed != sorted(signed):
-        raise AuthFailure(BAD_SIGNATURE)
-    request = canonical_request(method, path, query, headers, signed, body)
-    scope = f"{match['date']}/{region}/{SERVICE}/aws4_request"
-    to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(request.encode("utf-8")).hexdigest()])
-    expected = hmac.new(
-        signing_key(secret, match["date"], region, SERVICE), to_sign.encode("utf-8"), hashlib.sha256
-    ).hexdigest()
-    if not hmac.compare_digest(expected, match["sig"]):
-        raise AuthFailure(BAD_SIGNATURE)
-    return principal
+        access_key = sigv4.verify(
+            method=method,
+            path=path,
+            query=query,
+            headers=headers,
+            body=body,
+            secret_for=secret_for,
+            region=region,
+            now=now,
+        )
+    except sigv4.SignatureRefused as refused:
+        raise AuthFailure(refused.kind) from None
+    found = credentials.lookup(access_key)
+    if found is None:  # the key was dropped meanwhile
+        raise AuthFailure(sigv4.UNKNOWN_KEY)
+    return found[1]
 
 
 # ---------------------------------------------------------------------------------- policy

@@ -225,8 +225,8 @@ def _verify(signed: dict, *, body: bytes | None = None, now: datetime | None = N
     known = {KEY: SIGV4_SECRET}
     return verify_sigv4(
         "POST",
-        signed["url"],
-        signed["headers"],
+        signed["url"].removeprefix("http://127.0.0.1:4000"),
+        {**signed["headers"], "Host": "127.0.0.1:4000"},  # what the HTTP client sends
         signed["body"] if body is None else body,
         known.get,
         "us-east-1",
