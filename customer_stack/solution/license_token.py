@@ -31,20 +31,22 @@ verification is used instead, with the same result.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import hmac
+import functools
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+try:  # in the artifact, the modules sit side by side at the zip's root
+    from rsa_verify import rsa_public_key, rsa_verifies
+except ImportError:  # in the repository (tests)
+    from customer_stack.rsa_verify import rsa_public_key, rsa_verifies
+
 ALGORITHM = "RS256"
-_RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
-_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  # RFC 8017 §9.2
 MAX_TOKEN_CHARS = 8192
 CLOCK_SKEW_SECONDS = 300  # an `iat` further in the future than this is refused
 _VERIFIED_CACHE = 64
@@ -69,38 +71,24 @@ class LicenseUnavailable(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
-# --- RS256, pure Python -----------------------------------------------------------------------
-
-
-def _der(data: bytes, pos: int, tag: int) -> tuple[bytes, int]:
-    """One DER element with `tag` at `pos`: (content, end)."""
-    if pos + 2 > len(data) or data[pos] != tag:
-        raise ValueError("unexpected DER element")
-    length, pos = data[pos + 1], pos + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if not 1 <= count <= 4 or pos + count > len(data):
-            raise ValueError("bad DER length")
-        length, pos = int.from_bytes(data[pos : pos + count], "big"), pos + count
-    if pos + length > len(data):
-        raise ValueError("truncated DER")
-    return data[pos : pos + length], pos + length
+# --- RS256 -------------------------------------------------------------------------------------
 
 
 def _native_verifier(n: int, e: int) -> Callable[[bytes, bytes], bool] | None:
-    """`cryptography`'s RSA verification when the artifact carries it (OpenSSL: ~50x faster than
-    a Python `pow`), else None and the pure-Python path. Same result either way."""
+    """`cryptography`'s RSA verification when the artifact carries it (OpenSSL: about 5x faster
+    than CPython's `pow`), else None and the standard-library path. Same result either way."""
     try:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
         return None
-    key = rsa.RSAPublicNumbers(e, n).public_key()
+    verify = rsa.RSAPublicNumbers(e, n).public_key().verify
+    pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
 
     def verifies(message: bytes, signature: bytes) -> bool:
         try:
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            verify(signature, message, pkcs1, sha256)
         except InvalidSignature:
             return False
         return True
@@ -121,57 +109,45 @@ class PublicKey:
 
     @classmethod
     def from_spki_b64(cls, spki_b64: str) -> PublicKey:
-        """From base64 of a DER SubjectPublicKeyInfo (the template's `VendorPublicKey`)."""
-        try:
-            der = base64.b64decode(spki_b64 or "", validate=True)
-            spki, end = _der(der, 0, 0x30)
-            if end != len(der):
-                raise ValueError("trailing bytes")
-            algorithm, pos = _der(spki, 0, 0x30)
-            oid, _ = _der(algorithm, 0, 0x06)
-            if oid != _RSA_OID:
-                raise ValueError("not an RSA key")
-            bits, end = _der(spki, pos, 0x03)
-            if end != len(spki) or not bits or bits[0] != 0:
-                raise ValueError("bad BIT STRING")
-            rsa_key, _ = _der(bits[1:], 0, 0x30)
-            n_bytes, pos = _der(rsa_key, 0, 0x02)
-            e_bytes, end = _der(rsa_key, pos, 0x02)
-            if end != len(rsa_key):
-                raise ValueError("trailing bytes in RSAPublicKey")
-        except (ValueError, binascii.Error) as exc:
-            raise ValueError(f"the vendor public key is not a base64 DER RSA public key ({exc})") from None
-        key = cls(int.from_bytes(n_bytes, "big"), int.from_bytes(e_bytes, "big"))
-        if key.n.bit_length() < 2048 or key.e < 3 or key.e % 2 == 0:
-            raise ValueError("the vendor public key is not an RSA key of at least 2048 bits")
-        return key
+        """From base64 of a DER SubjectPublicKeyInfo (the template's `VendorPublicKey`), parsed
+        once per key string."""
+        return _parsed_key(cls, spki_b64)
 
     def verifies(self, message: bytes, signature: bytes) -> bool:
-        """RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2), constant-time compare."""
+        """RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2): OpenSSL when the
+        artifact carries `cryptography` (and `USE_NATIVE`), else the standard library."""
         native = _NATIVE.get((self.n, self.e), False)
         if native is False:
             native = _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if USE_NATIVE else None
         if native is not None:
             return native(message, signature)
-        return self.verifies_pure(message, signature)
+        return rsa_verifies((self.n, self.e), message, signature)
 
     def verifies_pure(self, message: bytes, signature: bytes) -> bool:
-        """The standard-library path: one modular exponentiation, then the expected encoding."""
-        k = self.size
-        if len(signature) != k:
-            return False
-        s = int.from_bytes(signature, "big")
-        if s >= self.n:
-            return False
-        digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
-        expected = b"\x00\x01" + b"\xff" * (k - len(digest_info) - 3) + b"\x00" + digest_info
-        return hmac.compare_digest(pow(s, self.e, self.n).to_bytes(k, "big"), expected)
+        """The standard-library path (`rsa_verify.py`), whatever is installed."""
+        return rsa_verifies((self.n, self.e), message, signature)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_key(cls: type[PublicKey], spki_b64: str) -> PublicKey:
+    try:
+        n, e = rsa_public_key(spki_b64)
+    except ValueError as exc:
+        raise ValueError(f"the vendor public key is not a base64 DER RSA public key ({exc})") from None
+    return cls(n, e)
+
+
+_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_JSON = json.JSONDecoder()
 
 
 def _b64url(segment: str) -> bytes:
-    if not segment or len(segment) % 4 == 1 or not segment.replace("-", "").replace("_", "").isalnum():
+    """base64url without padding (RFC 7515 §2); the caller has checked the alphabet."""
+    if len(segment) % 4 == 1:
         raise TokenInvalid("the token is not three base64url segments")
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    data = segment.encode("ascii").translate(_URLSAFE_TO_STANDARD)
+    return binascii.a2b_base64(data + b"=" * (-len(segment) % 4))
 
 
 class Verifier:
@@ -180,6 +156,7 @@ class Verifier:
     def __init__(self, public_key: PublicKey | str) -> None:
         self.key = PublicKey.from_spki_b64(public_key) if isinstance(public_key, str) else public_key
         self._verified: dict[str, dict] = {}
+        self._headers: set[str] = set()  # header segments already admitted
         self._lock = threading.Lock()
 
     def claims(self, token: str, now: float) -> dict:
@@ -198,32 +175,48 @@ class Verifier:
         return claims
 
     def _verify_signature(self, token: str) -> dict:
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+        """The claims of a token whose form, header and signature are right (expiry aside)."""
+        parts = _JWS.fullmatch(token) if isinstance(token, str) and len(token) <= MAX_TOKEN_CHARS else None
+        if parts is None:
             raise TokenInvalid("the token is not a compact JWS")
-        header_b64, claims_b64, signature_b64 = token.split(".")
+        header_b64, claims_b64, signature_b64 = parts.groups()
+        if header_b64 not in self._headers:
+            self._check_header(header_b64)
         try:
-            header = json.loads(_b64url(header_b64))
             signature = _b64url(signature_b64)
-        except (ValueError, binascii.Error):
+        except binascii.Error:
             raise TokenInvalid("the token is not a compact JWS") from None
-        if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
-            raise TokenInvalid(f"the token's algorithm is not {ALGORITHM}")
-        if set(header.get("crit") or ()):
-            raise TokenInvalid("the token names critical header parameters this client does not know")
-        if not self.key.verifies(f"{header_b64}.{claims_b64}".encode("ascii"), signature):
+        if not self.key.verifies(token[: parts.end(2)].encode("ascii"), signature):
             raise TokenInvalid("the license token's signature does not verify with the vendor public key")
         try:
-            claims = json.loads(_b64url(claims_b64))
+            claims = _JSON.decode(_b64url(claims_b64).decode("utf-8"))
         except (ValueError, binascii.Error):
             raise TokenInvalid("the token's claims are not JSON") from None
         if (
             not isinstance(claims, dict)
-            or not all(type(claims.get(name)) is int for name in ("iat", "exp"))
+            or type(claims.get("iat")) is not int
+            or type(claims.get("exp")) is not int
             or not isinstance(claims.get("entitlements"), list)
             or not isinstance(claims.get("sub"), str)
         ):
             raise TokenInvalid("the token's claims lack iat, exp, sub or entitlements")
         return claims
+
+    def _check_header(self, header_b64: str) -> None:
+        """Admits a JOSE header once: RS256 only (no `none`, no HS256 keyed with the public key),
+        no critical extensions. A vendor's tokens share one header, so it is read once."""
+        try:
+            header = _JSON.decode(_b64url(header_b64).decode("utf-8"))
+        except (ValueError, binascii.Error):
+            raise TokenInvalid("the token is not a compact JWS") from None
+        if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
+            raise TokenInvalid(f"the token's algorithm is not {ALGORITHM}")
+        if header.get("crit"):
+            raise TokenInvalid("the token names critical header parameters this client does not know")
+        with self._lock:
+            if len(self._headers) >= _VERIFIED_CACHE:
+                self._headers.clear()
+            self._headers.add(header_b64)
 
 
 # --- the client -------------------------------------------------------------------------------

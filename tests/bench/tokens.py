@@ -1,8 +1,11 @@
 """License token benchmark: offline verification in one process (target >= 10,000/s).
 
-Two figures: full verification of distinct tokens (base64url, JSON, one RSA-2048 public operation
-in pure Python and a SHA-256 each: what a token costs the first time), and the client's warm
-path (`LicenseTokenClient.claims()` with a cached, verified token: what every request pays).
+Full verification of distinct tokens (form, header, one RSA-2048 public operation and a SHA-256,
+the claims and their expiry: what a token costs the first time the client sees it), side by side
+for the two paths the client can take: `cryptography` (OpenSSL) when the artifact carries it, the
+standard library (`customer_stack/rsa_verify.py`, CPython's `pow`) when it does not. Then the
+client's warm path (`LicenseTokenClient.claims()` with a cached, verified token: what every
+request pays), and `pow` alone, the standard-library path's ceiling.
 
     python -m tests.bench.tokens
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections.abc import Callable
 
@@ -53,28 +57,31 @@ def _tokens(count: int) -> tuple[str, list[str], int]:
     return public, tokens, now
 
 
-def _full(public: str, tokens: list[str], count: int, *, native: bool) -> float:
+def _full(public: str, tokens: list[str], now: int, *, native: bool) -> float:
+    """Distinct tokens per second, each fully verified as the client does it the first time it
+    sees a token (`Verifier.claims`: form, header, signature, claims, expiry), on a fresh
+    verifier so no token is already known."""
     license_token.USE_NATIVE = native
     license_token._NATIVE.clear()
-    verifier = Verifier(public)
     try:
+        verifier = Verifier(public)
         started = time.perf_counter()
-        done = 0
-        while done < count:
-            for token in tokens[: count - done]:
-                verifier._verify_signature(token)  # the uncached path, on purpose
-            done += min(len(tokens), count - done)
-        return done / (time.perf_counter() - started)
+        for token in tokens:
+            verifier.claims(token, now)
+        return len(tokens) / (time.perf_counter() - started)
     finally:
         license_token.USE_NATIVE = True
         license_token._NATIVE.clear()
 
 
-def measure(count: int = 2000) -> tuple[float, float, float]:
-    """(pure-Python full verifications/s, `cryptography` full verifications/s, warm client calls/s)."""
-    public, tokens, _now = _tokens(count)
-    pure = _full(public, tokens, count, native=False)
-    native = _full(public, tokens, count * 5, native=True)
+def measure(count: int = 4000) -> tuple[float, float, float]:
+    """(pure-Python full verifications/s, `cryptography` full verifications/s, warm client calls/s),
+    each the best of three alternating rounds (the machine is shared)."""
+    public, tokens, now = _tokens(count)
+    pure, native = [], []
+    for _ in range(3):
+        pure.append(_full(public, tokens[: count // 4], now, native=False))
+        native.append(_full(public, tokens, now, native=True))
     client = LicenseTokenClient(Verifier(public), lambda: Fetched(200, {"token": tokens[0]}))
     client.claims()
     calls = 200_000
@@ -82,15 +89,33 @@ def measure(count: int = 2000) -> tuple[float, float, float]:
     for _ in range(calls):
         client.claims()
     warm = calls / (time.perf_counter() - started)
-    return pure, native, warm
+    return max(pure), max(native), warm
 
 
 def run(row: Callable[[str, str, str], None]) -> None:
     print("\nlicense tokens (offline RS256 verification, one process)")
     pure, native, warm = measure()
+    met = "met" if native >= TARGET else "NOT met"
+    row(
+        "new tokens, fully verified, with `cryptography` (OpenSSL)",
+        f"{native:,.0f}/s",
+        f">= {TARGET:,}/s ({met})",
+    )
+    pure_met = "met" if pure >= TARGET else "not met: CPython's pow"
+    row(
+        "new tokens, fully verified, standard library only", f"{pure:,.0f}/s", f">= {TARGET:,}/s ({pure_met})"
+    )
     row("each request: client.claims(), verified token cached", f"{warm:,.0f}/s", f">= {TARGET:,}/s")
-    row("a new token, pure Python (RSA-2048 public op, no wheels)", f"{pure:,.0f}/s", "reported")
-    row("a new token, with `cryptography` (OpenSSL)", f"{native:,.0f}/s", "reported")
+    row("(RSA-2048 pow(s, 65537, n) alone, CPython)", f"{_pow_rate():,.0f}/s", "the pure path's ceiling")
+
+
+def _pow_rate(count: int = 1000) -> float:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_numbers()
+    s = int.from_bytes(os.urandom(255), "big")  # a random value below n, like a signature
+    started = time.perf_counter()
+    for _ in range(count):
+        pow(s, key.e, key.n)
+    return count / (time.perf_counter() - started)
 
 
 if __name__ == "__main__":
