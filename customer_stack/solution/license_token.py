@@ -6,15 +6,18 @@ the solution's handler and the vendor's own functions can `from license_token im
 **Offline verification.** A token is a compact JWS, RS256 (RSASSA-PKCS1-v1_5 with SHA-256,
 RFC 7515 and RFC 7518 §3.3), signed by the vendor's KMS key; the public half is the template's
 `VendorPublicKey` (base64 of the DER SubjectPublicKeyInfo that KMS GetPublicKey returns; AWS
-docs: "GetPublicKey", AWS KMS API Reference). The Lambda Python runtime ships boto3 but not
-`cryptography`, and a solution artifact should not need a compiled wheel for one check, so the
-standard library suffices: an RSA public operation is one modular exponentiation with
-e = 65537, then a constant-time comparison with the expected PKCS#1 v1.5 encoding of the
-SHA-256 digest. That costs about 0.2-1 ms in CPython (measured: README, "Benchmarks"), too slow
-to repeat on every request, so a verified token's claims are kept by its text: each new token
-is verified once, and every request after that checks only `exp` (hundreds of thousands per
-second). When the artifact does carry `cryptography` (a vendor who vendors it), its OpenSSL
-verification is used instead, with the same result.
+docs: "GetPublicKey", AWS KMS API Reference). Two paths, the same result:
+
+- the standard library (`rsa_verify.py`, shipped beside this file, the verifier the activation
+  uses too): the Lambda Python runtime has boto3 but not `cryptography`, and a solution artifact
+  should not need a compiled wheel for one check an hour. Its cost is CPython's
+  `pow(s, 65537, n)`, about 0.25 ms for RSA-2048, so about 4,000 new tokens a second;
+- `cryptography` (OpenSSL) when the artifact carries it (a vendor who lists it in a function's
+  `requirements`): about 20,000 new tokens a second (README, "Benchmarks").
+
+Either way a verified token's claims are kept by its text: each token is verified once per
+process, and every request after that costs a dictionary lookup and an `exp` check (millions a
+second). The key is parsed once per key string, and a vendor's one JOSE header once.
 
 **The client** (`LicenseTokenClient`) holds the current token per process:
 
@@ -25,8 +28,10 @@ verification is used instead, with the same result.
 - while the vendor is unreachable (connection error, timeout, 429, 5xx) it keeps the last token
   until `exp + offline_grace`, retrying at most every `retry_seconds`; past that it fails closed
   with `LicenseUnavailable` (401) and a message that says why;
-- a definite refusal (401, 402, 403 from the vendor) ends the token's use at its own `exp`: no
-  offline grace for a subscription that ended.
+- a definite refusal (401, 402, 403 from the vendor: the key refused, the subscription inactive,
+  the customer suspended) drops the cached token at once and fails closed with the vendor's
+  status and code: a refusal is not an outage, so it gets no offline grace. Only a connection
+  error, a timeout, 429 and 5xx count as the vendor being unreachable.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ ALGORITHM = "RS256"
 MAX_TOKEN_CHARS = 8192
 CLOCK_SKEW_SECONDS = 300  # an `iat` further in the future than this is refused
 _VERIFIED_CACHE = 64
+REFUSALS = frozenset({401, 402, 403})  # the vendor's definite no (key, subscription, customer)
 USE_NATIVE = True  # use `cryptography` when importable (tests and the bench turn it off to compare)
 _NATIVE: dict[tuple[int, int], Callable[[bytes, bytes], bool] | None] = {}
 
@@ -350,41 +356,59 @@ class LicenseTokenClient:
         now = self._clock()
         with self._lock:
             if answer is None or answer.status == 429 or answer.status >= 500:
-                if self._unreachable_since is None:
-                    self._unreachable_since = now
-                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
-                return
-            if answer.status != 200:
-                error = (answer.body or {}).get("error") or {}
-                code = str(error.get("code") or "LicenseRefused")[:64]
-                status = 402 if answer.status in (402, 403) else 401
-                self._refusal = LicenseUnavailable(
-                    status,
-                    code,
-                    "The vendor refused a license token "
-                    f"({answer.status} {code}): {str(error.get('message') or '')[:300]}".rstrip(": "),
-                )
-                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
-                return
-            token = (answer.body or {}).get("token")
-            try:
-                claims = self._verifier.claims(token, now)
-                if self._account and claims.get("aws_account_id") not in (None, self._account):
-                    raise TokenInvalid("the license token names another AWS account")
-            except TokenInvalid as exc:
-                self._refusal = LicenseUnavailable(
-                    401, "LicenseUnavailable", f"The vendor's answer was refused: {exc}."
-                )
-                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
-                return
-            self._token, self._claims = token, claims
-            self._refusal = None
-            self._unreachable_since = None
-            self._retry_at = 0.0
-            life = claims["exp"] - now
-            ahead = min(self._ahead, life / 2)
-            # A random moment in the first half of the refresh window: warm functions spread out.
-            self._refresh_at = claims["exp"] - ahead + (ahead / 2) * self._rng()
+                self._unreachable(now)  # an outage: the offline grace applies
+            elif answer.status != 200:
+                self._refused(now, answer)
+            else:
+                self._answered(now, (answer.body or {}).get("token"))
+
+    def _retry_later(self, now: float) -> None:
+        self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
+
+    def _unreachable(self, now: float) -> None:
+        if self._unreachable_since is None:
+            self._unreachable_since = now
+        self._retry_later(now)
+
+    def _refused(self, now: float, answer: Fetched) -> None:
+        """The vendor answered, and not with a token. A refusal is not an outage: no offline
+        grace. 401/402/403 (the key refused, the subscription inactive, the customer suspended)
+        end the cached token's use at once, so a subscription past its grace stops being served
+        at the next refresh rather than at the old token's `exp`; any other 4xx (a request the
+        vendor cannot read: a client older or newer than the API) keeps it until its own `exp`."""
+        body = answer.body if isinstance(answer.body, dict) else {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        code = str(error.get("code") or "LicenseRefused")[:64]
+        message = str(error.get("message") or "")[:300]
+        self._refusal = LicenseUnavailable(
+            402 if answer.status in (402, 403) else 401,
+            code,
+            f"The vendor refused a license token ({answer.status} {code}): {message}".rstrip(": "),
+        )
+        self._unreachable_since = None
+        if answer.status in REFUSALS:
+            self._token, self._claims = None, None
+        self._retry_later(now)
+
+    def _answered(self, now: float, token: object) -> None:
+        try:
+            claims = self._verifier.claims(token, now)  # type: ignore[arg-type] - checked inside
+            if self._account and claims.get("aws_account_id") not in (None, self._account):
+                raise TokenInvalid("the license token names another AWS account")
+        except TokenInvalid as exc:
+            self._refusal = LicenseUnavailable(
+                401, "LicenseUnavailable", f"The vendor's answer was refused: {exc}."
+            )
+            self._retry_later(now)
+            return
+        self._token, self._claims = token, claims  # type: ignore[assignment]
+        self._refusal = None
+        self._unreachable_since = None
+        self._retry_at = 0.0
+        life = claims["exp"] - now
+        ahead = min(self._ahead, life / 2)
+        # A random moment in the first half of the refresh window: warm functions spread out.
+        self._refresh_at = claims["exp"] - ahead + (ahead / 2) * self._rng()
 
 
 def require_entitlement(claims: dict, entitlement: str | None) -> None:
