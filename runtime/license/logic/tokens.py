@@ -94,6 +94,31 @@ def claims_for(
     }
 
 
+def latest_expiry(
+    *,
+    status: str,
+    grace_until: datetime | None,
+    ending_since: datetime | None,
+    now: datetime,
+    grace: timedelta,
+) -> datetime | None:
+    """The latest `exp` a token issued `now` may carry (None: only the lifetime bounds it).
+
+    In grace (`status` "grace"), the grace's end: a token never outlives what was paid for, so
+    a solution stops serving when the grace ends, not up to a lifetime later. While an
+    unsubscription is pending ("unsubscribe-pending"), the grace has not started and its end is
+    not known yet; it will be `grace` after the unsubscribe-success event, which comes after the
+    pending one (`ending_since`), so `ending_since + grace` is the earliest the grace can end and a
+    safe cap (for a grace shorter than a token's lifetime). Status names are the subscription's
+    (`subscriptions.models`).
+    """
+    if status == "grace":
+        return grace_until or now
+    if status == "unsubscribe-pending":
+        return min(ending_since or now, now) + grace
+    return None
+
+
 def compact_jws(claims: dict, *, kid: str, sign: Callable[[bytes], bytes]) -> str:
     """`header.claims.signature`, each base64url without padding; `sign` gets the signing input."""
     signing_input = f"{_segment({'alg': ALGORITHM, 'kid': kid, 'typ': 'JWT'})}.{_segment(claims)}"
