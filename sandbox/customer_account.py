@@ -842,6 +842,21 @@ class CustomerAccounts:
         event["resources"] = [f"arn:aws:events:{self.region}:{stack.account_id}:rule/{rule}"]
         return worker.invoke(event)
 
+    def recycle(self, name: str) -> list[str]:
+        """Ends every running execution environment of the stack's functions: the next call starts
+        a fresh one (a cold start, with nothing cached in memory). Lambda does this on its own, so
+        a function may not count on a warm environment; the sandbox does it on request. AWS docs:
+        "Understanding the Lambda execution environment lifecycle"
+        (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html): Lambda
+        "terminates execution environments every few hours to allow for runtime updates and
+        maintenance", even for functions invoked continuously."""
+        stack = self.get(name)
+        if not stack.workers:
+            raise StackError("ValidationError", f"Stack {name} is in {stack.status} state.")
+        for worker in stack.workers.values():
+            worker.stop()
+        return sorted(stack.workers)
+
     def describe(self, stack: Stack, *, events: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "stack_name": stack.name,

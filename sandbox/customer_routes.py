@@ -16,7 +16,9 @@ from sandbox.workers import FunctionError
 STACKS = "/_sandbox/customer/stacks"
 RESPONSES = "/_sandbox/cloudformation/responses/"
 RELEASES = "/_sandbox/releases"
-_STACK_PATH = re.compile(r"^/_sandbox/customer/stacks/(?P<name>[^/]+)(?:/jobs/(?P<job>[^/]+))?$")
+_STACK_PATH = re.compile(
+    r"^/_sandbox/customer/stacks/(?P<name>[^/]+)(?:/jobs/(?P<job>[^/]+)|/(?P<recycle>recycle))?$"
+)
 _LAUNCH_FIELDS = {"aws_account_id", "parameters", "stack_name"}
 _UPDATE_FIELDS = {"parameters", "template"}
 
@@ -91,6 +93,10 @@ class CustomerRoutes:
             if match is None:
                 return _error(404, "NotFound", "No such sandbox route.")
             name, job = match["name"], match["job"]
+            if match["recycle"]:
+                if method != "POST":
+                    return _error(405, "MethodNotAllowed", "Use POST to recycle the functions.")
+                return self._reject_body(body) or _json(200, {"recycled": self.accounts.recycle(name)})
             if job is not None:
                 if method != "POST":
                     return _error(405, "MethodNotAllowed", "Use POST to run a job.")
