@@ -57,7 +57,18 @@ def _tokens(count: int) -> tuple[str, list[str], int]:
     return public, tokens, now
 
 
-def _full(public: str, tokens: list[str], now: int, *, native: bool) -> float:
+Rate = tuple[float, float]  # (per second of the process's CPU time, per second of wall time)
+
+
+def _rate(count: int, work: Callable[[], None]) -> Rate:
+    """Both rates of `work`: CPU time is what one process on a core of its own achieves (the
+    machine is shared, so wall time also counts the time other processes held the core)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    work()
+    return count / (time.process_time() - cpu), count / (time.perf_counter() - wall)
+
+
+def _full(public: str, tokens: list[str], now: int, *, native: bool) -> Rate:
     """Distinct tokens per second, each fully verified as the client does it the first time it
     sees a token (`Verifier.claims`: form, header, signature, claims, expiry), on a fresh
     verifier so no token is already known."""
@@ -65,18 +76,20 @@ def _full(public: str, tokens: list[str], now: int, *, native: bool) -> float:
     license_token._NATIVE.clear()
     try:
         verifier = Verifier(public)
-        started = time.perf_counter()
-        for token in tokens:
-            verifier.claims(token, now)
-        return len(tokens) / (time.perf_counter() - started)
+
+        def verify_all() -> None:
+            for token in tokens:
+                verifier.claims(token, now)
+
+        return _rate(len(tokens), verify_all)
     finally:
         license_token.USE_NATIVE = True
         license_token._NATIVE.clear()
 
 
-def measure(count: int = 4000) -> tuple[float, float, float]:
-    """(pure-Python full verifications/s, `cryptography` full verifications/s, warm client calls/s),
-    each the best of three alternating rounds (the machine is shared)."""
+def measure(count: int = 4000) -> tuple[Rate, Rate, Rate]:
+    """(standard library, `cryptography`, warm client calls), each the best of three
+    alternating rounds (the machine is shared)."""
     public, tokens, now = _tokens(count)
     pure, native = [], []
     for _ in range(3):
@@ -85,38 +98,43 @@ def measure(count: int = 4000) -> tuple[float, float, float]:
     client = LicenseTokenClient(Verifier(public), lambda: Fetched(200, {"token": tokens[0]}))
     client.claims()
     calls = 200_000
-    started = time.perf_counter()
-    for _ in range(calls):
-        client.claims()
-    warm = calls / (time.perf_counter() - started)
-    return max(pure), max(native), warm
+
+    def warm_calls() -> None:
+        for _ in range(calls):
+            client.claims()
+
+    return max(pure), max(native), _rate(calls, warm_calls)
+
+
+def _shown(rate: Rate) -> str:
+    return f"{rate[0]:,.0f}/s ({rate[1]:,.0f}/s wall)"
 
 
 def run(row: Callable[[str, str, str], None]) -> None:
-    print("\nlicense tokens (offline RS256 verification, one process)")
+    print("\nlicense tokens (offline RS256 verification, one process; per CPU second, then wall)")
     pure, native, warm = measure()
-    met = "met" if native >= TARGET else "NOT met"
+    met = "met" if native[0] >= TARGET else "NOT met"
     row(
         "new tokens, fully verified, with `cryptography` (OpenSSL)",
-        f"{native:,.0f}/s",
+        _shown(native),
         f">= {TARGET:,}/s ({met})",
     )
-    pure_met = "met" if pure >= TARGET else "not met: CPython's pow"
-    row(
-        "new tokens, fully verified, standard library only", f"{pure:,.0f}/s", f">= {TARGET:,}/s ({pure_met})"
-    )
-    row("each request: client.claims(), verified token cached", f"{warm:,.0f}/s", f">= {TARGET:,}/s")
-    row("(RSA-2048 pow(s, 65537, n) alone, CPython)", f"{_pow_rate():,.0f}/s", "the pure path's ceiling")
+    pure_met = "met" if pure[0] >= TARGET else "not met: CPython's pow"
+    row("new tokens, fully verified, standard library only", _shown(pure), f">= {TARGET:,}/s ({pure_met})")
+    row("each request: client.claims(), verified token cached", _shown(warm), f">= {TARGET:,}/s")
+    row("(RSA-2048 pow(s, 65537, n) alone, CPython)", _shown(_pow_rate()), "the standard library's ceiling")
 
 
-def _pow_rate(count: int = 1000) -> float:
+def _pow_rate(count: int = 1000) -> Rate:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_numbers()
     s = int.from_bytes(os.urandom(255), "big")  # a random value below n, like a signature
-    started = time.perf_counter()
-    for _ in range(count):
-        pow(s, key.e, key.n)
-    return count / (time.perf_counter() - started)
+
+    def powers() -> None:
+        for _ in range(count):
+            pow(s, key.e, key.n)
+
+    return _rate(count, powers)
 
 
 if __name__ == "__main__":
-    run(lambda name, value, target: print(f"  {name:<58} {value:>22}   target {target}"))
+    run(lambda name, value, target: print(f"  {name:<58} {value:>32}   target {target}"))
