@@ -39,6 +39,7 @@ from __future__ import annotations
 import binascii
 import functools
 import json
+import os
 import random
 import re
 import threading
@@ -56,7 +57,10 @@ MAX_TOKEN_CHARS = 8192
 CLOCK_SKEW_SECONDS = 300  # an `iat` further in the future than this is refused
 _VERIFIED_CACHE = 64
 REFUSALS = frozenset({401, 402, 403})  # the vendor's definite no (key, subscription, customer)
-USE_NATIVE = True  # use `cryptography` when importable (tests and the bench turn it off to compare)
+# None: `cryptography` only when the artifact carries it (beside this file), as on Lambda, whose
+# runtime has none, even where the host's Python has it (the sandbox's workers, the tests).
+# True/False: whenever importable / never (the tests and the bench compare the two paths).
+USE_NATIVE: bool | None = None
 _NATIVE: dict[tuple[int, int], Callable[[bytes, bytes], bool] | None] = {}
 
 
@@ -80,14 +84,23 @@ class LicenseUnavailable(Exception):
 # --- RS256 -------------------------------------------------------------------------------------
 
 
+def _in_artifact(path: str) -> bool:
+    """Is `path` inside the folder this module was loaded from (the artifact's root, /var/task)?"""
+    root = os.path.dirname(os.path.abspath(__file__))
+    return os.path.abspath(path).startswith(root + os.sep)
+
+
 def _native_verifier(n: int, e: int) -> Callable[[bytes, bytes], bool] | None:
     """`cryptography`'s RSA verification when the artifact carries it (OpenSSL: about 5x faster
     than CPython's `pow`), else None and the standard-library path. Same result either way."""
     try:
+        import cryptography
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
+        return None
+    if USE_NATIVE is None and not _in_artifact(cryptography.__file__ or ""):
         return None
     verify = rsa.RSAPublicNumbers(e, n).public_key().verify
     pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
@@ -121,10 +134,11 @@ class PublicKey:
 
     def verifies(self, message: bytes, signature: bytes) -> bool:
         """RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2): OpenSSL when the
-        artifact carries `cryptography` (and `USE_NATIVE`), else the standard library."""
+        artifact carries `cryptography` (see `USE_NATIVE`), else the standard library."""
         native = _NATIVE.get((self.n, self.e), False)
         if native is False:
-            native = _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if USE_NATIVE else None
+            usable = USE_NATIVE is not False
+            native = _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if usable else None
         if native is not None:
             return native(message, signature)
         return rsa_verifies((self.n, self.e), message, signature)

@@ -83,7 +83,7 @@ def _full(public: str, tokens: list[str], now: int, *, native: bool) -> Rate:
 
         return _rate(len(tokens), verify_all)
     finally:
-        license_token.USE_NATIVE = True
+        license_token.USE_NATIVE = None  # the default again: `cryptography` only inside the artifact
         license_token._NATIVE.clear()
 
 

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -124,6 +125,28 @@ def test_both_users_call_the_one_verifier(monkeypatch: pytest.MonkeyPatch) -> No
 def test_the_parsed_key_is_cached_per_key_string() -> None:
     spki = _spki(_KEY)
     assert PublicKey.from_spki_b64(spki) is PublicKey.from_spki_b64(spki)
+
+
+def test_by_default_openssl_is_used_only_when_the_artifact_carries_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Lambda runtime has no `cryptography`; the tests' and the sandbox's Python does. By
+    default the client uses it only from the artifact's own folder, so the sandbox and these
+    tests take the path Lambda takes."""
+    import cryptography
+
+    monkeypatch.setattr(license_token, "USE_NATIVE", None)
+    monkeypatch.setattr(license_token, "_NATIVE", {})
+    key = PublicKey.from_spki_b64(_spki(_KEY))
+    assert not license_token._in_artifact(cryptography.__file__)
+    assert license_token._native_verifier(key.n, key.e) is None
+    assert key.verifies(b"m", _rs256(b"m"))  # the standard-library path
+    assert license_token._NATIVE == {(key.n, key.e): None}
+    assert license_token._in_artifact(
+        str(Path(license_token.__file__).with_name("cryptography") / "__init__.py")
+    )
+    monkeypatch.setattr(license_token, "_in_artifact", lambda _path: True)  # as if vendored beside it
+    assert license_token._native_verifier(key.n, key.e) is not None
 
 
 # --- the token verifier's refusals ----------------------------------------------------------------
