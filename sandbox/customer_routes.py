@@ -101,21 +101,23 @@ class CustomerRoutes:
                 if method != "POST":
                     return _error(405, "MethodNotAllowed", "Use POST to run a job.")
                 return self._job(name, job, body)
-            if method == "GET":
-                return self._reject_body(body) or _json(
-                    200, self._shown(self.accounts.get(name), events=True)
-                )
-            if method == "DELETE":
-                return self._reject_body(body) or _json(200, {"status": self.accounts.delete(name).status})
-            if method == "PUT":
-                document = _document(body, _UPDATE_FIELDS)
-                if isinstance(document, GatewayResponse):
-                    return document
-                stack = self.accounts.update(name, document.get("parameters"), document.get("template"))
-                return _json(200, self._shown(stack))
-            return _error(405, "MethodNotAllowed", "Use GET, PUT or DELETE.")
+            return self._stack(method, name, body)
         except StackError as exc:
             return _error(exc.status, exc.code, str(exc))
+
+    def _stack(self, method: str, name: str, body: bytes) -> GatewayResponse:
+        """GET, PUT (update) or DELETE one stack."""
+        if method == "GET":
+            return self._reject_body(body) or _json(200, self._shown(self.accounts.get(name), events=True))
+        if method == "DELETE":
+            return self._reject_body(body) or _json(200, {"status": self.accounts.delete(name).status})
+        if method == "PUT":
+            document = _document(body, _UPDATE_FIELDS)
+            if isinstance(document, GatewayResponse):
+                return document
+            stack = self.accounts.update(name, document.get("parameters"), document.get("template"))
+            return _json(200, self._shown(stack))
+        return _error(405, "MethodNotAllowed", "Use GET, PUT or DELETE.")
 
     @staticmethod
     def _reject_body(body: bytes) -> GatewayResponse | None:
