@@ -11,9 +11,9 @@ docs: "GetPublicKey", AWS KMS API Reference). Two paths, the same result:
 - the standard library (`rsa_verify.py`, shipped beside this file, the verifier the activation
   uses too): the Lambda Python runtime has boto3 but not `cryptography`, and a solution artifact
   should not need a compiled wheel for one check an hour. Its cost is CPython's
-  `pow(s, 65537, n)`, about 0.25 ms for RSA-2048, so about 4,000 new tokens a second;
+  `pow(s, 65537, n)`, about 0.25 ms for RSA-2048, so at most about 4,000 new tokens a second;
 - `cryptography` (OpenSSL) when the artifact carries it (a vendor who lists it in a function's
-  `requirements`): about 20,000 new tokens a second (README, "Benchmarks").
+  `requirements`): 14,000-20,000 new tokens a second here (README, "Benchmarks").
 
 Either way a verified token's claims are kept by its text: each token is verified once per
 process, and every request after that costs a dictionary lookup and an `exp` check (millions a
