@@ -130,15 +130,15 @@ class PublicKey:
     def from_spki_b64(cls, spki_b64: str) -> PublicKey:
         """From base64 of a DER SubjectPublicKeyInfo (the template's `VendorPublicKey`), parsed
         once per key string."""
-        return _parsed_key(cls, spki_b64)
+        return _parsed_key(spki_b64)
 
     def verifies(self, message: bytes, signature: bytes) -> bool:
         """RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2): OpenSSL when the
         artifact carries `cryptography` (see `USE_NATIVE`), else the standard library."""
-        native = _NATIVE.get((self.n, self.e), False)
-        if native is False:
+        if (self.n, self.e) not in _NATIVE:
             usable = USE_NATIVE is not False
-            native = _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if usable else None
+            _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if usable else None
+        native = _NATIVE[(self.n, self.e)]
         if native is not None:
             return native(message, signature)
         return rsa_verifies((self.n, self.e), message, signature)
@@ -149,12 +149,12 @@ class PublicKey:
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed_key(cls: type[PublicKey], spki_b64: str) -> PublicKey:
+def _parsed_key(spki_b64: str) -> PublicKey:
     try:
         n, e = rsa_public_key(spki_b64)
     except ValueError as exc:
         raise ValueError(f"the vendor public key is not a base64 DER RSA public key ({exc})") from None
-    return cls(n, e)
+    return PublicKey(n, e)
 
 
 _JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
@@ -390,8 +390,9 @@ class LicenseTokenClient:
         end the cached token's use at once, so a subscription past its grace stops being served
         at the next refresh rather than at the old token's `exp`; any other 4xx (a request the
         vendor cannot read: a client older or newer than the API) keeps it until its own `exp`."""
-        body = answer.body if isinstance(answer.body, dict) else {}
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        body: dict = answer.body if isinstance(answer.body, dict) else {}
+        found = body.get("error")
+        error: dict = found if isinstance(found, dict) else {}
         code = str(error.get("code") or "LicenseRefused")[:64]
         message = str(error.get("message") or "")[:300]
         self._refusal = LicenseUnavailable(
@@ -406,7 +407,9 @@ class LicenseTokenClient:
 
     def _answered(self, now: float, token: object) -> None:
         try:
-            claims = self._verifier.claims(token, now)  # type: ignore[arg-type] - checked inside
+            if not isinstance(token, str):
+                raise TokenInvalid("the vendor's answer has no token")
+            claims = self._verifier.claims(token, now)
             if self._account and claims.get("aws_account_id") not in (None, self._account):
                 raise TokenInvalid("the license token names another AWS account")
         except TokenInvalid as exc:
@@ -415,7 +418,7 @@ class LicenseTokenClient:
             )
             self._retry_later(now)
             return
-        self._token, self._claims = token, claims  # type: ignore[assignment]
+        self._token, self._claims = token, claims
         self._refusal = None
         self._unreachable_since = None
         self._retry_at = 0.0
