@@ -58,6 +58,14 @@ def test_unsubscribe_pending_is_capped_at_the_earliest_the_grace_can_end() -> No
     assert _exp(UNSUBSCRIBE_PENDING, ending_since=NOW + HOUR, grace=short) == 30 * 60
 
 
+@pytest.mark.parametrize(
+    ("grace", "since_minutes"), [(timedelta(0), 0), (timedelta(0), 50), (timedelta(minutes=10), 20)]
+)
+def test_a_buyer_still_subscribed_gets_a_usable_token_however_short_the_grace(grace, since_minutes) -> None:
+    """Still subscribed while pending: never a token born expired, at least 5 minutes."""
+    assert _exp(UNSUBSCRIBE_PENDING, ending_since=NOW - timedelta(minutes=since_minutes), grace=grace) == 300
+
+
 def test_a_grace_without_an_end_gets_no_lifetime() -> None:
     assert _exp(GRACE, grace_until=None) == 0
 

@@ -94,6 +94,9 @@ def claims_for(
     }
 
 
+PENDING_FLOOR = timedelta(minutes=5)  # the shortest lifetime `license_tokens.lifetime_seconds` allows
+
+
 def latest_expiry(
     *,
     status: str,
@@ -105,17 +108,21 @@ def latest_expiry(
     """The latest `exp` a token issued `now` may carry (None: only the lifetime bounds it).
 
     In grace (`status` "grace"), the grace's end: a token never outlives what was paid for, so
-    a solution stops serving when the grace ends, not up to a lifetime later. While an
-    unsubscription is pending ("unsubscribe-pending"), the grace has not started and its end is
-    not known yet; it will be `grace` after the unsubscribe-success event, which comes after the
-    pending one (`ending_since`), so `ending_since + grace` is the earliest the grace can end and a
-    safe cap (for a grace shorter than a token's lifetime). Status names are the subscription's
-    (`subscriptions.models`).
+    a solution stops serving when the grace ends, not up to a lifetime later.
+
+    While an unsubscription is pending ("unsubscribe-pending") the buyer is still subscribed, the
+    grace has not started and its end is not known: it will be `grace` after the
+    unsubscribe-success event, which comes after the pending one (`ending_since`). So
+    `ending_since + grace` is the earliest the grace can end, and the cap; but never less than
+    5 minutes from now, or a grace shorter than the time since the pending event (0 days, say)
+    would issue tokens already expired to a buyer still subscribed. With a grace under 5 minutes
+    a token may so outlive it by at most that. Only a grace shorter than the token lifetime
+    makes either cap bite. Status names are the subscription's (`subscriptions.models`).
     """
     if status == "grace":
         return grace_until or now
     if status == "unsubscribe-pending":
-        return min(ending_since or now, now) + grace
+        return max(min(ending_since or now, now) + grace, now + PENDING_FLOOR)
     return None
 
 
