@@ -28,7 +28,7 @@ from tests.conftest import load_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 PASSWORD = "Buyer-grace-Passw0rd!"
-GRACE_LEFT_S = 20  # long enough for a cold start and a token fetch on a loaded machine
+GRACE_LEFT_S = 30  # long enough for a cold start and a token fetch on a loaded machine (the demo uses 30)
 LAUNCH_TIMEOUT_S = 300
 
 
