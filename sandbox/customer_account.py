@@ -851,11 +851,12 @@ class CustomerAccounts:
         "terminates execution environments every few hours to allow for runtime updates and
         maintenance", even for functions invoked continuously."""
         stack = self.get(name)
-        if not stack.workers:
-            raise StackError("ValidationError", f"Stack {name} is in {stack.status} state.")
-        for worker in stack.workers.values():
-            worker.stop()
-        return sorted(stack.workers)
+        with stack.lock:  # not while a create, update or delete changes the functions
+            if not stack.workers or stack.status not in _RUNNING:
+                raise StackError("ValidationError", f"Stack {name} is in {stack.status} state.")
+            for worker in stack.workers.values():
+                worker.stop()
+            return sorted(stack.workers)
 
     def describe(self, stack: Stack, *, events: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -881,6 +882,9 @@ class CustomerAccounts:
 
     def no_echo_values(self, stack: Stack) -> list[str]:
         return [stack.parameters[p] for p in no_echo_parameters(stack.template) if p in stack.parameters]
+
+
+_RUNNING = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 
 
 def scheduled_jobs(stack: Stack) -> dict[str, str]:
