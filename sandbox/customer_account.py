@@ -913,6 +913,22 @@ class CustomerAccounts:
         event["resources"] = [f"arn:aws:events:{self.region}:{stack.account_id}:rule/{rule}"]
         return worker.invoke(event)
 
+    def recycle(self, name: str) -> list[str]:
+        """Ends every running execution environment of the stack's functions: the next call starts
+        a fresh one (a cold start, with nothing cached in memory). Lambda does this on its own, so
+        a function may not count on a warm environment; the sandbox does it on request. AWS docs:
+        "Understanding the Lambda execution environment lifecycle"
+        (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html): Lambda
+        "terminates execution environments every few hours to allow for runtime updates and
+        maintenance", even for functions invoked continuously."""
+        stack = self.get(name)
+        with stack.lock:  # not while a create, update or delete changes the functions
+            if not stack.workers or stack.status not in _RUNNING:
+                raise StackError("ValidationError", f"Stack {name} is in {stack.status} state.")
+            for worker in stack.workers.values():
+                worker.stop()
+            return sorted(stack.workers)
+
     def describe(self, stack: Stack, *, events: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "stack_name": stack.name,
@@ -937,6 +953,9 @@ class CustomerAccounts:
 
     def no_echo_values(self, stack: Stack) -> list[str]:
         return [stack.parameters[p] for p in no_echo_parameters(stack.template) if p in stack.parameters]
+
+
+_RUNNING = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 
 
 def scheduled_jobs(stack: Stack) -> dict[str, str]:

@@ -16,7 +16,9 @@ from sandbox.workers import FunctionError
 STACKS = "/_sandbox/customer/stacks"
 RESPONSES = "/_sandbox/cloudformation/responses/"
 RELEASES = "/_sandbox/releases"
-_STACK_PATH = re.compile(r"^/_sandbox/customer/stacks/(?P<name>[^/]+)(?:/jobs/(?P<job>[^/]+))?$")
+_STACK_PATH = re.compile(
+    r"^/_sandbox/customer/stacks/(?P<name>[^/]+)(?:/jobs/(?P<job>[^/]+)|/(?P<recycle>recycle))?$"
+)
 _LAUNCH_FIELDS = {"aws_account_id", "parameters", "stack_name"}
 _UPDATE_FIELDS = {"parameters", "template"}
 
@@ -91,25 +93,31 @@ class CustomerRoutes:
             if match is None:
                 return _error(404, "NotFound", "No such sandbox route.")
             name, job = match["name"], match["job"]
+            if match["recycle"]:
+                if method != "POST":
+                    return _error(405, "MethodNotAllowed", "Use POST to recycle the functions.")
+                return self._reject_body(body) or _json(200, {"recycled": self.accounts.recycle(name)})
             if job is not None:
                 if method != "POST":
                     return _error(405, "MethodNotAllowed", "Use POST to run a job.")
                 return self._job(name, job, body)
-            if method == "GET":
-                return self._reject_body(body) or _json(
-                    200, self._shown(self.accounts.get(name), events=True)
-                )
-            if method == "DELETE":
-                return self._reject_body(body) or _json(200, {"status": self.accounts.delete(name).status})
-            if method == "PUT":
-                document = _document(body, _UPDATE_FIELDS)
-                if isinstance(document, GatewayResponse):
-                    return document
-                stack = self.accounts.update(name, document.get("parameters"), document.get("template"))
-                return _json(200, self._shown(stack))
-            return _error(405, "MethodNotAllowed", "Use GET, PUT or DELETE.")
+            return self._stack(method, name, body)
         except StackError as exc:
             return _error(exc.status, exc.code, str(exc))
+
+    def _stack(self, method: str, name: str, body: bytes) -> GatewayResponse:
+        """GET, PUT (update) or DELETE one stack."""
+        if method == "GET":
+            return self._reject_body(body) or _json(200, self._shown(self.accounts.get(name), events=True))
+        if method == "DELETE":
+            return self._reject_body(body) or _json(200, {"status": self.accounts.delete(name).status})
+        if method == "PUT":
+            document = _document(body, _UPDATE_FIELDS)
+            if isinstance(document, GatewayResponse):
+                return document
+            stack = self.accounts.update(name, document.get("parameters"), document.get("template"))
+            return _json(200, self._shown(stack))
+        return _error(405, "MethodNotAllowed", "Use GET, PUT or DELETE.")
 
     @staticmethod
     def _reject_body(body: bytes) -> GatewayResponse | None:

@@ -19,7 +19,9 @@ So the modules are laid one after the other, in dependency order, into one names
   bytes as a TemplateBody, 1 MB by S3 URL; AWS docs: "CloudFormation quotas"). Being the same
   syntax tree less those parts, it is the same program.
 
-The modules cannot clash: every activation name starts with `_cr_`/`_CR_`/`_Cr`, and
+The modules cannot clash: every activation name starts with `_cr_`/`_CR_`/`_Cr` (the shared
+modules' own, `rsa_`/`_rsa_`/`RSA_` in `rsa_verify.py`, the vendor client's and signing's, are
+told apart by the same test), and
 `tests/unit/test_activation_assembly.py` refuses any name two modules define, any import between
 them left in the result, and any change but docstrings, comments, annotations and imports. Standard library
 only: the CDK construct (`constructs/activation.py`) and the tests both call `inline_code()`.
@@ -36,6 +38,7 @@ MODULES = (
     "runtime/shared/signing.py",
     "customer_stack/vendor_client.py",
     "customer_stack/activation/common.py",
+    "customer_stack/rsa_verify.py",
     "customer_stack/activation/manifest.py",
     "customer_stack/activation/staging.py",
     "customer_stack/activation/cfn_response.py",

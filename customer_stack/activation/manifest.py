@@ -1,27 +1,23 @@
 """Verifies the vendor's activation answer before anything in it is trusted.
 
 The manifest is signed by the vendor's KMS key (RSASSA-PKCS1-v1_5 with SHA-256 over its canonical
-JSON) and verified here in pure Python against `VENDOR_PUBLIC_KEY`: the inline code has only the
-standard library and boto3. Then it must answer *this* request (docs/protocol.md §4.1 and the
-README's "Signed artifact delivery"): this account, this stack, this request's nonce, the release
+JSON) and verified against `VENDOR_PUBLIC_KEY` by `customer_stack/rsa_verify.py`, the customer
+side's one RSA verifier, which the license-token client uses too (standard library only: the
+inline code has only it and boto3). Then it must answer *this* request (docs/protocol.md §4.1 and
+the README's "Signed artifact delivery"): this account, this stack, this request's nonce, the release
 the template names, issued within minutes. Every refusal names what did not match and holds no
 secret.
 """
 
 import base64
 import calendar
-import hashlib
-import hmac
 import json
 import re
 
 from customer_stack.activation.common import _cr_checked_url, _CrFailure
+from customer_stack.rsa_verify import rsa_public_key, rsa_verifies
 
 _CR_SIGNATURE_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
-# DER of AlgorithmIdentifier rsaEncryption's OID 1.2.840.113549.1.1.1, and of SHA-256's DigestInfo
-# prefix (RFC 8017 §9.2 note 1).
-_CR_RSA_OID = bytes.fromhex("2a864886f70d010101")
-_CR_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 _CR_ACTIVATION_ID = re.compile(r"act-[A-Za-z0-9_-]{1,128}")
 _CR_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _CR_ARTIFACT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -31,59 +27,12 @@ _CR_MANIFEST_MAX_AGE_S = 300
 _CR_MANIFEST_MAX_SKEW_S = 60
 
 
-def _cr_der(data, pos, tag):
-    """Reads one DER element with the given tag at pos; returns (content, end)."""
-    if pos + 2 > len(data) or data[pos] != tag:
-        raise ValueError("unexpected DER element")
-    length, pos = data[pos + 1], pos + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if not 1 <= count <= 4 or pos + count > len(data):
-            raise ValueError("bad DER length")
-        length, pos = int.from_bytes(data[pos : pos + count], "big"), pos + count
-    if pos + length > len(data):
-        raise ValueError("truncated DER")
-    return data[pos : pos + length], pos + length
-
-
 def _cr_rsa_public_key(spki_b64):
-    """(n, e) from base64 of a DER SubjectPublicKeyInfo of an RSA key (what KMS GetPublicKey returns)."""
+    """(n, e) of `VENDOR_PUBLIC_KEY` (what KMS GetPublicKey returns), or a failure naming it."""
     try:
-        der = base64.b64decode(spki_b64 or "", validate=True)
-        spki, end = _cr_der(der, 0, 0x30)
-        if end != len(der):
-            raise ValueError("trailing bytes")
-        algorithm, pos = _cr_der(spki, 0, 0x30)
-        oid, _ = _cr_der(algorithm, 0, 0x06)
-        if oid != _CR_RSA_OID:
-            raise ValueError("not an RSA key")
-        bits, end = _cr_der(spki, pos, 0x03)
-        if end != len(spki) or not bits or bits[0] != 0:
-            raise ValueError("bad BIT STRING")
-        rsa_key, _ = _cr_der(bits[1:], 0, 0x30)
-        n_bytes, pos = _cr_der(rsa_key, 0, 0x02)
-        e_bytes, end = _cr_der(rsa_key, pos, 0x02)
-        if end != len(rsa_key):
-            raise ValueError("trailing bytes in RSAPublicKey")
+        return rsa_public_key(spki_b64)
     except ValueError as exc:
         raise _CrFailure(f"VendorPublicKey is not a base64 DER RSA SubjectPublicKeyInfo ({exc})") from None
-    n, e = int.from_bytes(n_bytes, "big"), int.from_bytes(e_bytes, "big")
-    if n.bit_length() < 2048 or e < 3 or e % 2 == 0:
-        raise _CrFailure("VendorPublicKey is not an RSA key of at least 2048 bits")
-    return n, e
-
-
-def _cr_rsa_verify(public_key, message, signature):
-    n, e = public_key
-    k = (n.bit_length() + 7) // 8
-    if len(signature) != k:
-        return False
-    s = int.from_bytes(signature, "big")
-    if s >= n:
-        return False
-    digest_info = _CR_SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
-    expected = b"\x00\x01" + b"\xff" * (k - len(digest_info) - 3) + b"\x00" + digest_info
-    return hmac.compare_digest(pow(s, e, n).to_bytes(k, "big"), expected)
 
 
 def _cr_canonical_manifest(manifest):
@@ -134,7 +83,7 @@ def _cr_checked_activation(payload, public_key, expected):
         signature = base64.b64decode(payload.get("manifest_signature") or "", validate=True)
     except ValueError:
         signature = b""
-    if not _cr_rsa_verify(public_key, _cr_canonical_manifest(manifest), signature):
+    if not rsa_verifies(public_key, _cr_canonical_manifest(manifest), signature):
         raise _CrFailure("manifest signature does not verify with VendorPublicKey")
     activation_id = payload.get("activation_id")
     if not isinstance(activation_id, str) or not _CR_ACTIVATION_ID.fullmatch(activation_id):
@@ -147,7 +96,12 @@ def _cr_checked_activation(payload, public_key, expected):
     for key in ("product", "version"):
         if not isinstance(manifest.get(key), str) or not _CR_SAFE_SEGMENT.fullmatch(manifest[key]):
             raise _CrFailure(f"the signed manifest has an invalid {key}")
-    artifacts = manifest.get("artifacts")
+    _cr_check_artifacts(manifest.get("artifacts"))
+    return activation_id, manifest
+
+
+def _cr_check_artifacts(artifacts):
+    """Each listed artifact well formed (name, sha256, size), and no name twice."""
     if not isinstance(artifacts, list) or not artifacts:
         raise _CrFailure("the signed manifest lists no artifacts")
     attributes = set()
@@ -166,7 +120,6 @@ def _cr_checked_activation(payload, public_key, expected):
         if attribute in attributes:
             raise _CrFailure(f"the signed manifest lists artifact '{artifact['name']}' twice")
         attributes.add(attribute)
-    return activation_id, manifest
 
 
 def _cr_attribute(name):

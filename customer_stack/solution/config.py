@@ -95,8 +95,8 @@ def _key(path: str) -> str:
     return f"cdk.json context '{CONTEXT_KEY}.{path}'"
 
 
-def _function(item: Any, index: int, root: Path) -> SolutionFunction:
-    where = f"solution.functions[{index}]"
+def _checked_shape(item: Any, where: str) -> dict:
+    """An object with only known settings and the required ones."""
     if not isinstance(item, dict):
         raise ConfigError(f"{_key(where)} must be an object with name, source and handler")
     unknown = sorted(set(item) - _KEYS)
@@ -107,7 +107,11 @@ def _function(item: Any, index: int, root: Path) -> SolutionFunction:
     for required in ("name", "source", "handler"):
         if required not in item:
             raise ConfigError(f"{_key(where + '.' + required)} is missing")
+    return item
 
+
+def _checked_code(item: dict, where: str, root: Path) -> tuple[str, Path, str]:
+    """(name, source folder, handler), the handler's module present in the folder."""
     name = item["name"]
     if not isinstance(name, str) or not _NAME.match(name) or name == REPORTER_ARTIFACT:
         raise ConfigError(
@@ -132,14 +136,21 @@ def _function(item: Any, index: int, root: Path) -> SolutionFunction:
             f"{_key(where + '.handler')} is {handler!r}, but "
             f"{source_raw}/{module.with_suffix('.py').as_posix()} does not exist"
         )
+    return name, source, handler
 
-    requirements = None
-    if "requirements" in item:
-        raw = item["requirements"]
-        requirements = (root / raw).resolve() if isinstance(raw, str) and raw.strip() else None
-        if requirements is None or not requirements.is_file():
-            raise ConfigError(f"{_key(where + '.requirements')} is {raw!r}; expected a requirements file")
 
+def _checked_requirements(item: dict, where: str, root: Path) -> Path | None:
+    if "requirements" not in item:
+        return None
+    raw = item["requirements"]
+    requirements = (root / raw).resolve() if isinstance(raw, str) and raw.strip() else None
+    if requirements is None or not requirements.is_file():
+        raise ConfigError(f"{_key(where + '.requirements')} is {raw!r}; expected a requirements file")
+    return requirements
+
+
+def _checked_sizes(item: dict, where: str) -> tuple[str, int, int]:
+    """(runtime, memory_mb, timeout_s), within what Lambda allows."""
     runtime = item.get("runtime", DEFAULT_RUNTIME)
     if runtime not in RUNTIMES:
         raise ConfigError(f"{_key(where + '.runtime')} is {runtime!r}; expected one of {list(RUNTIMES)}")
@@ -153,6 +164,10 @@ def _function(item: Any, index: int, root: Path) -> SolutionFunction:
         raise ConfigError(
             f"{_key(where + '.timeout_s')} is {timeout!r}; expected a whole number from 1 to 900"
         )
+    return runtime, memory, timeout
+
+
+def _checked_environment(item: dict, where: str) -> dict[str, str]:
     environment = item.get("environment", {})
     if not isinstance(environment, dict):
         raise ConfigError(f"{_key(where + '.environment')} must be an object of names to strings")
@@ -166,6 +181,16 @@ def _function(item: Any, index: int, root: Path) -> SolutionFunction:
             raise ConfigError(f"{_key(where + '.environment.' + env_name)} is {value!r}; expected a string")
     if sum(len(k) + len(v) for k, v in environment.items()) > 3072:
         raise ConfigError(f"{_key(where + '.environment')} is over 3 KB (Lambda allows 4 KB in all)")
+    return dict(environment)
+
+
+def _function(item: Any, index: int, root: Path) -> SolutionFunction:
+    where = f"solution.functions[{index}]"
+    item = _checked_shape(item, where)
+    name, source, handler = _checked_code(item, where, root)
+    requirements = _checked_requirements(item, where, root)
+    runtime, memory, timeout = _checked_sizes(item, where)
+    environment = _checked_environment(item, where)
     api = item.get("api", False)
     if not isinstance(api, bool):
         raise ConfigError(f"{_key(where + '.api')} is {api!r}; expected true or false")
@@ -177,7 +202,7 @@ def _function(item: Any, index: int, root: Path) -> SolutionFunction:
         runtime=runtime,
         memory_mb=memory,
         timeout_s=timeout,
-        environment=dict(environment),
+        environment=environment,
         api=api,
     )
 

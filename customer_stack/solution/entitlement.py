@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -115,9 +116,42 @@ def route_of(event: Mapping[str, Any]) -> str:
     return f"{method} {path}"
 
 
+def _template(path: str) -> re.Pattern[str]:
+    """A route's path as a pattern: `{name}` is one segment, `{name+}` (greedy) the rest."""
+    parts = []
+    for segment in path.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            parts.append(".+")
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append("[^/]+")
+        else:
+            parts.append(re.escape(segment))
+    return re.compile("/" + "/".join(parts) if parts != [""] else "/")
+
+
 def needed(routes: Mapping[str, str], event: Mapping[str, Any]) -> str | None:
-    route = route_of(event)
-    return routes.get(route) or routes.get(f"ANY {route.split(' ', 1)[1]}")
+    """The entitlement `routes` names for this call. API Gateway's `resource` (the resource's
+    path template, `/items/{id}`, in proxy and REQUEST authorizer events alike; AWS docs: "Input
+    to an API Gateway Lambda authorizer" and "Set up Lambda proxy integrations") is matched
+    first, so a route with path parameters is found; then the path itself; then, for an event
+    without `resource`, the path against each route's template."""
+    method, path = route_of(event).split(" ", 1)
+    resource = str(event.get("resource") or "").rstrip("/") or None
+    for candidate in (resource, path):
+        if candidate is not None:
+            found = routes.get(f"{method} {candidate}") or routes.get(f"ANY {candidate}")
+            if found is not None:
+                return found
+    if resource is None:
+        for route, entitlement in routes.items():
+            route_method, _, route_path = route.partition(" ")
+            if (
+                route_method in (method, "ANY")
+                and "{" in route_path
+                and _template(route_path).fullmatch(path)
+            ):
+                return entitlement
+    return None
 
 
 def check(

@@ -6,15 +6,18 @@ the solution's handler and the vendor's own functions can `from license_token im
 **Offline verification.** A token is a compact JWS, RS256 (RSASSA-PKCS1-v1_5 with SHA-256,
 RFC 7515 and RFC 7518 §3.3), signed by the vendor's KMS key; the public half is the template's
 `VendorPublicKey` (base64 of the DER SubjectPublicKeyInfo that KMS GetPublicKey returns; AWS
-docs: "GetPublicKey", AWS KMS API Reference). The Lambda Python runtime ships boto3 but not
-`cryptography`, and a solution artifact should not need a compiled wheel for one check, so the
-standard library suffices: an RSA public operation is one modular exponentiation with
-e = 65537, then a constant-time comparison with the expected PKCS#1 v1.5 encoding of the
-SHA-256 digest. That costs about 0.2-1 ms in CPython (measured: README, "Benchmarks"), too slow
-to repeat on every request, so a verified token's claims are kept by its text: each new token
-is verified once, and every request after that checks only `exp` (hundreds of thousands per
-second). When the artifact does carry `cryptography` (a vendor who vendors it), its OpenSSL
-verification is used instead, with the same result.
+docs: "GetPublicKey", AWS KMS API Reference). Two paths, the same result:
+
+- the standard library (`rsa_verify.py`, shipped beside this file, the verifier the activation
+  uses too): the Lambda Python runtime has boto3 but not `cryptography`, and a solution artifact
+  should not need a compiled wheel for one check an hour. Its cost is CPython's
+  `pow(s, 65537, n)`, about 0.25 ms for RSA-2048, so at most about 4,000 new tokens a second;
+- `cryptography` (OpenSSL) when the artifact carries it (a vendor who lists it in a function's
+  `requirements`): 14,000-20,000 new tokens a second here (README, "Benchmarks").
+
+Either way a verified token's claims are kept by its text: each token is verified once per
+process, and every request after that costs a dictionary lookup and an `exp` check (millions a
+second). The key is parsed once per key string, and a vendor's one JOSE header once.
 
 **The client** (`LicenseTokenClient`) holds the current token per process:
 
@@ -25,30 +28,39 @@ verification is used instead, with the same result.
 - while the vendor is unreachable (connection error, timeout, 429, 5xx) it keeps the last token
   until `exp + offline_grace`, retrying at most every `retry_seconds`; past that it fails closed
   with `LicenseUnavailable` (401) and a message that says why;
-- a definite refusal (401, 402, 403 from the vendor) ends the token's use at its own `exp`: no
-  offline grace for a subscription that ended.
+- a definite refusal (401, 402, 403 from the vendor: the key refused, the subscription inactive,
+  the customer suspended) drops the cached token at once and fails closed with the vendor's
+  status and code: a refusal is not an outage, so it gets no offline grace. Only a connection
+  error, a timeout, 429 and 5xx count as the vendor being unreachable.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import hmac
+import functools
 import json
+import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+try:  # in the artifact, the modules sit side by side at the zip's root
+    from rsa_verify import rsa_public_key, rsa_verifies
+except ImportError:  # in the repository (tests)
+    from customer_stack.rsa_verify import rsa_public_key, rsa_verifies
+
 ALGORITHM = "RS256"
-_RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
-_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  # RFC 8017 §9.2
 MAX_TOKEN_CHARS = 8192
 CLOCK_SKEW_SECONDS = 300  # an `iat` further in the future than this is refused
 _VERIFIED_CACHE = 64
-USE_NATIVE = True  # use `cryptography` when importable (tests and the bench turn it off to compare)
+REFUSALS = frozenset({401, 402, 403})  # the vendor's definite no (key, subscription, customer)
+# None: `cryptography` only when the artifact carries it (beside this file), as on Lambda, whose
+# runtime has none, even where the host's Python has it (the sandbox's workers, the tests).
+# True/False: whenever importable / never (the tests and the bench compare the two paths).
+USE_NATIVE: bool | None = None
 _NATIVE: dict[tuple[int, int], Callable[[bytes, bytes], bool] | None] = {}
 
 
@@ -69,38 +81,33 @@ class LicenseUnavailable(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
-# --- RS256, pure Python -----------------------------------------------------------------------
+# --- RS256 -------------------------------------------------------------------------------------
 
 
-def _der(data: bytes, pos: int, tag: int) -> tuple[bytes, int]:
-    """One DER element with `tag` at `pos`: (content, end)."""
-    if pos + 2 > len(data) or data[pos] != tag:
-        raise ValueError("unexpected DER element")
-    length, pos = data[pos + 1], pos + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if not 1 <= count <= 4 or pos + count > len(data):
-            raise ValueError("bad DER length")
-        length, pos = int.from_bytes(data[pos : pos + count], "big"), pos + count
-    if pos + length > len(data):
-        raise ValueError("truncated DER")
-    return data[pos : pos + length], pos + length
+def _in_artifact(path: str) -> bool:
+    """Is `path` inside the folder this module was loaded from (the artifact's root, /var/task)?"""
+    root = os.path.dirname(os.path.abspath(__file__))
+    return os.path.abspath(path).startswith(root + os.sep)
 
 
 def _native_verifier(n: int, e: int) -> Callable[[bytes, bytes], bool] | None:
-    """`cryptography`'s RSA verification when the artifact carries it (OpenSSL: ~50x faster than
-    a Python `pow`), else None and the pure-Python path. Same result either way."""
+    """`cryptography`'s RSA verification when the artifact carries it (OpenSSL: about 5x faster
+    than CPython's `pow`), else None and the standard-library path. Same result either way."""
     try:
+        import cryptography
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
         return None
-    key = rsa.RSAPublicNumbers(e, n).public_key()
+    if USE_NATIVE is None and not _in_artifact(cryptography.__file__ or ""):
+        return None
+    verify = rsa.RSAPublicNumbers(e, n).public_key().verify
+    pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
 
     def verifies(message: bytes, signature: bytes) -> bool:
         try:
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            verify(signature, message, pkcs1, sha256)
         except InvalidSignature:
             return False
         return True
@@ -121,57 +128,46 @@ class PublicKey:
 
     @classmethod
     def from_spki_b64(cls, spki_b64: str) -> PublicKey:
-        """From base64 of a DER SubjectPublicKeyInfo (the template's `VendorPublicKey`)."""
-        try:
-            der = base64.b64decode(spki_b64 or "", validate=True)
-            spki, end = _der(der, 0, 0x30)
-            if end != len(der):
-                raise ValueError("trailing bytes")
-            algorithm, pos = _der(spki, 0, 0x30)
-            oid, _ = _der(algorithm, 0, 0x06)
-            if oid != _RSA_OID:
-                raise ValueError("not an RSA key")
-            bits, end = _der(spki, pos, 0x03)
-            if end != len(spki) or not bits or bits[0] != 0:
-                raise ValueError("bad BIT STRING")
-            rsa_key, _ = _der(bits[1:], 0, 0x30)
-            n_bytes, pos = _der(rsa_key, 0, 0x02)
-            e_bytes, end = _der(rsa_key, pos, 0x02)
-            if end != len(rsa_key):
-                raise ValueError("trailing bytes in RSAPublicKey")
-        except (ValueError, binascii.Error) as exc:
-            raise ValueError(f"the vendor public key is not a base64 DER RSA public key ({exc})") from None
-        key = cls(int.from_bytes(n_bytes, "big"), int.from_bytes(e_bytes, "big"))
-        if key.n.bit_length() < 2048 or key.e < 3 or key.e % 2 == 0:
-            raise ValueError("the vendor public key is not an RSA key of at least 2048 bits")
-        return key
+        """From base64 of a DER SubjectPublicKeyInfo (the template's `VendorPublicKey`), parsed
+        once per key string."""
+        return _parsed_key(spki_b64)
 
     def verifies(self, message: bytes, signature: bytes) -> bool:
-        """RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2), constant-time compare."""
-        native = _NATIVE.get((self.n, self.e), False)
-        if native is False:
-            native = _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if USE_NATIVE else None
+        """RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2): OpenSSL when the
+        artifact carries `cryptography` (see `USE_NATIVE`), else the standard library."""
+        if (self.n, self.e) not in _NATIVE:
+            usable = USE_NATIVE is not False
+            _NATIVE[(self.n, self.e)] = _native_verifier(self.n, self.e) if usable else None
+        native = _NATIVE[(self.n, self.e)]
         if native is not None:
             return native(message, signature)
-        return self.verifies_pure(message, signature)
+        return rsa_verifies((self.n, self.e), message, signature)
 
     def verifies_pure(self, message: bytes, signature: bytes) -> bool:
-        """The standard-library path: one modular exponentiation, then the expected encoding."""
-        k = self.size
-        if len(signature) != k:
-            return False
-        s = int.from_bytes(signature, "big")
-        if s >= self.n:
-            return False
-        digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
-        expected = b"\x00\x01" + b"\xff" * (k - len(digest_info) - 3) + b"\x00" + digest_info
-        return hmac.compare_digest(pow(s, self.e, self.n).to_bytes(k, "big"), expected)
+        """The standard-library path (`rsa_verify.py`), whatever is installed."""
+        return rsa_verifies((self.n, self.e), message, signature)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_key(spki_b64: str) -> PublicKey:
+    try:
+        n, e = rsa_public_key(spki_b64)
+    except ValueError as exc:
+        raise ValueError(f"the vendor public key is not a base64 DER RSA public key ({exc})") from None
+    return PublicKey(n, e)
+
+
+_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_JSON = json.JSONDecoder()
 
 
 def _b64url(segment: str) -> bytes:
-    if not segment or len(segment) % 4 == 1 or not segment.replace("-", "").replace("_", "").isalnum():
+    """base64url without padding (RFC 7515 §2); the caller has checked the alphabet."""
+    if len(segment) % 4 == 1:
         raise TokenInvalid("the token is not three base64url segments")
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    data = segment.encode("ascii").translate(_URLSAFE_TO_STANDARD)
+    return binascii.a2b_base64(data + b"=" * (-len(segment) % 4))
 
 
 class Verifier:
@@ -180,6 +176,7 @@ class Verifier:
     def __init__(self, public_key: PublicKey | str) -> None:
         self.key = PublicKey.from_spki_b64(public_key) if isinstance(public_key, str) else public_key
         self._verified: dict[str, dict] = {}
+        self._headers: set[str] = set()  # header segments already admitted
         self._lock = threading.Lock()
 
     def claims(self, token: str, now: float) -> dict:
@@ -198,32 +195,48 @@ class Verifier:
         return claims
 
     def _verify_signature(self, token: str) -> dict:
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+        """The claims of a token whose form, header and signature are right (expiry aside)."""
+        parts = _JWS.fullmatch(token) if isinstance(token, str) and len(token) <= MAX_TOKEN_CHARS else None
+        if parts is None:
             raise TokenInvalid("the token is not a compact JWS")
-        header_b64, claims_b64, signature_b64 = token.split(".")
+        header_b64, claims_b64, signature_b64 = parts.groups()
+        if header_b64 not in self._headers:
+            self._check_header(header_b64)
         try:
-            header = json.loads(_b64url(header_b64))
             signature = _b64url(signature_b64)
-        except (ValueError, binascii.Error):
+        except binascii.Error:
             raise TokenInvalid("the token is not a compact JWS") from None
-        if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
-            raise TokenInvalid(f"the token's algorithm is not {ALGORITHM}")
-        if set(header.get("crit") or ()):
-            raise TokenInvalid("the token names critical header parameters this client does not know")
-        if not self.key.verifies(f"{header_b64}.{claims_b64}".encode("ascii"), signature):
+        if not self.key.verifies(token[: parts.end(2)].encode("ascii"), signature):
             raise TokenInvalid("the license token's signature does not verify with the vendor public key")
         try:
-            claims = json.loads(_b64url(claims_b64))
+            claims = _JSON.decode(_b64url(claims_b64).decode("utf-8"))
         except (ValueError, binascii.Error):
             raise TokenInvalid("the token's claims are not JSON") from None
         if (
             not isinstance(claims, dict)
-            or not all(type(claims.get(name)) is int for name in ("iat", "exp"))
+            or type(claims.get("iat")) is not int
+            or type(claims.get("exp")) is not int
             or not isinstance(claims.get("entitlements"), list)
             or not isinstance(claims.get("sub"), str)
         ):
             raise TokenInvalid("the token's claims lack iat, exp, sub or entitlements")
         return claims
+
+    def _check_header(self, header_b64: str) -> None:
+        """Admits a JOSE header once: RS256 only (no `none`, no HS256 keyed with the public key),
+        no critical extensions. A vendor's tokens share one header, so it is read once."""
+        try:
+            header = _JSON.decode(_b64url(header_b64).decode("utf-8"))
+        except (ValueError, binascii.Error):
+            raise TokenInvalid("the token is not a compact JWS") from None
+        if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
+            raise TokenInvalid(f"the token's algorithm is not {ALGORITHM}")
+        if header.get("crit"):
+            raise TokenInvalid("the token names critical header parameters this client does not know")
+        with self._lock:
+            if len(self._headers) >= _VERIFIED_CACHE:
+                self._headers.clear()
+            self._headers.add(header_b64)
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -357,41 +370,62 @@ class LicenseTokenClient:
         now = self._clock()
         with self._lock:
             if answer is None or answer.status == 429 or answer.status >= 500:
-                if self._unreachable_since is None:
-                    self._unreachable_since = now
-                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
-                return
-            if answer.status != 200:
-                error = (answer.body or {}).get("error") or {}
-                code = str(error.get("code") or "LicenseRefused")[:64]
-                status = 402 if answer.status in (402, 403) else 401
-                self._refusal = LicenseUnavailable(
-                    status,
-                    code,
-                    "The vendor refused a license token "
-                    f"({answer.status} {code}): {str(error.get('message') or '')[:300]}".rstrip(": "),
-                )
-                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
-                return
-            token = (answer.body or {}).get("token")
-            try:
-                claims = self._verifier.claims(token, now)
-                if self._account and claims.get("aws_account_id") not in (None, self._account):
-                    raise TokenInvalid("the license token names another AWS account")
-            except TokenInvalid as exc:
-                self._refusal = LicenseUnavailable(
-                    401, "LicenseUnavailable", f"The vendor's answer was refused: {exc}."
-                )
-                self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
-                return
-            self._token, self._claims = token, claims
-            self._refusal = None
-            self._unreachable_since = None
-            self._retry_at = 0.0
-            life = claims["exp"] - now
-            ahead = min(self._ahead, life / 2)
-            # A random moment in the first half of the refresh window: warm functions spread out.
-            self._refresh_at = claims["exp"] - ahead + (ahead / 2) * self._rng()
+                self._unreachable(now)  # an outage: the offline grace applies
+            elif answer.status != 200:
+                self._refused(now, answer)
+            else:
+                self._answered(now, (answer.body or {}).get("token"))
+
+    def _retry_later(self, now: float) -> None:
+        self._retry_at = now + self._retry * (0.5 + self._rng() / 2)
+
+    def _unreachable(self, now: float) -> None:
+        if self._unreachable_since is None:
+            self._unreachable_since = now
+        self._retry_later(now)
+
+    def _refused(self, now: float, answer: Fetched) -> None:
+        """The vendor answered, and not with a token. A refusal is not an outage: no offline
+        grace. 401/402/403 (the key refused, the subscription inactive, the customer suspended)
+        end the cached token's use at once, so a subscription past its grace stops being served
+        at the next refresh rather than at the old token's `exp`; any other 4xx (a request the
+        vendor cannot read: a client older or newer than the API) keeps it until its own `exp`."""
+        body: dict = answer.body if isinstance(answer.body, dict) else {}
+        found = body.get("error")
+        error: dict = found if isinstance(found, dict) else {}
+        code = str(error.get("code") or "LicenseRefused")[:64]
+        message = str(error.get("message") or "")[:300]
+        self._refusal = LicenseUnavailable(
+            402 if answer.status in (402, 403) else 401,
+            code,
+            f"The vendor refused a license token ({answer.status} {code}): {message}".rstrip(": "),
+        )
+        self._unreachable_since = None
+        if answer.status in REFUSALS:
+            self._token, self._claims = None, None
+        self._retry_later(now)
+
+    def _answered(self, now: float, token: object) -> None:
+        try:
+            if not isinstance(token, str):
+                raise TokenInvalid("the vendor's answer has no token")
+            claims = self._verifier.claims(token, now)
+            if self._account and claims.get("aws_account_id") not in (None, self._account):
+                raise TokenInvalid("the license token names another AWS account")
+        except TokenInvalid as exc:
+            self._refusal = LicenseUnavailable(
+                401, "LicenseUnavailable", f"The vendor's answer was refused: {exc}."
+            )
+            self._retry_later(now)
+            return
+        self._token, self._claims = token, claims
+        self._refusal = None
+        self._unreachable_since = None
+        self._retry_at = 0.0
+        life = claims["exp"] - now
+        ahead = min(self._ahead, life / 2)
+        # A random moment in the first half of the refresh window: warm functions spread out.
+        self._refresh_at = claims["exp"] - ahead + (ahead / 2) * self._rng()
 
 
 def require_entitlement(claims: dict, entitlement: str | None) -> None:

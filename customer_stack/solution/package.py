@@ -56,9 +56,11 @@ ARTIFACTS = {"api": SOLUTION / "api", REPORTER_ARTIFACT: USAGE}
 REPORTER_EXTRA = [(VENDOR_CLIENT, "vendor_client.py"), (SIGNING, "signing.py")]
 # Each configured function's zip adds the usage recorder and the license check (`build_function`): the
 # token client, its transport and the entitlement decorator and authorizer, with the signing module
-# the transport signs with and the one customer-side vendor client it calls through.
+# the transport signs with, the one customer-side vendor client it calls through, and the one RSA
+# verifier the token client checks signatures with (the activation's inline code uses it too).
 LICENSE_CHECK = [
     (SOLUTION / "license_token.py", "license_token.py"),
+    (SOLUTION.parent / "rsa_verify.py", "rsa_verify.py"),
     (SOLUTION / "license_transport.py", "license_transport.py"),
     (SOLUTION / "entitlement.py", "entitlement.py"),
     (SOLUTION.parent / "vendor_client.py", "vendor_client.py"),

@@ -94,15 +94,15 @@ def test_activation_verifies_what_cryptography_signs(act, key):
     message = fx.canonical({"b": 1, "a": [1, 2], "version": "1.0.0"})
     signature = key.sign(message, padding.PKCS1v15(), hashes.SHA256())
 
-    assert act._cr_rsa_verify(public, message, signature)
-    assert not act._cr_rsa_verify(public, message + b" ", signature)
-    assert not act._cr_rsa_verify(public, message, signature[:-1] + bytes([signature[-1] ^ 1]))
-    assert not act._cr_rsa_verify(public, message, signature[1:])
-    assert not act._cr_rsa_verify(public, message, b"\xff" * len(signature))  # s >= n
+    assert act.rsa_verifies(public, message, signature)
+    assert not act.rsa_verifies(public, message + b" ", signature)
+    assert not act.rsa_verifies(public, message, signature[:-1] + bytes([signature[-1] ^ 1]))
+    assert not act.rsa_verifies(public, message, signature[1:])
+    assert not act.rsa_verifies(public, message, b"\xff" * len(signature))  # s >= n
     pss = key.sign(message, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
-    assert not act._cr_rsa_verify(public, message, pss)
+    assert not act.rsa_verifies(public, message, pss)
     sha1 = key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - a wrong hash must fail
-    assert not act._cr_rsa_verify(public, message, sha1)
+    assert not act.rsa_verifies(public, message, sha1)
 
 
 STACK_ID = (

@@ -281,17 +281,21 @@ def test_a_5xx_counts_as_unreachable_and_a_cold_outage_fails_closed_at_once() ->
 
 
 def test_an_ended_subscription_gets_no_offline_grace() -> None:
+    """A refusal is not an outage: at the first refresh the vendor refuses, the cached token is
+    dropped (it would still be valid for 100 s) and the call fails closed with the vendor's code."""
     clock = Clock()
     vendor = Vendor(clock)
     client = make_client(clock, vendor, grace=86400)
     client.claims()
     vendor.mode = "ended"
-    clock.now = T0 + LIFETIME - 100
-    assert client.claims()["jti"] == f"lt-{T0}"  # the token itself is still valid
-    clock.now = T0 + LIFETIME
+    clock.now = T0 + 100
+    assert client.claims()["jti"] == f"lt-{T0}"  # not yet due for a refresh: the vendor is not asked
+    assert vendor.calls == 1
+    clock.now = T0 + LIFETIME - 100  # in the refresh window
     with pytest.raises(LicenseUnavailable) as refused:
         client.claims()
     assert (refused.value.status, refused.value.code) == (402, "SubscriptionInactive")
+    assert client.token() is None
 
 
 def test_a_token_that_does_not_verify_is_not_used() -> None:

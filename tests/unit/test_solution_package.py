@@ -67,7 +67,7 @@ def test_solution_zipped_handler_runs_from_the_zip_root(tmp_path, monkeypatch):
         archive.extractall(tmp_path / "task")  # what Lambda does with it, /var/task
         assert "recorder.py" in archive.namelist()
     monkeypatch.syspath_prepend(str(tmp_path / "task"))  # Lambda puts /var/task on sys.path
-    for name in ("recorder", "entitlement", "license_token", "license_transport", "signing"):
+    for name in ("recorder", "entitlement", "license_token", "license_transport", "signing", "rsa_verify"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     for name in ("VS_LICENSE_URL", "VS_LICENSE_PUBLIC_KEY", "VS_LICENSE_SECRET_ARN"):
         monkeypatch.delenv(name, raising=False)
@@ -83,6 +83,7 @@ def test_solution_zipped_handler_runs_from_the_zip_root(tmp_path, monkeypatch):
     # The zip's own license check (its modules, not the repository's) with a token that grants it.
     check, tokens = sys.modules["entitlement"], sys.modules["license_token"]
     assert tokens.__file__ == str(tmp_path / "task" / "license_token.py")
+    assert sys.modules["rsa_verify"].__file__ == str(tmp_path / "task" / "rsa_verify.py")
     monkeypatch.setenv("VS_LICENSE_ROUTES", json.dumps({"POST /analyze": "analysis"}))
     answer = tokens.Fetched(200, {"token": make_token(int(time.time()))})
     check.set_client(tokens.LicenseTokenClient(tokens.Verifier(PUBLIC_B64), lambda: answer))

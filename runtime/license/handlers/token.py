@@ -17,14 +17,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from license.dal.token_signer import TokenSigner
 from license.handlers.auth import current_principal, signed_body
-from license.logic.tokens import claims_for, compact_jws, entitlements_for, key_id_of
+from license.logic.tokens import claims_for, compact_jws, entitlements_for, key_id_of, latest_expiry
 from license.models import TokenRequest
 from shared.config import get_config
 from shared.errors import SubscriptionInactive, ValidationError
 from shared.http import json_response, parse_body
 from shared.timestamps import format_timestamp, utcnow
 from subscriptions.dal.store import SubscriptionStore
-from subscriptions.models import GRACE
 
 router = Router()
 logger = Logger(child=True)
@@ -73,7 +72,13 @@ def issue() -> Response:
         ),
         now=now,
         lifetime=timedelta(seconds=config.token_lifetime_seconds),
-        not_after=sub.grace_until if sub.status_at(now) == GRACE else None,
+        not_after=latest_expiry(
+            status=sub.status_at(now),
+            grace_until=sub.grace_until,
+            ending_since=sub.last_event_time,
+            now=now,
+            grace=timedelta(days=config.grace_days),
+        ),
     )
     key_arn = config.keys["manifest"]
     token = compact_jws(claims, kid=key_id_of(key_arn), sign=signer().sign)

@@ -94,6 +94,38 @@ def claims_for(
     }
 
 
+PENDING_FLOOR = timedelta(minutes=5)  # the shortest lifetime `license_tokens.lifetime_seconds` allows
+
+
+def latest_expiry(
+    *,
+    status: str,
+    grace_until: datetime | None,
+    ending_since: datetime | None,
+    now: datetime,
+    grace: timedelta,
+) -> datetime | None:
+    """The latest `exp` a token issued `now` may carry (None: only the lifetime bounds it).
+
+    In grace (`status` "grace"), the grace's end: a token never outlives what was paid for, so
+    a solution stops serving when the grace ends, not up to a lifetime later.
+
+    While an unsubscription is pending ("unsubscribe-pending") the buyer is still subscribed, the
+    grace has not started and its end is not known: it will be `grace` after the
+    unsubscribe-success event, which comes after the pending one (`ending_since`). So
+    `ending_since + grace` is the earliest the grace can end, and the cap; but never less than
+    5 minutes from now, or a grace shorter than the time since the pending event (0 days, say)
+    would issue tokens already expired to a buyer still subscribed. With a grace under 5 minutes
+    a token may so outlive it by at most that. Only a grace shorter than the token lifetime
+    makes either cap bite. Status names are the subscription's (`subscriptions.models`).
+    """
+    if status == "grace":
+        return grace_until or now
+    if status == "unsubscribe-pending":
+        return max(min(ending_since or now, now) + grace, now + PENDING_FLOOR)
+    return None
+
+
 def compact_jws(claims: dict, *, kid: str, sign: Callable[[bytes], bytes]) -> str:
     """`header.claims.signature`, each base64url without padding; `sign` gets the signing input."""
     signing_input = f"{_segment({'alg': ALGORITHM, 'kid': kid, 'typ': 'JWT'})}.{_segment(claims)}"
