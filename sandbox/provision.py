@@ -177,167 +177,130 @@ def _create_special(
     template: dict, region: str, clients: Clients
 ) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
     """Create what moto's CloudFormation skips, from the template's own properties."""
-    values: dict[str, str] = {}
-    attributes: dict[tuple[str, str], str] = {}
-    steps = (  # in creation order: clients name their pools
-        _create_asymmetric_keys,
-        _create_event_buses,
-        _create_signing_profiles,
-        _create_user_pools,
-        _create_user_pool_clients,
-    )
-    for step in steps:
-        step(template["Resources"], region, clients, values, attributes)
-    return values, attributes
+    made = _SpecialResources(template["Resources"], region, clients)
+    made.asymmetric_keys()
+    made.event_buses()
+    made.signing_profiles()
+    made.user_pools()
+    made.user_pool_clients()  # after their pools
+    return made.values, made.attributes
 
 
-def _create_asymmetric_keys(
-    resources: dict,
-    region: str,
-    clients: Clients,
-    values: dict[str, str],
-    attributes: dict[tuple[str, str], str],
-) -> None:
-    """KMS keys other than symmetric ones."""
-    kms = clients("kms")
-    for logical, resource in sorted(resources.items()):
-        props = resource.get("Properties", {})
-        if (
-            resource["Type"] == "AWS::KMS::Key"
-            and props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT"
-        ):
-            # The key policy names the account through intrinsics; moto enforces none anyway.
-            meta = kms.create_key(
-                KeySpec=props["KeySpec"],
-                KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
-                Description=props.get("Description", logical),
-            )["KeyMetadata"]
-            values[logical] = meta["KeyId"]
-            attributes[(logical, "Arn")] = meta["Arn"]
-            attributes[(logical, "KeyId")] = meta["KeyId"]
+class _SpecialResources:
+    """Creates what moto's CloudFormation skips, from the template's own properties, and collects
+    their physical ids (`values`) and attributes."""
 
+    def __init__(self, resources: dict, region: str, clients: Clients) -> None:
+        self.resources = resources
+        self.region = region
+        self.clients = clients
+        self.values: dict[str, str] = {}
+        self.attributes: dict[tuple[str, str], str] = {}
 
-def _create_event_buses(
-    resources: dict,
-    region: str,
-    clients: Clients,
-    values: dict[str, str],
-    attributes: dict[tuple[str, str], str],
-) -> None:
-    """Event buses (moto's CloudFormation creates one but reports no physical id)."""
-    events = clients("events")
-    for logical, resource in sorted(resources.items()):
-        # moto's CloudFormation creates an event bus but reports no physical id for it.
-        if resource["Type"] != "AWS::Events::EventBus":
-            continue
-        name = resource.get("Properties", {}).get("Name") or f"{logical}sandbox"
-        arn = events.create_event_bus(Name=name)["EventBusArn"]
-        values[logical] = name
-        attributes.update({(logical, "Arn"): arn, (logical, "Name"): name})
+    def of_type(self, kind: str) -> list[tuple[str, dict]]:
+        return [(k, r) for k, r in sorted(self.resources.items()) if r["Type"] == kind]
 
+    def asymmetric_keys(self) -> None:
+        """KMS keys other than symmetric ones."""
+        kms = self.clients("kms")
+        for logical, resource in self.of_type("AWS::KMS::Key"):
+            props = resource.get("Properties", {})
+            if props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+                # The key policy names the account through intrinsics; moto enforces none anyway.
+                meta = kms.create_key(
+                    KeySpec=props["KeySpec"],
+                    KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+                    Description=props.get("Description", logical),
+                )["KeyMetadata"]
+                self.values[logical] = meta["KeyId"]
+                self.attributes[(logical, "Arn")] = meta["Arn"]
+                self.attributes[(logical, "KeyId")] = meta["KeyId"]
 
-def _create_signing_profiles(
-    resources: dict,
-    region: str,
-    clients: Clients,
-    values: dict[str, str],
-    attributes: dict[tuple[str, str], str],
-) -> None:
-    """AWS Signer signing profiles."""
-    signer = clients("signer")
-    for logical, resource in sorted(resources.items()):
-        if resource["Type"] != "AWS::Signer::SigningProfile":
-            continue
-        props = resource.get("Properties", {})
-        name = props.get("ProfileName") or f"{logical}sandbox"
-        made = signer.put_signing_profile(profileName=name, platformId=props["PlatformId"])
-        values[logical] = made["arn"]
-        attributes.update(
-            {
-                (logical, "Arn"): made["arn"],
-                (logical, "ProfileName"): name,
-                (logical, "ProfileVersion"): made["profileVersion"],
-                (logical, "ProfileVersionArn"): made["profileVersionArn"],
-            }
-        )
+    def event_buses(self) -> None:
+        """Event buses (moto's CloudFormation creates one but reports no physical id)."""
+        events = self.clients("events")
+        for logical, resource in self.of_type("AWS::Events::EventBus"):
+            name = resource.get("Properties", {}).get("Name") or f"{logical}sandbox"
+            arn = events.create_event_bus(Name=name)["EventBusArn"]
+            self.values[logical] = name
+            self.attributes.update({(logical, "Arn"): arn, (logical, "Name"): name})
 
+    def signing_profiles(self) -> None:
+        """AWS Signer signing profiles."""
+        signer = self.clients("signer")
+        for logical, resource in self.of_type("AWS::Signer::SigningProfile"):
+            props = resource.get("Properties", {})
+            name = props.get("ProfileName") or f"{logical}sandbox"
+            made = signer.put_signing_profile(profileName=name, platformId=props["PlatformId"])
+            self.values[logical] = made["arn"]
+            self.attributes.update(
+                {
+                    (logical, "Arn"): made["arn"],
+                    (logical, "ProfileName"): name,
+                    (logical, "ProfileVersion"): made["profileVersion"],
+                    (logical, "ProfileVersionArn"): made["profileVersionArn"],
+                }
+            )
 
-def _create_user_pools(
-    resources: dict,
-    region: str,
-    clients: Clients,
-    values: dict[str, str],
-    attributes: dict[tuple[str, str], str],
-) -> None:
-    """Cognito user pools."""
-    cognito = clients("cognito-idp")
-    for logical, resource in sorted(resources.items()):
-        if resource["Type"] != "AWS::Cognito::UserPool":
-            continue
-        props = resource.get("Properties", {})
-        args: dict[str, Any] = {"PoolName": props.get("UserPoolName", logical)}
-        for key in (
-            "Policies",
-            "AutoVerifiedAttributes",
-            "UsernameAttributes",
-            "UsernameConfiguration",
-            "MfaConfiguration",
-            "AccountRecoverySetting",
-            "AdminCreateUserConfig",
-            "Schema",
-            "VerificationMessageTemplate",
-            "DeletionProtection",
-            "UserPoolTier",
-        ):
-            if key in props:
-                args[key] = props[key]
-        if "Schema" in args:
-            args["Schema"] = [_schema_attribute(a) for a in args["Schema"]]
-        pool = cognito.create_user_pool(**args)["UserPool"]
-        values[logical] = pool["Id"]
-        attributes.update(
-            {
-                (logical, "Arn"): pool["Arn"],
-                (logical, "ProviderName"): f"cognito-idp.{region}.amazonaws.com/{pool['Id']}",
-                (logical, "ProviderURL"): f"https://cognito-idp.{region}.amazonaws.com/{pool['Id']}",
-                (logical, "UserPoolId"): pool["Id"],
-            }
-        )
+    def user_pools(self) -> None:
+        """Cognito user pools."""
+        cognito = self.clients("cognito-idp")
+        for logical, resource in self.of_type("AWS::Cognito::UserPool"):
+            props = resource.get("Properties", {})
+            args: dict[str, Any] = {"PoolName": props.get("UserPoolName", logical)}
+            for key in (
+                "Policies",
+                "AutoVerifiedAttributes",
+                "UsernameAttributes",
+                "UsernameConfiguration",
+                "MfaConfiguration",
+                "AccountRecoverySetting",
+                "AdminCreateUserConfig",
+                "Schema",
+                "VerificationMessageTemplate",
+                "DeletionProtection",
+                "UserPoolTier",
+            ):
+                if key in props:
+                    args[key] = props[key]
+            if "Schema" in args:
+                args["Schema"] = [_schema_attribute(a) for a in args["Schema"]]
+            pool = cognito.create_user_pool(**args)["UserPool"]
+            self.values[logical] = pool["Id"]
+            self.attributes.update(
+                {
+                    (logical, "Arn"): pool["Arn"],
+                    (logical, "ProviderName"): f"cognito-idp.{self.region}.amazonaws.com/{pool['Id']}",
+                    (logical, "ProviderURL"): f"https://cognito-idp.{self.region}.amazonaws.com/{pool['Id']}",
+                    (logical, "UserPoolId"): pool["Id"],
+                }
+            )
 
-
-def _create_user_pool_clients(
-    resources: dict,
-    region: str,
-    clients: Clients,
-    values: dict[str, str],
-    attributes: dict[tuple[str, str], str],
-) -> None:
-    """Cognito user pool clients (after their pools)."""
-    cognito = clients("cognito-idp")
-    for logical, resource in sorted(resources.items()):
-        if resource["Type"] != "AWS::Cognito::UserPoolClient":
-            continue
-        props = _substitute(resource.get("Properties", {}), values, attributes)
-        args = {"UserPoolId": props["UserPoolId"], "ClientName": props.get("ClientName", logical)}
-        for key in (
-            "GenerateSecret",
-            "ExplicitAuthFlows",
-            "AllowedOAuthFlows",
-            "AllowedOAuthScopes",
-            "CallbackURLs",
-            "LogoutURLs",
-            "PreventUserExistenceErrors",
-            "SupportedIdentityProviders",
-            "AllowedOAuthFlowsUserPoolClient",
-            "EnableTokenRevocation",
-            "ReadAttributes",  # which attributes the ID token carries (email, email_verified)
-            "WriteAttributes",
-        ):
-            if key in props:
-                args[key] = props[key]
-        client = cognito.create_user_pool_client(**args)["UserPoolClient"]
-        values[logical] = client["ClientId"]
-        attributes[(logical, "ClientId")] = client["ClientId"]
+    def user_pool_clients(self) -> None:
+        """Cognito user pool clients (after their pools)."""
+        cognito = self.clients("cognito-idp")
+        for logical, resource in self.of_type("AWS::Cognito::UserPoolClient"):
+            props = _substitute(resource.get("Properties", {}), self.values, self.attributes)
+            args = {"UserPoolId": props["UserPoolId"], "ClientName": props.get("ClientName", logical)}
+            for key in (
+                "GenerateSecret",
+                "ExplicitAuthFlows",
+                "AllowedOAuthFlows",
+                "AllowedOAuthScopes",
+                "CallbackURLs",
+                "LogoutURLs",
+                "PreventUserExistenceErrors",
+                "SupportedIdentityProviders",
+                "AllowedOAuthFlowsUserPoolClient",
+                "EnableTokenRevocation",
+                "ReadAttributes",  # which attributes the ID token carries (email, email_verified)
+                "WriteAttributes",
+            ):
+                if key in props:
+                    args[key] = props[key]
+            client = cognito.create_user_pool_client(**args)["UserPoolClient"]
+            self.values[logical] = client["ClientId"]
+            self.attributes[(logical, "ClientId")] = client["ClientId"]
 
 
 def _schema_attribute(attribute: dict) -> dict:
