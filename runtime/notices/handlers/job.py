@@ -22,7 +22,7 @@ from shared.timestamps import parse_timestamp, utcnow
 from subscriptions.dal.store import SubscriptionStore
 
 logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
 metrics = Metrics()
 
 
