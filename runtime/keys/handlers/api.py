@@ -39,7 +39,7 @@ from teams.logic.teams import resolve_caller
 from usage.handlers import history as usage_history
 
 logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
 metrics = Metrics()
 app = make_resolver(logger)
 NO_STORE = {"Cache-Control": "no-store"}

@@ -25,7 +25,7 @@ from shared.http import make_resolver, refuse_body_on_reads
 from usage.handlers import ingest as usage_ingest
 
 logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
 metrics = Metrics()
 app = make_resolver(logger)
 app.use(middlewares=[require_signature, refuse_body_on_reads])

@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from shared.aws import new_client, sdk_config
+
 
 @cache
 def metering_client() -> Any:
-    import boto3  # on first use: boto3 is most of a cold start
-    from botocore.config import Config
-
-    config = Config(connect_timeout=3, read_timeout=15, retries={"mode": "standard", "total_max_attempts": 1})
-    return boto3.client("meteringmarketplace", config=config)
+    config = sdk_config(
+        connect_timeout=3, read_timeout=15, retries={"mode": "standard", "total_max_attempts": 1}
+    )
+    return new_client("meteringmarketplace", config=config)
 
 
 class BatchMeter:

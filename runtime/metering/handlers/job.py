@@ -28,10 +28,8 @@ from shared.config import get_config
 from shared.timestamps import parse_timestamp, utcnow
 from subscriptions.dal.sdk_models import require_license_arn
 
-require_license_arn()  # cold start: refuse to run with an SDK that would drop or refuse LicenseArn
-
 logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
 metrics = Metrics()
 WORKERS = 8
 SANDBOX_CLOCK_VARIABLE = "VS_SANDBOX_EVENT_CLOCK"  # set to "1" by the sandbox's workers only
@@ -90,6 +88,7 @@ def _time_left(context: Any) -> Any:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
+    require_license_arn()  # refuse to run with an SDK that would drop or refuse LicenseArn (checked once)
     config = get_config()
     now = job_clock(event)
     store, subscriptions = stores()

@@ -23,7 +23,7 @@ from subscriptions.dal.store import SubscriptionStore
 from teams.dal.team_store import TeamStore
 
 logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
 metrics = Metrics()
 
 

@@ -39,10 +39,8 @@ from subscriptions.logic.events import (
 )
 from subscriptions.logic.sns_signature import UnverifiedMessage, check_topic, verify
 
-require_license_arn()  # cold start: refuse to run with an SDK that would drop LicenseArn
-
 logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -92,6 +90,7 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
+    require_license_arn()  # refuse to run with an SDK that would drop LicenseArn (checked once)
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context

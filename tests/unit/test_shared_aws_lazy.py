@@ -1,0 +1,46 @@
+"""Handlers import without boto3 or botocore's client machinery; the first client patches tracing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+HANDLERS = [
+    "product.handlers.api",
+    "keys.handlers.api",
+    "license.handlers.api",
+    "subscriptions.handlers.events",
+    "metering.handlers.job",
+    "notices.handlers.job",
+]
+
+
+def test_no_handler_imports_boto3_or_botocore_client_at_import() -> None:
+    """As in Lambda (LAMBDA_TASK_ROOT set): what a cold start pays for before the first request."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {HANDLERS!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in ('boto3', 'botocore.client', 's3transfer') if m in sys.modules)))"
+    )
+    env = {**os.environ, "LAMBDA_TASK_ROOT": str(ROOT / "runtime"), "AWS_LAMBDA_FUNCTION_NAME": "cold-start"}
+    out = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], cwd=ROOT / "runtime", env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == []
+
+
+def test_the_first_client_patches_botocore_for_tracing_once(monkeypatch) -> None:
+    from aws_lambda_powertools import Tracer
+
+    from shared import aws
+
+    patched: list[list[str]] = []
+    monkeypatch.setattr(Tracer, "patch", lambda self, modules=None: patched.append(list(modules or [])))
+    aws.trace_sdk_calls.cache_clear()
+    aws.new_client("dynamodb", region_name="us-east-1")
+    aws.new_client("s3", region_name="us-east-1")
+    assert patched == [["botocore"]]
