@@ -41,16 +41,6 @@ for _name in _WIRE_LOGGERS:
     logging.getLogger(_name).addFilter(_FILTER)
 
 
-@cache
-def trace_sdk_calls() -> None:
-    """X-Ray's botocore patch, applied once, just before the first client is built: the handlers'
-    tracers are created with `auto_patch=False`, because patching imports `botocore.client`, the
-    largest part of a cold start, while the patch only matters once a client exists."""
-    from aws_lambda_powertools import Tracer
-
-    Tracer().patch(["botocore"])  # a no-op where tracing is disabled
-
-
 def sdk_config(**settings: Any) -> Any:
     """A `botocore.config.Config`, imported on first use."""
     from botocore.config import Config
@@ -61,6 +51,8 @@ def sdk_config(**settings: Any) -> Any:
 def new_client(service: str, **options: Any) -> Any:
     """A new boto3 client, traced; boto3 is imported here, on first use, never at a handler's import."""
     import boto3
+
+    from shared.observability import trace_sdk_calls
 
     trace_sdk_calls()
     return boto3.client(service, **options)

@@ -11,9 +11,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic_core import PydanticCustomError
-
 from shared.timestamps import parse_timestamp
 
 ACTIVE = "active"
@@ -142,22 +139,6 @@ class MarketplaceEvent:
     @property
     def license_id(self) -> str | None:
         return license_id(self.license_arn)
-
-
-class RegistrationRequest(BaseModel):
-    """`POST /v1/marketplace/registrations` body; unknown fields are refused (docs/protocol.md §1)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    registration_token: str
-
-    @field_validator("registration_token")
-    @classmethod
-    def _token(cls, value: str) -> str:
-        # The token is opaque and base64-like; AWS's model allows any non-empty string.
-        if not value.strip() or len(value) > 4096:
-            raise PydanticCustomError("token", "must be the x-amzn-marketplace-token value")
-        return value.strip()
 
 
 def event_to_dict(event: MarketplaceEvent) -> dict:

@@ -45,13 +45,18 @@ start = time.perf_counter()
 importlib.import_module(sys.argv[1])
 print(time.perf_counter() - start)
 """
-HANDLERS = [
+HANDLERS = [  # every vendor Lambda function's handler module (constructs/ names them)
     "product.handlers.api",
     "keys.handlers.api",
     "license.handlers.api",
+    "admin.handlers.api",
     "subscriptions.handlers.events",
+    "subscriptions.handlers.fulfillment",
     "metering.handlers.job",
     "notices.handlers.job",
+    "quicklaunch.handlers.job",
+    "activations.handlers.silence_job",
+    "events.handlers.stream",
 ]
 
 

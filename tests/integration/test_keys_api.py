@@ -20,10 +20,11 @@ from conftest_keys import (
 )
 
 import keys.handlers.api
+from keys.bodies import CreateKeyRequest
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
 from keys.logic import keys as keys_logic
-from keys.models import Caller, CreateKeyRequest
+from keys.models import Caller
 from shared.config import get_config
 from shared.errors import Conflict
 

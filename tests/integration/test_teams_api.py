@@ -446,9 +446,10 @@ def test_old_layout_customer_becomes_a_team_of_one_losing_nothing(team: Team) ->
     """Data as written before teams: keys, key set, subscription, usage, notice records, audit,
     all keyed by the customer's sub, and no team or membership item."""
     import keys.handlers.api
+    from keys.bodies import CreateKeyRequest
     from keys.dal.key_store import KeyStore
     from keys.logic.keys import create_key
-    from keys.models import Caller, CreateKeyRequest
+    from keys.models import Caller
     from shared.config import get_config
 
     now = datetime.now(UTC)

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError
 
+from activations.bodies import ActivationRequest
 from activations.logic import activations as logic
 from activations.models import (
     Activation,
-    ActivationRequest,
     Release,
     ReleaseArtifact,
     activation_id_for,

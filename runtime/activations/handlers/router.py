@@ -17,7 +17,6 @@ from activations.dal.activation_store import ActivationStore
 from activations.dal.delivery import Downloads, ManifestSigner
 from activations.dal.releases import ReleaseStore
 from activations.logic.activations import Delivery, activate, deactivate
-from activations.models import ActivationRequest
 from license.handlers.auth import current_principal, signed_body
 from shared.config import get_config
 from shared.errors import ValidationError
@@ -55,6 +54,8 @@ def _refuse_query() -> None:
 def create() -> Response:
     _refuse_query()
     principal = current_principal(router)
+    from activations.bodies import ActivationRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(signed_body(router), ActivationRequest)
     answer = activate(
         delivery(),

@@ -7,17 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from activations.dal.activation_store import ActivationStore
 from activations.logic.silence import silent_activations
 from shared.config import get_config
+from shared.observability import logger, metrics
 from shared.timestamps import parse_timestamp, utcnow
-
-logger = Logger()
-metrics = Metrics()
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from activations.dal.activation_store import ActivationOwnedElsewhere, ActivationStore
 from activations.dal.delivery import Downloads, ManifestSigner
@@ -20,7 +21,6 @@ from activations.models import (
     DEACTIVATED,
     SIGNATURE_ALGORITHM,
     Activation,
-    ActivationRequest,
     activation_id_for,
     canonical_manifest,
     sortable,
@@ -28,6 +28,9 @@ from activations.models import (
 from shared.errors import ApiError, NotFound, SubscriptionInactive
 from shared.timestamps import format_timestamp
 from subscriptions.logic import status as subscription_status
+
+if TYPE_CHECKING:
+    from activations.bodies import ActivationRequest
 
 
 class ReleaseUnavailable(ApiError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
@@ -22,13 +21,13 @@ from admin.logic.customers import customer_row, list_customers, parse_list_query
 from admin.logic.dispute import dispute_report
 from admin.logic.standing import change_standing
 from admin.logic.usage import usage_document
-from admin.models import EmptyRequest, SuspendRequest, check_team_id
+from admin.models import check_team_id
 from audit.log import AuditLog
 from audit.middleware import current_audit, run_audited
-from audit.redaction import make_logger
 from shared.config import get_config
 from shared.errors import MissingAuthentication, NotFound, ValidationError
 from shared.http import json_response, make_resolver, parse_body, raw_body, refuse_body_on_reads
+from shared.observability import logger, metrics, tracer
 from shared.timestamps import utcnow
 from subscriptions.dal.store import SubscriptionStore
 from subscriptions.logic.approval import approve_customer
@@ -36,9 +35,6 @@ from usage.dal.usage_store import UsageStore
 from usage.logic.history import parse_range
 from usage.report import hourly_items
 
-logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])
-metrics = Metrics()
 app = make_resolver(logger)
 NO_STORE = {"Cache-Control": "no-store"}
 ADMIN_AUDIT_CUSTOMER = "vendor-admin"  # audit partition of calls that act on no one team
@@ -104,6 +100,8 @@ def _no_query() -> None:
 def _empty_body() -> None:
     body = raw_body(app, get_config().body_limit_bytes)
     if body.strip():
+        from admin.bodies import EmptyRequest  # pydantic loads on first use, not at cold start
+
         parse_body(body, EmptyRequest)
 
 
@@ -140,6 +138,8 @@ def approve(team_id: str) -> Response:
 def suspend(team_id: str) -> Response:
     team = _team(team_id)
     _no_query()
+    from admin.bodies import SuspendRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(raw_body(app, get_config().body_limit_bytes), SuspendRequest)
     if directory().subscription(team) is None and directory().keyset(team) is None:
         raise NotFound("No such customer.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
@@ -21,15 +20,15 @@ from activations.handlers import launch as launch_link
 from admin.logic.standing import check_standing
 from audit.log import AuditLog
 from audit.middleware import current_audit, run_audited
-from audit.redaction import make_logger
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
 from keys.dal.stacks import stacks_by_key
 from keys.logic.keys import create_key, list_keys, revoke_key
-from keys.models import Caller, CreateKeyRequest
+from keys.models import Caller
 from shared.config import get_config
 from shared.errors import InvalidToken, ValidationError
 from shared.http import json_response, make_resolver, parse_body, raw_body, refuse_body_on_reads
+from shared.observability import logger, metrics, tracer
 from shared.timestamps import utcnow
 from subscriptions.handlers import router as subscriptions
 from teams.handlers import router as teams
@@ -38,9 +37,6 @@ from teams.logic.roles import authorize
 from teams.logic.teams import resolve_caller
 from usage.handlers import history as usage_history
 
-logger = make_logger()
-tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
-metrics = Metrics()
 app = make_resolver(logger)
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -137,6 +133,8 @@ def _refuse_query() -> None:
 def create() -> Response:
     config = get_config()
     _refuse_query()
+    from keys.bodies import CreateKeyRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(raw_body(app, config.body_limit_bytes), CreateKeyRequest)
     created = create_key(key_store(), secret_deriver(), _caller(), request, config, utcnow())
     record = current_audit(app)

@@ -10,23 +10,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from activations.handlers import router as activations
 from audit.log import AuditLog
 from audit.middleware import run_audited
-from audit.redaction import make_logger
 from license.handlers import token, whoami
 from license.handlers.auth import require_signature
 from shared.config import get_config
 from shared.http import make_resolver, refuse_body_on_reads
+from shared.observability import logger, metrics, tracer
 from usage.handlers import ingest as usage_ingest
 
-logger = make_logger()
-tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
-metrics = Metrics()
 app = make_resolver(logger)
 app.use(middlewares=[require_signature, refuse_body_on_reads])
 app.include_router(whoami.router)

@@ -15,22 +15,18 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from metering.dal.aggregates import MeterStore
 from metering.dal.marketplace import BatchMeter
 from metering.dal.subscriptions import SubscriptionReader
 from metering.logic.job import MeteringJob, Summary
 from shared.config import get_config
+from shared.observability import logger, metrics, tracer
 from shared.timestamps import parse_timestamp, utcnow
 from subscriptions.dal.sdk_models import require_license_arn
 
-logger = make_logger()
-tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
-metrics = Metrics()
 WORKERS = 8
 SANDBOX_CLOCK_VARIABLE = "VS_SANDBOX_EVENT_CLOCK"  # set to "1" by the sandbox's workers only
 

@@ -8,23 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from notices.dal.expiring_keys import ExpiringKeys
 from notices.dal.mailer import Mailer
 from notices.dal.notice_store import NoticeStore
 from notices.logic.notices import Sources, run_notices
 from shared.config import get_config
+from shared.observability import logger, metrics, tracer
 from shared.timestamps import parse_timestamp, utcnow
 from subscriptions.dal.store import SubscriptionStore
 from teams.dal.team_store import TeamStore
-
-logger = make_logger()
-tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
-metrics = Metrics()
 
 
 def job_clock(event: dict) -> datetime:

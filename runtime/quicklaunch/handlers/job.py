@@ -13,11 +13,9 @@ import os
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
 from quicklaunch.dal.deployment import DeploymentParameters
@@ -25,12 +23,10 @@ from quicklaunch.dal.records import DeploymentKeyRecords
 from quicklaunch.logic.deliver import Context, reconcile
 from shared.config import get_config
 from shared.errors import ServiceError
+from shared.observability import logger, metrics, tracer
 from shared.timestamps import parse_timestamp, utcnow
 from subscriptions.dal.store import SubscriptionStore
 
-logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
-metrics = Metrics()
 COUNTS = ("issued", "delivered", "failed", "scheduled", "revoked")
 SANDBOX_CLOCK_VARIABLE = "VS_SANDBOX_EVENT_CLOCK"  # set to "1" by the sandbox's workers only
 

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from quicklaunch.dal.records import DeploymentKeyRecords
 from quicklaunch.logic.requests import request_for_event
 from shared.config import get_config
+from shared.observability import logger, metrics, tracer
 from shared.timestamps import utcnow
 from subscriptions.dal.sdk_models import require_license_arn
 from subscriptions.dal.sns_certificates import CertificateCache
@@ -39,9 +38,6 @@ from subscriptions.logic.events import (
 )
 from subscriptions.logic.sns_signature import UnverifiedMessage, check_topic, verify
 
-logger = make_logger()
-tracer = Tracer(auto_patch=False)  # botocore is patched before the first client (shared.aws.trace_sdk_calls)
-metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

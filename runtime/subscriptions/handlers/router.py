@@ -21,7 +21,6 @@ from subscriptions.dal.store import SubscriptionStore
 from subscriptions.logic.events import EventContext
 from subscriptions.logic.registration import register
 from subscriptions.logic.status import status_document
-from subscriptions.models import RegistrationRequest
 
 router = Router()
 logger = Logger(child=True)
@@ -54,6 +53,8 @@ def _refuse_query() -> None:
 @router.post("/v1/marketplace/registrations")
 def create_registration() -> Response:
     _refuse_query()
+    from subscriptions.bodies import RegistrationRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(raw_body(router, get_config().body_limit_bytes), RegistrationRequest)
     caller = _caller()
     answer = register(event_context(), caller, request.registration_token, utcnow())

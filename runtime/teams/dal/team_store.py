@@ -27,11 +27,11 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keys.dal.key_store import KEYSET_SK, keyset_pk
 from shared.aws import all_items, client
+from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 from subscriptions.dal.store import SUB_SK, sub_pk

@@ -23,7 +23,6 @@ from shared.timestamps import utcnow
 from teams.dal.team_store import TeamStore
 from teams.logic.invitations import email_verified
 from teams.logic.teams import InvitationMail, accept, invite, remove_member, team_document
-from teams.models import AcceptRequest, InvitationRequest
 
 router = Router()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -67,6 +66,8 @@ def get_team() -> Response:
 @router.post("/v1/team/invitations")
 def create_invitation() -> Response:
     _refuse_query()
+    from teams.bodies import InvitationRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(raw_body(router, get_config().body_limit_bytes), InvitationRequest)
     made = invite(team_store(), invitation_mail(), _caller(), request, utcnow())
     return json_response(201, made.public(), NO_STORE)
@@ -77,6 +78,8 @@ def accept_invitation(invitation_id: str) -> Response:
     _refuse_query()
     body = raw_body(router, get_config().body_limit_bytes)
     if body.strip():
+        from teams.bodies import AcceptRequest  # pydantic loads on first use, not at cold start
+
         parse_body(body, AcceptRequest)
     verified = email_verified(router.context.get("claims", {}).get("email_verified"))
     answer = accept(team_store(), _caller(), invitation_id, verified=verified, now=utcnow())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from functools import lru_cache
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,15 +20,15 @@ from license.handlers.auth import current_principal, signed_body
 from shared.config import get_config
 from shared.errors import ApiError, ValidationError
 from shared.http import json_response, parse_body
+from shared.observability import metrics
 from shared.timestamps import format_timestamp, utcnow
 from usage.dal.attribution import ActivationAttributor, activation_store
 from usage.dal.usage_store import UsageStore
 from usage.logic.ingest import ingest
-from usage.models import Attribution, UsageRequest
+from usage.models import Attribution
 
 router = Router()
 logger = Logger(child=True)
-metrics = Metrics()  # shares its metric set with the license function's, which flushes it
 
 
 @lru_cache(maxsize=1)
@@ -78,6 +78,8 @@ def report_usage() -> Response:
     if params:
         raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
     principal = current_principal(router)
+    from usage.bodies import UsageRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(signed_body(router), UsageRequest)
     attribution = attributor().attribute(principal.customer_id, principal.access_key)
     result = ingest(usage_store(), principal.customer_id, attribution, request, get_config(), utcnow())

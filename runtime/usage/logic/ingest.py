@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.config import RuntimeConfig
 from shared.errors import ServiceError
@@ -38,10 +39,12 @@ from usage.models import (
     IngestResult,
     Rejection,
     UsageRecord,
-    UsageRequest,
     check_record,
     hour_key,
 )
+
+if TYPE_CHECKING:
+    from usage.bodies import UsageRequest
 
 MAX_COMMIT_ATTEMPTS = 6
 
