@@ -341,7 +341,7 @@ def test_the_jobs_clock_is_the_events_time_clamped_to_the_real_time() -> None:
 
 
 def test_only_the_sandbox_trusts_a_future_event_time() -> None:
-    from metering.handlers.job import SANDBOX_CLOCK_VARIABLE, job_clock
+    from shared.job_clock import SANDBOX_CLOCK_VARIABLE, job_clock
 
     real = datetime(2026, 11, 22, 12, tzinfo=UTC)
     future = {"time": "2026-11-24T12:00:00Z"}

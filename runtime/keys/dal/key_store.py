@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from keys.models import KeyItem, KeySet
 from shared.aws import all_items, client
+from shared.ddb_errors import cancellation_codes
 from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
@@ -174,7 +175,7 @@ class KeyStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise _unavailable(exc) from exc
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            reasons = cancellation_codes(exc)
             if (
                 len(reasons) == 2
                 and reasons[0] != "ConditionalCheckFailed"
@@ -238,7 +239,7 @@ class KeyStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise _unavailable(exc) from exc
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            reasons = cancellation_codes(exc)
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False
             # The key set is missing (should not happen): revoking the key is what matters.

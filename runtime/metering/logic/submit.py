@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from metering.logic.plan import record_key
+from shared.backoff import equal_jitter
 
 SUCCESS = "Success"
 DUPLICATE_RECORD = "DuplicateRecord"
@@ -65,9 +65,8 @@ class Backoff:
     cap_seconds: float = 5.0
 
     def delay(self, retry: int) -> float:
-        """Exponential with 'equal jitter': half fixed, half random, capped."""
-        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** (retry - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not secrecy
+        """Exponential with 'equal jitter' (`shared.backoff`); `retry` counts from 1."""
+        return equal_jitter(retry - 1, base=self.base_seconds, cap=self.cap_seconds)
 
 
 class PoolGate:

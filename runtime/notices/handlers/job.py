@@ -6,8 +6,6 @@ The job's clock is the Scheduled Event's `time` (the sandbox's `POST /_sandbox/j
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -16,21 +14,10 @@ from notices.dal.mailer import Mailer
 from notices.dal.notice_store import NoticeStore
 from notices.logic.notices import Sources, run_notices
 from shared.config import get_config
+from shared.job_clock import job_clock
 from shared.observability import logger, metrics, tracer
-from shared.timestamps import parse_timestamp, utcnow
 from subscriptions.dal.store import SubscriptionStore
 from teams.dal.team_store import TeamStore
-
-
-def job_clock(event: dict) -> datetime:
-    """The Scheduled Event's `time`; the wall clock only if the event has none."""
-    value = event.get("time") if isinstance(event, dict) else None
-    if isinstance(value, str):
-        try:
-            return parse_timestamp(value)
-        except ValueError:
-            logger.warning("scheduled event time unreadable; using the wall clock")
-    return utcnow()
 
 
 def sources() -> Sources:

@@ -34,6 +34,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import all_items, client
+from shared.ddb_errors import cancellation_codes
 from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
@@ -167,10 +168,6 @@ def _version_condition(before: Subscription | None) -> dict[str, Any]:
         "ConditionExpression": "version = :v",
         "ExpressionAttributeValues": _dump({":v": before.version}),
     }
-
-
-def _reasons(exc: ClientError) -> list[str | None]:
-    return [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
 
 
 def _error_code(exc: ClientError) -> str:
@@ -328,7 +325,7 @@ class SubscriptionStore:
         except ClientError as exc:
             if _error_code(exc) != "TransactionCanceledException":
                 raise _unavailable(exc) from exc
-            reasons = _reasons(exc)
+            reasons = cancellation_codes(exc)
             if any(code == "ConditionalCheckFailed" for code in reasons[1 : 1 + len(claims)]):
                 raise LinkConflict() from None
             raise StoreContention() from None
@@ -404,7 +401,7 @@ class SubscriptionStore:
         except ClientError as exc:
             if _error_code(exc) != "TransactionCanceledException":
                 raise _unavailable(exc) from exc
-            reasons = _reasons(exc)
+            reasons = cancellation_codes(exc)
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 return None
             raise StoreContention() from None
