@@ -20,22 +20,6 @@ REVOKED = "revoked"
 
 
 @dataclass(frozen=True)
-class Caller:
-    """The signed-in person, as API Gateway's Cognito authorizer vouched for them, and the team
-    they act for (`teams.logic.teams.resolve_caller`). The team is the customer: `customer_id`
-    is the team id, which every record (keys, usage, subscription, audit) is keyed by."""
-
-    customer_id: str  # the team id (== the owner's sub for a team made from a single user)
-    email: str  # the person's verified email
-    sub: str = ""  # the person; "" only where a team of one is built directly (tests, tools)
-    role: str = "owner"
-
-    @property
-    def person(self) -> str:
-        return self.sub or self.customer_id
-
-
-@dataclass(frozen=True)
 class KeyItem:
     access_key: str
     owner: str  # the team (customer id)
@@ -98,3 +82,12 @@ class CreatedKey:
             "expires_at": format_timestamp(self.key.expires_at),
             "status": ACTIVE,
         }
+
+
+# -- item layout (the keys table): the key set item, also read by the team store
+
+KEYSET_SK = "KEYSET"
+
+
+def keyset_pk(customer_id: str) -> str:
+    return f"CUSTOMER#{customer_id}"

@@ -80,6 +80,13 @@ def make_resolver(logger: Logger) -> APIGatewayRestResolver:
     return app
 
 
+def refuse_query(app: Any) -> None:
+    """A route that takes no query string refuses one (400, naming the first parameter)."""
+    params = app.current_event.multi_value_query_string_parameters or {}
+    if params:
+        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
+
+
 def raw_body(app: APIGatewayRestResolver, limit: int) -> bytes:
     """The exact bytes the client sent (what a signature covers); over `limit` is a 413."""
     event = app.current_event

@@ -47,8 +47,8 @@ print(time.perf_counter() - start, time.process_time() - cpu)
 """
 HANDLERS = [  # every vendor Lambda function's handler module (constructs/ names them)
     "product.handlers.api",
-    "keys.handlers.api",
-    "license.handlers.api",
+    "apis.developer_api",
+    "apis.signed_api",
     "admin.handlers.api",
     "subscriptions.handlers.events",
     "subscriptions.handlers.fulfillment",

@@ -12,8 +12,8 @@ from tests.conftest import ROOT
 
 HANDLERS = [
     "product.handlers.api",
-    "keys.handlers.api",
-    "license.handlers.api",
+    "apis.developer_api",
+    "apis.signed_api",
     "subscriptions.handlers.events",
     "subscriptions.handlers.fulfillment",
     "metering.handlers.job",

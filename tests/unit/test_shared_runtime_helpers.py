@@ -150,8 +150,8 @@ def test_observability_is_declared_once_and_the_tracer_does_not_patch_at_import(
 
     assert observability.tracer.auto_patch is False
     for module in (
-        "keys.handlers.api",
-        "license.handlers.api",
+        "apis.developer_api",
+        "apis.signed_api",
         "metering.handlers.job",
         "events.handlers.stream",
     ):

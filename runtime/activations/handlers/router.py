@@ -17,10 +17,9 @@ from activations.dal.activation_store import ActivationStore
 from activations.dal.delivery import Downloads, ManifestSigner
 from activations.dal.releases import ReleaseStore
 from activations.logic.activations import Delivery, activate, deactivate
-from license.handlers.auth import current_principal, signed_body
+from shared.callers import current_principal, signed_body
 from shared.config import get_config
-from shared.errors import ValidationError
-from shared.http import json_response, parse_body
+from shared.http import json_response, parse_body, refuse_query
 from shared.timestamps import utcnow
 
 router = Router()
@@ -44,15 +43,9 @@ def delivery() -> Delivery:
     )
 
 
-def _refuse_query() -> None:
-    params = router.current_event.multi_value_query_string_parameters or {}
-    if params:
-        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
-
-
 @router.post("/v1/activations")
 def create() -> Response:
-    _refuse_query()
+    refuse_query(router)
     principal = current_principal(router)
     from activations.bodies import ActivationRequest  # pydantic loads on first use, not at cold start
 
@@ -83,7 +76,7 @@ def create() -> Response:
 
 @router.delete("/v1/activations/<activation_id>")
 def delete(activation_id: str) -> Response:
-    _refuse_query()
+    refuse_query(router)
     principal = current_principal(router)
     deactivate(
         delivery().activations, customer_id=principal.customer_id, activation_id=activation_id, now=utcnow()

@@ -25,8 +25,8 @@ from admin.models import check_team_id
 from audit.log import AuditLog
 from audit.middleware import current_audit, run_audited
 from shared.config import get_config
-from shared.errors import MissingAuthentication, NotFound, ValidationError
-from shared.http import json_response, make_resolver, parse_body, raw_body, refuse_body_on_reads
+from shared.errors import MissingAuthentication, NotFound
+from shared.http import json_response, make_resolver, parse_body, raw_body, refuse_body_on_reads, refuse_query
 from shared.observability import logger, metrics, tracer
 from shared.timestamps import utcnow
 from subscriptions.dal.store import SubscriptionStore
@@ -91,12 +91,6 @@ def _team(team_id: str) -> str:
     return team_id
 
 
-def _no_query() -> None:
-    params = app.current_event.multi_value_query_string_parameters or {}
-    if params:
-        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
-
-
 def _empty_body() -> None:
     body = raw_body(app, get_config().body_limit_bytes)
     if body.strip():
@@ -126,7 +120,7 @@ def customers() -> Response:
 @tracer.capture_method
 def approve(team_id: str) -> Response:
     team = _team(team_id)
-    _no_query()
+    refuse_query(app)
     _empty_body()
     approve_customer(SubscriptionStore(get_config().tables["data"]), team, _operator(), utcnow())
     logger.info("subscription approved", extra={"team_id": team, "operator": _operator()})
@@ -137,7 +131,7 @@ def approve(team_id: str) -> Response:
 @tracer.capture_method
 def suspend(team_id: str) -> Response:
     team = _team(team_id)
-    _no_query()
+    refuse_query(app)
     from admin.bodies import SuspendRequest  # pydantic loads on first use, not at cold start
 
     request = parse_body(raw_body(app, get_config().body_limit_bytes), SuspendRequest)
@@ -154,7 +148,7 @@ def suspend(team_id: str) -> Response:
 @tracer.capture_method
 def resume(team_id: str) -> Response:
     team = _team(team_id)
-    _no_query()
+    refuse_query(app)
     _empty_body()
     _, changed = change_standing(
         standing_store(), team, suspend=False, reason=None, operator=_operator(), now=utcnow()

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.models import KeyItem, KeySet
+from keys.models import KEYSET_SK, KeyItem, KeySet, keyset_pk
 from shared.aws import all_items, client
 from shared.ddb_errors import cancellation_codes
 from shared.ddb_items import TypeDeserializer, TypeSerializer
@@ -27,7 +27,6 @@ from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 
 KEY_SK = "KEY"
-KEYSET_SK = "KEYSET"
 OWNER_INDEX = "by-owner"
 
 _serializer = TypeSerializer()
@@ -44,10 +43,6 @@ class AccessKeyTaken(Exception):
 
 def key_pk(access_key: str) -> str:
     return f"KEY#{access_key}"
-
-
-def keyset_pk(customer_id: str) -> str:
-    return f"CUSTOMER#{customer_id}"
 
 
 def _dump(item: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from keys.dal.key_store import AccessKeyTaken, KeySetContention, KeyStore
 from keys.dal.secrets import KDF, SecretDeriver
-from keys.models import ACCESS_KEY_RE, ACTIVE, Caller, CreatedKey, KeyItem
+from keys.models import ACCESS_KEY_RE, ACTIVE, CreatedKey, KeyItem
+from shared.callers import Caller
 from shared.config import RuntimeConfig
 from shared.errors import Conflict, NotFound, ServiceError, ValidationError
 

@@ -16,8 +16,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from license.dal.token_signer import TokenSigner
-from license.handlers.auth import current_principal, signed_body
 from license.logic.tokens import claims_for, compact_jws, entitlements_for, key_id_of
+from shared.callers import current_principal, signed_body
 from shared.config import get_config
 from shared.errors import SubscriptionInactive, ValidationError
 from shared.http import json_response, parse_body

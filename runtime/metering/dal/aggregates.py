@@ -20,8 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import all_items, client
 from shared.backoff import equal_jitter
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
-from usage.dal.usage_store import dump, load
 from usage.models import DUE_SHARDS, due_pk
 
 INDEX = "gsi1"

@@ -15,10 +15,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import client
 from shared.backoff import equal_jitter
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
-from subscriptions.dal.store import SUB_SK, sub_pk, subscription_from_item
-from subscriptions.models import Subscription
-from usage.dal.usage_store import dump, load
+from subscriptions.models import SUB_SK, Subscription, sub_pk, subscription_from_item
 
 GET_BATCH = 100  # BatchGetItem limit
 MAX_ROUNDS = 8

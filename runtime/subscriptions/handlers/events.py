@@ -25,9 +25,9 @@ from quicklaunch.logic.requests import request_for_event
 from shared.config import get_config
 from shared.observability import logger, metrics, tracer
 from shared.timestamps import utcnow
+from subscriptions.context import event_context
 from subscriptions.dal.sdk_models import require_license_arn
 from subscriptions.dal.sns_certificates import CertificateCache
-from subscriptions.handlers.router import event_context
 from subscriptions.logic.events import (
     IGNORED,
     handle_event,

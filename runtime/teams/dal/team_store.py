@@ -29,13 +29,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.key_store import KEYSET_SK, keyset_pk
+from keys.models import KEYSET_SK, keyset_pk
 from shared.aws import all_items, client
 from shared.ddb_errors import cancellation_codes
 from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
-from subscriptions.dal.store import SUB_SK, sub_pk
+from subscriptions.models import SUB_SK, sub_pk
 from teams.models import ACCEPTED, OWNER, PENDING, Invitation, Membership, TeamView, normalize_email
 
 TEAM_SK = "TEAM"

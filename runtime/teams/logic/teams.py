@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from keys.models import Caller
 from notices.dal.mailer import Mailer, MailError
 from notices.dal.notice_store import NoticeStore
+from shared.callers import Caller
 from shared.errors import Conflict, Forbidden, NotFound, ServiceError
 from teams.dal.team_store import AlreadyExists, TeamStore, TransactionConflict
 from teams.logic.invitations import (

@@ -16,13 +16,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from license.handlers.auth import current_principal, signed_body
+from activations.dal.activation_store import ActivationStore
+from shared.callers import current_principal, signed_body
 from shared.config import get_config
 from shared.errors import ApiError, ValidationError
 from shared.http import json_response, parse_body
 from shared.observability import metrics
 from shared.timestamps import format_timestamp, utcnow
-from usage.dal.attribution import ActivationAttributor, activation_store
+from usage.dal.attribution import ActivationAttributor
 from usage.dal.usage_store import UsageStore
 from usage.logic.ingest import ingest
 from usage.models import Attribution
@@ -37,9 +38,14 @@ def usage_store() -> UsageStore:
     return UsageStore(config.tables["data"], retention_days=config.audit_retention_days)
 
 
+def activation_store() -> ActivationStore:
+    """The activations' store, passed to the attribution (a DAL does not build another feature's)."""
+    return ActivationStore(get_config().tables["data"])
+
+
 @lru_cache(maxsize=1)
 def attributor() -> ActivationAttributor:
-    return ActivationAttributor(activation_store(get_config().tables["data"]))
+    return ActivationAttributor(activation_store())
 
 
 _TOUCH_SECONDS = 900.0
@@ -50,8 +56,8 @@ def mark_reporting(customer_id: str, access_key: str, attribution: Attribution) 
     """Stamp `last_usage_at` on the stack(s) this key reports for, at most every 15 minutes per
     activation (the silent-usage check needs hours, not seconds). Two stacks sharing a key cannot
     be told apart, so both are stamped. Never fails the request."""
-    store = activation_store(get_config().tables["data"])
-    if store is None or attribution.kind == "key-only":
+    store = activation_store()
+    if attribution.kind == "key-only":
         return
     try:
         if attribution.activation_id:

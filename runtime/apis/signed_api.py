@@ -1,9 +1,11 @@
-"""License API (docs/protocol.md §4): requests signed with an access key pair.
+"""The signed API's entry point (`apis.signed_api.handler`, docs/protocol.md §4): one Lambda
+function behind every route whose requests are signed with an access key pair (VS1).
 
-Each feature is a Powertools `Router` in its own module, included below; the global
-`require_signature` middleware authenticates every one of them before its route runs.
-To add a feature: write `license/handlers/<feature>.py` with `router = Router()`, read the
-caller with `current_principal(router)` and the body with `signed_body(router)`, and include it.
+Each feature's routes are a Powertools `Router` in that feature's `handlers/`, included below;
+the global `require_signature` middleware (`license.handlers.auth`) authenticates every one of
+them before its route runs. To add a feature: write `<feature>/handlers/<name>.py` with
+`router = Router()`, read the caller with `shared.callers.current_principal(router)` and the
+body with `shared.callers.signed_body(router)`, and include it here.
 """
 
 from __future__ import annotations
