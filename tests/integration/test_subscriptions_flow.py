@@ -192,9 +192,11 @@ def atomic_dynamodb_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def allows(customer: str, now: datetime) -> bool:
+    from shared.config import get_config
+    from subscriptions.dal.store import SubscriptionStore
     from subscriptions.logic.status import subscription_allows_activation
 
-    return subscription_allows_activation(customer, now)
+    return subscription_allows_activation(SubscriptionStore(get_config().tables["data"]), customer, now)
 
 
 # ------------------------------------------------------------------------------ registration

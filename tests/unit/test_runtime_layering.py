@@ -110,3 +110,15 @@ def test_the_rules_would_catch_an_offence(module: str, imported: str) -> None:
     """The checks above are not vacuous: an import of the old kind is seen as one."""
     assert _layer(module) is not None and _layer(imported) is not None
     assert _known(imported) == imported
+
+
+def test_logic_never_imports_the_sdk() -> None:
+    """Logic has no I/O: SDK errors are sorted in the DAL (e.g. `metering.dal.marketplace`)."""
+    offences = [
+        f"{module} imports {name}"
+        for module, imported in MODULES.items()
+        if (_layer(module) or ("", ""))[1] == "logic"
+        for name in imported
+        if name.split(".")[0] in ("boto3", "botocore")
+    ]
+    assert offences == []

@@ -21,6 +21,7 @@ from shared.callers import current_principal, signed_body
 from shared.config import get_config
 from shared.http import json_response, parse_body, refuse_query
 from shared.timestamps import utcnow
+from subscriptions.dal.store import SubscriptionStore
 
 router = Router()
 logger = Logger(child=True)
@@ -35,6 +36,7 @@ def delivery() -> Delivery:
     if not bucket:
         raise RuntimeError("function environment is missing VS_BUCKET_ARTIFACTS")
     return Delivery(
+        subscriptions=SubscriptionStore(table),
         releases=ReleaseStore(table),
         activations=ActivationStore(table),
         signer=ManifestSigner(config.keys["manifest"]),

@@ -42,6 +42,9 @@ class ReleaseUnavailable(ApiError):
 
 @dataclass(frozen=True)
 class Delivery:
+    """The stores and services an activation uses, built by the handler and passed in."""
+
+    subscriptions: subscription_status.SubscriptionReader
     releases: ReleaseStore
     activations: ActivationStore
     signer: ManifestSigner
@@ -60,7 +63,7 @@ def activate(
     now: datetime,
 ) -> dict:
     """`request_nonce` is the verified `X-Vs-Nonce` of this request: the signed manifest names it."""
-    if not subscription_status.subscription_allows_activation(customer_id, now):
+    if not subscription_status.subscription_allows_activation(delivery.subscriptions, customer_id, now):
         raise SubscriptionInactive(
             "Your subscription is not active, so this stack cannot be activated; "
             "renew or subscribe, then retry."
