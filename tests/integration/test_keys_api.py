@@ -24,7 +24,7 @@ from keys.bodies import CreateKeyRequest
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
 from keys.logic import keys as keys_logic
-from keys.models import Caller
+from shared.callers import Caller
 from shared.config import get_config
 from shared.errors import Conflict
 

@@ -315,7 +315,7 @@ def test_bad_body_is_validation_error(world: World, body: dict, field: str) -> N
 
 
 def test_token_for_another_product_is_refused(world: World) -> None:
-    from keys.models import Caller
+    from shared.callers import Caller
     from shared.errors import InvalidRegistrationToken
     from subscriptions.context import event_context
     from subscriptions.dal.marketplace import ResolvedCustomer

@@ -449,7 +449,7 @@ def test_old_layout_customer_becomes_a_team_of_one_losing_nothing(team: Team) ->
     from keys.bodies import CreateKeyRequest
     from keys.dal.key_store import KeyStore
     from keys.logic.keys import create_key
-    from keys.models import Caller
+    from shared.callers import Caller
     from shared.config import get_config
 
     now = datetime.now(UTC)
