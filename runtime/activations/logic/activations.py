@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from activations.dal.activation_store import ActivationOwnedElsewhere, ActivationStore
 from activations.dal.delivery import Downloads, ManifestSigner
 from activations.dal.releases import ReleaseStore
+from activations.logic.errors import ReleaseUnavailable
 from activations.models import (
     ACTIVATION_ID_RE,
     ACTIVE,
@@ -25,19 +26,12 @@ from activations.models import (
     canonical_manifest,
     sortable,
 )
-from shared.errors import ApiError, NotFound, SubscriptionInactive
+from shared.errors import NotFound, SubscriptionInactive
 from shared.timestamps import format_timestamp
 from subscriptions.logic import status as subscription_status
 
 if TYPE_CHECKING:
     from activations.bodies import ActivationRequest
-
-
-class ReleaseUnavailable(ApiError):
-    """No release is published (or it is unusable): nothing to activate yet; retrying may help."""
-
-    status = 503
-    code = "ReleaseUnavailable"
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from quicklaunch.dal.records import DeploymentKeyRecords
 from shared.callers import current_caller
 from shared.config import get_config
 from shared.http import json_response, parse_body, raw_body, refuse_query
 from shared.timestamps import utcnow
-from subscriptions.context import event_context
-from subscriptions.logic.registration import register
+from subscriptions.dal.store import SubscriptionStore
 from subscriptions.logic.status import status_document
 
 router = Router()
@@ -27,7 +25,12 @@ NO_STORE = {"Cache-Control": "no-store"}
 @router.post("/v1/marketplace/registrations")
 def create_registration() -> Response:
     refuse_query(router)
-    from subscriptions.bodies import RegistrationRequest  # pydantic loads on first use, not at cold start
+    # The registration's machinery (pydantic, the Marketplace client, Quick Launch's records) loads
+    # on the first registration, not at the developer function's cold start (see "Cold start").
+    from quicklaunch.dal.records import DeploymentKeyRecords
+    from subscriptions.bodies import RegistrationRequest
+    from subscriptions.context import event_context
+    from subscriptions.logic.registration import register
 
     request = parse_body(raw_body(router, get_config().body_limit_bytes), RegistrationRequest)
     caller = current_caller(router)
@@ -41,7 +44,5 @@ def create_registration() -> Response:
 @router.get("/v1/subscription")
 def get_subscription() -> Response:
     refuse_query(router)
-    ctx = event_context()
-    return json_response(
-        200, status_document(ctx.store.get(current_caller(router).customer_id), utcnow()), NO_STORE
-    )
+    sub = SubscriptionStore(get_config().tables["data"]).get(current_caller(router).customer_id)
+    return json_response(200, status_document(sub, utcnow()), NO_STORE)
