@@ -49,7 +49,7 @@ class DeveloperKeys(Construct):
         self.handler = PlatformFunction(
             self,
             "Api",
-            handler="keys.handlers.api.handler",
+            handler="apis.developer_api.handler",
             service="developer-keys",
             description="vendstack developer API: API keys of the signed-in customer",
             environment=environment,

@@ -41,7 +41,7 @@ class LicenseApi(Construct):
         self.handler = PlatformFunction(
             self,
             "Api",
-            handler="license.handlers.api.handler",
+            handler="apis.signed_api.handler",
             service="license",
             description="vendstack license API: signed requests from customer stacks",
             environment=environment,

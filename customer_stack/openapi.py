@@ -38,13 +38,15 @@ if _RUNTIME not in sys.path:  # the request models are the ones the functions pa
 
 from pydantic import BaseModel  # noqa: E402
 
-from activations.models import ActivationRequest  # noqa: E402
-from admin.models import SuspendRequest  # noqa: E402
-from keys.models import CreateKeyRequest  # noqa: E402
+from activations.bodies import ActivationRequest  # noqa: E402
+from admin.bodies import SuspendRequest  # noqa: E402
+from keys.bodies import CreateKeyRequest  # noqa: E402
 from license.models import TokenRequest  # noqa: E402
-from subscriptions.models import RegistrationRequest  # noqa: E402
-from teams.models import INVITABLE_ROLES, ROLES, InvitationRequest  # noqa: E402
-from usage.models import MAX_QUANTITY, MAX_RECORDS, UsageRequest  # noqa: E402
+from subscriptions.bodies import RegistrationRequest  # noqa: E402
+from teams.bodies import InvitationRequest  # noqa: E402
+from teams.models import INVITABLE_ROLES, ROLES  # noqa: E402
+from usage.bodies import UsageRequest  # noqa: E402
+from usage.models import MAX_QUANTITY, MAX_RECORDS  # noqa: E402
 
 DEFAULT_TEMPLATE = ROOT / "cdk.out" / "VendstackVendorPlatform.template.json"
 DEFAULT_OUT = ROOT / "docs" / "openapi.json"

@@ -33,19 +33,19 @@ import argparse
 import base64
 import hashlib
 import json
+import math
 import re
 import sys
-import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from customer_stack.render import RenderError, render_template
 from customer_stack.solution.config import ConfigError as SolutionConfigError
@@ -57,6 +57,7 @@ _RUNTIME = str(ROOT / "runtime")
 if _RUNTIME not in sys.path:  # the release item layout lives with the code that reads it
     sys.path.insert(0, _RUNTIME)
 
+from activations.dal.releases import ReleasePublishedMeanwhile, ReleaseStore  # noqa: E402 - read and write
 from activations.logic.launch import quick_create_url  # noqa: E402 - one quick-create link builder
 from activations.models import (  # noqa: E402
     SIGNATURE_ALGORITHM,
@@ -65,9 +66,8 @@ from activations.models import (  # noqa: E402
     VERSION_RE,
     Release,
     ReleaseArtifact,
-    release_pk,
-    version_sk,
 )
+from shared.errors import ServiceError  # noqa: E402
 from shared.timestamps import format_timestamp  # noqa: E402
 
 DEFAULT_STACK = "VendstackVendorPlatform"
@@ -200,21 +200,16 @@ def _check_versioned(s3: Any, bucket: str) -> None:
         )
 
 
-def _existing_release(ddb: Any, table: str, product: str, version: str) -> dict | None:
+def _existing_release(releases: ReleaseStore, table: str, product: str, version: str) -> Release | None:
     try:
-        return ddb.get_item(
-            TableName=table,
-            Key={"pk": {"S": release_pk(product)}, "sk": {"S": version_sk(version)}},
-            ConsistentRead=True,
-        ).get("Item")
-    except ClientError as exc:
-        if _error_code(exc) == "ResourceNotFoundException":
+        return releases.version(product, version)
+    except ServiceError as exc:
+        cause = exc.__cause__ or exc
+        if isinstance(cause, ClientError) and _error_code(cause) == "ResourceNotFoundException":
             raise BadInput(
                 f"the data table {table} does not exist (is the vendor platform deployed?)"
             ) from None
-        raise _aws_error(f"reading the release record from {table}", exc) from None
-    except BotoCoreError as exc:
-        raise _aws_error(f"reading the release record from {table}", exc) from None
+        raise _aws_error(f"reading the release record from {table}", cause) from None
 
 
 def _public_key_b64(kms: Any, key_arn: str) -> str:
@@ -285,22 +280,7 @@ def _sign_with_signer(
             raise SignerUnavailable from None
         raise _aws_error(f"starting the signing job for {key}", exc) from None
     progress(f"    signing job {job_id} started")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            job = signer.describe_signing_job(jobId=job_id)
-        except (ClientError, BotoCoreError) as exc:
-            raise _aws_error(f"reading signing job {job_id}", exc) from None
-        status = job.get("status")
-        if status == "Succeeded":
-            break
-        if status == "Failed":
-            raise PublishError(
-                f"signing job {job_id} for {key} failed: {job.get('statusReason') or 'no reason given'}"
-            )
-        if time.monotonic() >= deadline:
-            raise PublishError(f"signing job {job_id} for {key} did not finish within {timeout_s:.0f} s")
-        time.sleep(poll_s)
+    job = _wait_for_signing_job(signer, job_id, key, timeout_s=timeout_s, poll_s=poll_s)
     signed_key = ((job.get("signedObject") or {}).get("s3") or {}).get("key")
     if not signed_key:
         raise PublishError(f"signing job {job_id} succeeded but names no signed object")
@@ -310,6 +290,30 @@ def _sign_with_signer(
     except (ClientError, BotoCoreError, KeyError) as exc:
         raise _aws_error(f"reading the signed object {signed_key}", exc) from None
     return signed_key, signed_version, job_id
+
+
+def _wait_for_signing_job(signer: Any, job_id: str, key: str, *, timeout_s: float, poll_s: float) -> dict:
+    """boto3's Signer waiter (`successful_signing_job`: DescribeSigningJob until `Succeeded`; `Failed`
+    or an unknown job stop it), polled every `poll_s` for at most `timeout_s`; then the job itself.
+    AWS docs: "SuccessfulSigningJob" (boto3/botocore reference, signer waiters,
+    https://docs.aws.amazon.com/botocore/latest/reference/services/signer/waiter/SuccessfulSigningJob.html)."""
+    delay = max(poll_s, 0.001)
+    config = {"Delay": delay, "MaxAttempts": max(1, math.ceil(timeout_s / delay))}
+    try:
+        signer.get_waiter("successful_signing_job").wait(jobId=job_id, WaiterConfig=config)
+    except WaiterError as exc:
+        last = exc.last_response or {}
+        if last.get("status") == "Failed":
+            reason = last.get("statusReason") or "no reason given"
+            raise PublishError(f"signing job {job_id} for {key} failed: {reason}") from None
+        if "Max attempts exceeded" in str(exc):
+            limit = f"{timeout_s:.0f} s"
+            raise PublishError(f"signing job {job_id} for {key} did not finish within {limit}") from None
+        raise PublishError(f"reading signing job {job_id} failed: {exc}") from None
+    try:
+        return signer.describe_signing_job(jobId=job_id)
+    except (ClientError, BotoCoreError) as exc:
+        raise _aws_error(f"reading signing job {job_id}", exc) from None
 
 
 def _standin_copy(s3: Any, *, bucket: str, key: str, version_id: str, target: str) -> tuple[str, str]:
@@ -340,34 +344,25 @@ def _hash_object(s3: Any, bucket: str, key: str, version_id: str) -> tuple[str, 
     return digest.hexdigest(), size
 
 
-def _write_release(ddb: Any, table: str, release: Release, *, force: bool) -> None:
-    serializer = TypeSerializer()
-
-    def dump(item: dict) -> dict:
-        return {k: serializer.serialize(v) for k, v in item.items()}
-
-    version_put: dict[str, Any] = {"TableName": table, "Item": dump(release.version_item())}
-    if not force:
-        version_put["ConditionExpression"] = "attribute_not_exists(pk)"
+def _write_release(releases: ReleaseStore, release: Release, *, force: bool) -> None:
     try:
-        ddb.transact_write_items(
-            TransactItems=[
-                {"Put": version_put},
-                {"Put": {"TableName": table, "Item": dump(release.current_item())}},
-            ]
-        )
-    except ClientError as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        if _error_code(exc) == "TransactionCanceledException" and any(
-            r.get("Code") == "ConditionalCheckFailed" for r in reasons
-        ):
-            raise PublishedMeanwhile(
-                f"release {release.product} {release.version} was published meanwhile by another run; "
-                "this run's uploads are unused object versions and promise nothing (--force replaces it)"
-            ) from None
-        raise _aws_error("writing the release record", exc) from None
-    except BotoCoreError as exc:
-        raise _aws_error("writing the release record", exc) from None
+        releases.record(release, force=force)
+    except ReleasePublishedMeanwhile:
+        raise PublishedMeanwhile(
+            f"release {release.product} {release.version} was published meanwhile by another run; "
+            "this run's uploads are unused object versions and promise nothing (--force replaces it)"
+        ) from None
+    except ServiceError as exc:
+        raise _aws_error("writing the release record", exc.__cause__ or exc) from None
+
+
+@dataclass(frozen=True)
+class _Clients:
+    s3: Any
+    ddb: Any
+    kms: Any
+    signer: Any
+    releases: ReleaseStore
 
 
 def publish(
@@ -388,7 +383,8 @@ def publish(
     solution: Sequence[SolutionFunction] | None = None,
 ) -> dict:
     """Publishes `version` of `product`; returns the release record, the rendered template's
-    location and the quick-create URL. Raises `BadInput` (nothing written) or `PublishError`."""
+    location and the quick-create URL. Raises `BadInput` (nothing written) or `PublishError`.
+    Each step is one function below, in the order they run."""
     out = check_outputs(outputs)
     check_version(version)
     if not isinstance(product, str) or not _PRODUCT_RE.match(product):
@@ -399,22 +395,78 @@ def publish(
     def make(service: str) -> Any:
         return session.client(service, region_name=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
 
-    s3, ddb, kms, signer = make("s3"), make("dynamodb"), make("kms"), make("signer")
-    bucket, templates, table = out["ArtifactBucket"], out["TemplatesBucket"], out["DataTable"]
+    ddb = make("dynamodb")
+    aws = _Clients(make("s3"), ddb, make("kms"), make("signer"), ReleaseStore(out["DataTable"], dynamodb=ddb))
+    base = f"releases/{product}/{version}"
 
     progress(f"[1/7] checking inputs for {product} {version} in {region}")
+    rendered, replacing = _check_inputs(
+        aws, out, product=product, version=version, template_path=template_path, force=force
+    )
+    if replacing:
+        progress(f"      --force: replacing the published release {product} {version}")
+    progress("[2/7] building the solution's artifacts")
+    built = _build(work_dir, product, version, solution, progress)
+    progress(f"[3/7] uploading to s3://{out['ArtifactBucket']}/{base}/unsigned/")
+    unsigned = _upload_unsigned(aws.s3, out["ArtifactBucket"], base, built, progress)
+    progress(f"[4/7] signing with AWS Signer profile {out['SigningProfileName']}")
+    artifacts, signing = _sign_artifacts(
+        aws,
+        out,
+        base=base,
+        built=built,
+        unsigned=unsigned,
+        sandbox=sandbox,
+        standin_allowed=endpoint_url is not None,
+        timeout_s=signing_timeout_s,
+        poll_s=poll_interval_s,
+        progress=progress,
+    )
+    template_key = f"{product}/{version}/customer.template.json"
+    progress(
+        f"[5/7] uploading the rendered customer template to s3://{out['TemplatesBucket']}/{template_key}"
+    )
+    template = _upload_template(aws.s3, out["TemplatesBucket"], template_key, rendered, work_dir)
+    release = Release(
+        product=product,
+        version=version,
+        published_at=format_timestamp(datetime.now(UTC)),
+        signing=signing,
+        bucket=out["ArtifactBucket"],
+        artifacts=tuple(artifacts),
+        template={
+            "bucket": template["bucket"],
+            "key": template_key,
+            "version_id": template["version_id"] or "",
+        },
+    )
+    progress(f"[6/7] writing the release record to {out['DataTable']} ({product} {version} becomes current)")
+    _write_release(aws.releases, release, force=force)
+    launch_url = quick_create_url(region, template["url"], product)
+    _announce(launch_url, signing, progress)
+    return {
+        "release": {k: v for k, v in release.attributes().items() if k != "type"},
+        "template": template,
+        "launch_url": launch_url,
+    }
+
+
+def _check_inputs(
+    aws: _Clients, out: dict[str, str], *, product: str, version: str, template_path: Path, force: bool
+) -> tuple[dict, bool]:
+    """Step 1: every input checked before anything is written; returns the rendered template and
+    whether a published release is being replaced (`force`)."""
     template = _load_template(template_path)
-    _check_bucket(s3, bucket, "artifact")
-    _check_versioned(s3, bucket)
-    _check_bucket(s3, templates, "templates")
-    existing = _existing_release(ddb, table, product, version)
+    _check_bucket(aws.s3, out["ArtifactBucket"], "artifact")
+    _check_versioned(aws.s3, out["ArtifactBucket"])
+    _check_bucket(aws.s3, out["TemplatesBucket"], "templates")
+    existing = _existing_release(aws.releases, out["DataTable"], product, version)
     if existing and not force:
-        when = existing.get("published_at", {}).get("S", "earlier")
         raise BadInput(
-            f"release {product} {version} was already published ({when}); activations were promised its "
-            "artifacts. Publish a new version, or pass --force to replace it"
+            f"release {product} {version} was already published ({existing.published_at or 'earlier'}); "
+            "activations were promised its artifacts. Publish a new version, or pass --force to replace it"
         )
-    public_key = _public_key_b64(kms, out["ManifestKeyArn"])
+    public_key = _public_key_b64(aws.kms, out["ManifestKeyArn"])
     try:
         rendered = render_template(
             template,
@@ -425,23 +477,34 @@ def publish(
         )
     except RenderError as exc:
         raise BadInput(f"the customer template cannot be rendered: {exc}") from None
-    if existing:
-        progress(f"      --force: replacing the published release {product} {version}")
+    return rendered, existing is not None
 
-    progress("[2/7] building the solution's artifacts")
+
+def _build(
+    work_dir: Path,
+    product: str,
+    version: str,
+    solution: Sequence[SolutionFunction] | None,
+    progress: Callable[[str], None],
+) -> list[dict]:
+    """Step 2: the solution's zips, built before anything is uploaded."""
     try:
         built = build_artifacts(
             Path(work_dir) / product / version / "artifacts", solution=solution, progress=progress
         )
-    except (BuildError, SolutionConfigError) as exc:  # before anything is uploaded
+    except (BuildError, SolutionConfigError) as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
         raise PublishError(f"building the artifacts in {work_dir} failed: {exc}") from None
     for artifact in built:
         progress(f"      {artifact['name']}.zip  {artifact['size']} bytes  sha256 {artifact['sha256'][:16]}…")
+    return built
 
-    base = f"releases/{product}/{version}"
-    progress(f"[3/7] uploading to s3://{bucket}/{base}/unsigned/")
+
+def _upload_unsigned(
+    s3: Any, bucket: str, base: str, built: list[dict], progress: Callable[[str], None]
+) -> dict[str, tuple[str, str]]:
+    """Step 3: each zip to `<base>/unsigned/`; name → (key, object version)."""
     unsigned: dict[str, tuple[str, str]] = {}
     for artifact in built:
         key = f"{base}/unsigned/{artifact['name']}.zip"
@@ -453,8 +516,25 @@ def publish(
         except (ClientError, BotoCoreError) as exc:
             raise _aws_error(f"uploading {key}", exc) from None
         progress(f"      {key} (version {unsigned[artifact['name']][1]})")
+    return unsigned
 
-    progress(f"[4/7] signing with AWS Signer profile {out['SigningProfileName']}")
+
+def _sign_artifacts(
+    aws: _Clients,
+    out: dict[str, str],
+    *,
+    base: str,
+    built: list[dict],
+    unsigned: dict[str, tuple[str, str]],
+    sandbox: bool,
+    standin_allowed: bool,
+    timeout_s: float,
+    poll_s: float,
+    progress: Callable[[str], None],
+) -> tuple[list[ReleaseArtifact], str]:
+    """Step 4: one Signer job per artifact (or the sandbox's stand-in copy), each signed object
+    hashed at its exact version; returns the release's artifacts and how they were signed."""
+    bucket = out["ArtifactBucket"]
     signing = SIGNING_SANDBOX if sandbox else SIGNING_AWS
     if sandbox:
         progress(f"      {STANDIN_NOTICE}")
@@ -466,19 +546,19 @@ def publish(
         if signing == SIGNING_AWS:
             try:
                 signed_key, signed_version, job_id = _sign_with_signer(
-                    signer,
-                    s3,
+                    aws.signer,
+                    aws.s3,
                     bucket=bucket,
                     key=key,
                     version_id=version_id,
                     prefix=f"{base}/signed/",
                     profile=out["SigningProfileName"],
-                    timeout_s=signing_timeout_s,
-                    poll_s=poll_interval_s,
+                    timeout_s=timeout_s,
+                    poll_s=poll_s,
                     progress=progress,
                 )
             except SignerUnavailable:
-                if endpoint_url is None:  # never publish unsigned code to AWS itself
+                if not standin_allowed:  # never publish unsigned code to AWS itself
                     raise PublishError(
                         "AWS Signer refused the signing job as if it did not exist; nothing was published"
                     ) from None
@@ -486,9 +566,9 @@ def publish(
                 progress(f"      {STANDIN_NOTICE}")
         if signing == SIGNING_SANDBOX:
             signed_key, signed_version = _standin_copy(
-                s3, bucket=bucket, key=key, version_id=version_id, target=f"{base}/signed/{name}.zip"
+                aws.s3, bucket=bucket, key=key, version_id=version_id, target=f"{base}/signed/{name}.zip"
             )
-        sha256, size = _hash_object(s3, bucket, signed_key, signed_version)
+        sha256, size = _hash_object(aws.s3, bucket, signed_key, signed_version)
         progress(f"      {name}: {signed_key} (version {signed_version}) sha256 {sha256[:16]}… {size} bytes")
         artifacts.append(
             ReleaseArtifact(
@@ -502,9 +582,11 @@ def publish(
                 signing_job_id=job_id,
             )
         )
+    return artifacts, signing
 
-    template_key = f"{product}/{version}/customer.template.json"
-    progress(f"[5/7] uploading the rendered customer template to s3://{templates}/{template_key}")
+
+def _upload_template(s3: Any, templates: str, template_key: str, rendered: dict, work_dir: Path) -> dict:
+    """Step 5: the rendered template to the templates bucket, a presigned link to it, a local copy."""
     try:
         template_version = s3.put_object(
             Bucket=templates,
@@ -523,22 +605,19 @@ def publish(
         )
     except (ClientError, BotoCoreError) as exc:
         raise _aws_error(f"uploading the template {template_key}", exc) from None
-    rendered_copy = Path(work_dir) / product / version / "customer.template.json"
+    rendered_copy = Path(work_dir) / template_key
     rendered_copy.write_text(json.dumps(rendered, indent=1) + "\n", encoding="utf-8")
+    return {
+        "bucket": templates,
+        "key": template_key,
+        "version_id": template_version,
+        "url": template_url,
+        "local_copy": str(rendered_copy),
+    }
 
-    release = Release(
-        product=product,
-        version=version,
-        published_at=format_timestamp(datetime.now(UTC)),
-        signing=signing,
-        bucket=bucket,
-        artifacts=tuple(artifacts),
-        template={"bucket": templates, "key": template_key, "version_id": template_version or ""},
-    )
-    progress(f"[6/7] writing the release record to {table} ({product} {version} becomes current)")
-    _write_release(ddb, table, release, force=force)
 
-    launch_url = quick_create_url(region, template_url, product)
+def _announce(launch_url: str, signing: str, progress: Callable[[str], None]) -> None:
+    """Step 7: where to launch the published release."""
     progress("[7/7] published. Launch the customer stack with CloudFormation's quick-create link:")
     progress(f"      {launch_url}")
     progress(
@@ -547,17 +626,6 @@ def publish(
     )
     if signing == SIGNING_SANDBOX:
         progress(f"      NOTE: {STANDIN_NOTICE}")
-    return {
-        "release": {k: v for k, v in release.attributes().items() if k != "type"},
-        "template": {
-            "bucket": templates,
-            "key": template_key,
-            "version_id": template_version,
-            "url": template_url,
-            "local_copy": str(rendered_copy),
-        },
-        "launch_url": launch_url,
-    }
 
 
 # --- command line ------------------------------------------------------------------------------------

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic_core import PydanticCustomError
-
 from shared.errors import ValidationError
 
 SUSPENDED = "suspended"
@@ -45,27 +42,6 @@ class Standing:
     changed_at: datetime | None = None
     changed_by: str | None = None  # the operator's IAM principal ARN
     version: int = 0  # 0 = not stored yet
-
-
-class SuspendRequest(BaseModel):
-    """`POST /v1/admin/customers/{team_id}/suspend` body."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    reason: str
-
-    @field_validator("reason")
-    @classmethod
-    def _reason(cls, value: str) -> str:
-        if not (1 <= len(value.strip()) <= 500 and value.isprintable()):
-            raise PydanticCustomError("reason", "must be 1-500 printable characters")
-        return value.strip()
-
-
-class EmptyRequest(BaseModel):
-    """Approve and resume take no fields: an empty body or `{}`."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def check_team_id(team_id: str) -> str:

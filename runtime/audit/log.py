@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.record import AuditRecord
-from shared.aws import all_items
+from shared.aws import all_items, new_client, sdk_config
 from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 
@@ -27,11 +27,8 @@ _deserializer = TypeDeserializer()
 @lru_cache(maxsize=1)
 def dynamodb_client() -> Any:
     """Lazy, so `AWS_ENDPOINT_URL` and `AWS_REGION` are read from the function's environment."""
-    import boto3  # on first use: boto3 is most of a cold start
-    from botocore.config import Config
-
-    return boto3.client(
-        "dynamodb", config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
+    return new_client(
+        "dynamodb", config=sdk_config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
     )
 
 

@@ -10,62 +10,13 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic_core import PydanticCustomError
-
-from shared.timestamps import format_timestamp, parse_timestamp
+from shared.timestamps import format_timestamp
 
 ACCESS_KEY_RE = re.compile(r"^VSAK[A-Z2-7]{16}$")
 
 ACTIVE = "active"
 EXPIRED = "expired"
 REVOKED = "revoked"
-
-
-class CreateKeyRequest(BaseModel):
-    """`POST /v1/keys` body; unknown fields are refused (docs/protocol.md §1)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    label: str | None = None
-    expires_at: str
-
-    @field_validator("label")
-    @classmethod
-    def _label(cls, value: str | None) -> str | None:
-        if value is not None and not (1 <= len(value) <= 64 and value.isprintable()):
-            raise PydanticCustomError("label", "must be 1-64 printable characters")
-        return value
-
-    @field_validator("expires_at")
-    @classmethod
-    def _expires_at(cls, value: str) -> str:
-        try:
-            parse_timestamp(value)
-        except ValueError:
-            raise PydanticCustomError(
-                "timestamp", "must be an RFC 3339 UTC timestamp such as 2027-05-01T00:00:00Z"
-            ) from None
-        return value
-
-    def expiry(self) -> datetime:
-        return parse_timestamp(self.expires_at)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The signed-in person, as API Gateway's Cognito authorizer vouched for them, and the team
-    they act for (`teams.logic.teams.resolve_caller`). The team is the customer: `customer_id`
-    is the team id, which every record (keys, usage, subscription, audit) is keyed by."""
-
-    customer_id: str  # the team id (== the owner's sub for a team made from a single user)
-    email: str  # the person's verified email
-    sub: str = ""  # the person; "" only where a team of one is built directly (tests, tools)
-    role: str = "owner"
-
-    @property
-    def person(self) -> str:
-        return self.sub or self.customer_id
 
 
 @dataclass(frozen=True)
@@ -131,3 +82,12 @@ class CreatedKey:
             "expires_at": format_timestamp(self.key.expires_at),
             "status": ACTIVE,
         }
+
+
+# -- item layout (the keys table): the key set item, also read by the team store
+
+KEYSET_SK = "KEYSET"
+
+
+def keyset_pk(customer_id: str) -> str:
+    return f"CUSTOMER#{customer_id}"

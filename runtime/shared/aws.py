@@ -41,15 +41,27 @@ for _name in _WIRE_LOGGERS:
     logging.getLogger(_name).addFilter(_FILTER)
 
 
-@cache
-def client(service: str) -> Any:
-    import boto3
+def sdk_config(**settings: Any) -> Any:
+    """A `botocore.config.Config`, imported on first use."""
     from botocore.config import Config
 
-    return boto3.client(
-        service,
-        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}),
-    )
+    return Config(**settings)
+
+
+def new_client(service: str, **options: Any) -> Any:
+    """A new boto3 client, traced; boto3 is imported here, on first use, never at a handler's import."""
+    import boto3
+
+    from shared.observability import trace_sdk_calls
+
+    trace_sdk_calls()
+    return boto3.client(service, **options)
+
+
+@cache
+def client(service: str) -> Any:
+    retries = {"max_attempts": 3, "mode": "standard"}
+    return new_client(service, config=sdk_config(connect_timeout=2, read_timeout=5, retries=retries))
 
 
 def all_items(ddb: Any, operation: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:

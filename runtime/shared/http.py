@@ -25,18 +25,19 @@ import binascii
 import json
 import math
 import re
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
 from shared.config import cors_origins
 from shared.errors import ApiError, NotFound, PayloadTooLarge, ValidationError
 
-Model = TypeVar("Model", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic is imported by the request bodies, on the first request that parses one
+    from pydantic import BaseModel
+
+Model = TypeVar("Model", bound="BaseModel")
 JSON = "application/json"
 MAX_DEPTH = 32  # the contract's documents nest 3 deep
 MAX_NUMBER_CHARS = 32  # the largest number the contract carries is a 10-digit quantity
@@ -79,6 +80,13 @@ def make_resolver(logger: Logger) -> APIGatewayRestResolver:
     return app
 
 
+def refuse_query(app: Any) -> None:
+    """A route that takes no query string refuses one (400, naming the first parameter)."""
+    params = app.current_event.multi_value_query_string_parameters or {}
+    if params:
+        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
+
+
 def raw_body(app: APIGatewayRestResolver, limit: int) -> bytes:
     """The exact bytes the client sent (what a signature covers); over `limit` is a 413."""
     event = app.current_event
@@ -113,6 +121,8 @@ def parse_body(data: bytes, model: type[Model]) -> Model:
     document = parse_json(data)
     if not isinstance(document, dict):
         raise ValidationError("Request body must be a JSON object.")
+    from pydantic import ValidationError as PydanticValidationError  # already loaded by `model`
+
     try:
         return model.model_validate(document)
     except PydanticValidationError as exc:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic_core import PydanticCustomError
+from decimal import Decimal
+from typing import Any
 
 from shared.timestamps import parse_timestamp
 
@@ -144,22 +143,6 @@ class MarketplaceEvent:
         return license_id(self.license_arn)
 
 
-class RegistrationRequest(BaseModel):
-    """`POST /v1/marketplace/registrations` body; unknown fields are refused (docs/protocol.md §1)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    registration_token: str
-
-    @field_validator("registration_token")
-    @classmethod
-    def _token(cls, value: str) -> str:
-        # The token is opaque and base64-like; AWS's model allows any non-empty string.
-        if not value.strip() or len(value) > 4096:
-            raise PydanticCustomError("token", "must be the x-amzn-marketplace-token value")
-        return value.strip()
-
-
 def event_to_dict(event: MarketplaceEvent) -> dict:
     """A plain JSON-able form (times as RFC 3339 with microseconds), for keeping an event."""
     document = {k: v for k, v in event.__dict__.items() if v is not None}
@@ -172,3 +155,53 @@ def event_from_dict(document: dict) -> MarketplaceEvent:
     values["time"] = parse_timestamp(values["time"])
     known = MarketplaceEvent.__dataclass_fields__
     return MarketplaceEvent(**{k: v for k, v in values.items() if k in known})
+
+
+# -- item layout (the platform-data table), read by the subscription store and by other features'
+# stores that read a subscription item directly (metering, teams)
+
+SUB_SK = "SUB"
+
+
+def sub_pk(customer_id: str) -> str:
+    return f"SUB#{customer_id}"
+
+
+def timestamp_or_none(value: Any) -> datetime | None:
+    return parse_timestamp(value) if isinstance(value, str) and value else None
+
+
+def plain_numbers(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; whole ones become int for JSON callers."""
+    if isinstance(value, dict):
+        return {k: plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_numbers(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    return value
+
+
+def subscription_from_item(item: dict[str, Any]) -> Subscription:
+    return Subscription(
+        customer_id=item["customer_id"],
+        email=item.get("email", ""),
+        aws_account_id=item["aws_account_id"],
+        product_code=item.get("product_code", ""),
+        status=item["status"],
+        license_arn=item.get("license_arn"),
+        customer_identifier=item.get("customer_identifier"),
+        grace_until=timestamp_or_none(item.get("grace_until")),
+        entitlements=plain_numbers(item.get("entitlements") or {}),
+        entitlements_updated_at=timestamp_or_none(item.get("entitlements_updated_at")),
+        agreement_id=item.get("agreement_id"),
+        retired_agreements=tuple(item.get("retired_agreements") or ()),
+        linked_at=timestamp_or_none(item.get("linked_at")),
+        updated_at=timestamp_or_none(item.get("updated_at")),
+        last_event_time=timestamp_or_none(item.get("last_event_time")),
+        last_event_id=item.get("last_event_id"),
+        approval_required=bool(item.get("approval_required", False)),
+        approved_at=timestamp_or_none(item.get("approved_at")),
+        approved_by=item.get("approved_by"),
+        version=int(item.get("version", 0)),
+    )

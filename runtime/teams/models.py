@@ -11,9 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic_core import PydanticCustomError
-
 from shared.timestamps import format_timestamp
 
 OWNER = "owner"
@@ -29,41 +26,12 @@ EXPIRED = "expired"  # computed from the clock, never stored
 
 INVITATION_ID_RE = re.compile(r"^inv-[a-z2-7]{26}$")
 # A deliberately plain address check: Cognito verifies the address by email before it can accept.
-_EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z0-9-]{2,63}$")
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z0-9-]{2,63}$")
 
 
 def normalize_email(email: str) -> str:
     """Addresses compare case-insensitively (the user pool signs in by email, any case)."""
     return email.strip().lower()
-
-
-class InvitationRequest(BaseModel):
-    """`POST /v1/team/invitations` body; unknown fields are refused (docs/protocol.md §1)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    email: str
-    role: str
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if len(value) > 254 or not _EMAIL_RE.match(value):
-            raise PydanticCustomError("email", "must be an email address such as name@example.com")
-        return value
-
-    @field_validator("role")
-    @classmethod
-    def _role(cls, value: str) -> str:
-        if value not in INVITABLE_ROLES:
-            raise PydanticCustomError("role", "must be one of admin, developer, viewer")
-        return value
-
-
-class AcceptRequest(BaseModel):
-    """`POST /v1/team/invitations/{id}/accept` takes no fields: an empty body or `{}`."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 @dataclass(frozen=True)

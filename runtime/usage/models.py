@@ -36,11 +36,12 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from shared.timestamps import format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from usage.bodies import RawRecord
 
 MAX_RECORDS = 500
 MAX_ID_LENGTH = 64
@@ -129,24 +130,6 @@ def day_key(moment: datetime) -> str:
 
 
 # ------------------------------------------------------------------------------- request
-
-
-class RawRecord(BaseModel):
-    """One record's shape: exactly these four fields (unknown → 400 for the whole request);
-    their values are checked one record at a time, so one bad record never blocks the rest."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: Any
-    dimension: Any
-    quantity: Any
-    timestamp: Any
-
-
-class UsageRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    records: list[RawRecord] = Field(min_length=1, max_length=MAX_RECORDS)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import boto3
-
 from shared.aws import all_items
 from usage.dal.usage_store import UsageStore, dump, load
 from usage.logic.history import MAX_RANGE_DAYS
@@ -171,6 +169,8 @@ def parse_args(argv: Sequence[str] | None, prog: str = "python -m usage.report")
 def main(argv: Sequence[str] | None = None, *, ddb: Any = None, prog: str = "python -m usage.report") -> int:
     args = parse_args(argv, prog)
     if ddb is None:
+        import boto3  # the command line only: the admin API imports this module for `hourly_items`
+
         ddb = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
     items = hourly_items(ddb, args.table, args.first, args.last, args.customer)
     report = summarize(items, args.first, args.last)

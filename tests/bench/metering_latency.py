@@ -127,6 +127,8 @@ class LatentMarketplace:
     def __call__(self, records: list[dict[str, Any]], product_code: str | None = None) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
+        from metering.dal.marketplace import sorted_error
+
         with self._lock:
             self.calls += 1
             self.in_flight += 1
@@ -140,8 +142,9 @@ class LatentMarketplace:
                 self.in_flight -= 1
         if throttled:
             error = {"Code": "ThrottlingException", "Message": "Rate exceeded"}
-            raise ClientError(
-                {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchMeterUsage"
+            # as the DAL's BatchMeter raises it: sorted for the metering logic
+            raise sorted_error(
+                ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchMeterUsage")
             )
         assert 1 <= len(records) <= 25 and product_code is None
         results = []

@@ -155,9 +155,10 @@ def bench_writes(row: Callable[[str, str, str], None]) -> None:
     from moto import mock_aws
 
     from sandbox.marketplace import MarketplaceEmulator
+    from usage.bodies import UsageRequest
     from usage.dal.usage_store import UsageStore
     from usage.logic.ingest import ingest
-    from usage.models import Attribution, UsageRequest
+    from usage.models import Attribution
 
     print("usage: vendor-side DynamoDB writes, 1 customer x 2 dimensions x 1 hour, pre-aggregating reporter")
     dims = ("requests", "characters")

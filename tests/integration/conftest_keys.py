@@ -135,9 +135,10 @@ def cognito_claims(sub: str = SUB, email: str = EMAIL) -> dict[str, str]:
 
 def reset_caches(*, clients: bool) -> None:
     """Config, stores and cached secrets belong to one test; boto3 clients to one moto world."""
+    import apis.developer_api
+    import apis.signed_api
     import audit.log
-    import keys.handlers.api
-    import license.handlers.api
+    import keys.handlers.router
     import license.handlers.auth
     import shared.aws
     import teams.handlers.router
@@ -145,12 +146,12 @@ def reset_caches(*, clients: bool) -> None:
 
     cached = [
         get_config,
-        keys.handlers.api.key_store,
-        keys.handlers.api.activation_store,
-        keys.handlers.api.secret_deriver,
-        keys.handlers.api.audit_log,
+        keys.handlers.router.key_store,
+        keys.handlers.router.activation_store,
+        keys.handlers.router.secret_deriver,
+        apis.developer_api.audit_log,
         license.handlers.auth.verifier,
-        license.handlers.api.audit_log,
+        apis.signed_api.audit_log,
         teams.handlers.router.team_store,
         teams.handlers.router.invitation_mail,
     ]
@@ -202,7 +203,7 @@ class Vault:
         claims: dict[str, str] | None | bool = True,
         query: Iterable[tuple[str, str]] = (),
     ) -> Answer:
-        import keys.handlers.api
+        import apis.developer_api
 
         if claims is True:
             claims = cognito_claims(sub, email)
@@ -220,7 +221,7 @@ class Vault:
             path_parameters=params,
             claims=claims or None,
         )
-        return _answer(keys.handlers.api.handler(event, FakeLambdaContext()))
+        return _answer(apis.developer_api.handler(event, FakeLambdaContext()))
 
     def create_key(
         self, *, sub: str = SUB, email: str = EMAIL, days: int = 30, label: str | None = None
@@ -250,9 +251,9 @@ class Vault:
         return rest_event(method, path, body=body.decode() if body else None, headers=headers, query=pairs)
 
     def license_api(self, event: dict) -> Answer:
-        import license.handlers.api
+        import apis.signed_api
 
-        return _answer(license.handlers.api.handler(event, FakeLambdaContext()))
+        return _answer(apis.signed_api.handler(event, FakeLambdaContext()))
 
     def whoami(self, access_key: str, secret: str, **kwargs: Any) -> Answer:
         return self.license_api(self.signed_event(access_key, secret, **kwargs))
@@ -362,12 +363,12 @@ def vault_fixture(aws_world: str) -> Iterator[Vault]:
 @pytest.fixture(name="log_output")
 def log_output_fixture() -> Iterator[io.StringIO]:
     """What the functions' Powertools loggers write (through their own formatter), as text."""
-    import keys.handlers.api
-    import license.handlers.api
+    import apis.developer_api
+    import apis.signed_api
 
     buffer = io.StringIO()
     swapped = []
-    for logger in (keys.handlers.api.logger, license.handlers.api.logger):
+    for logger in (apis.developer_api.logger, apis.signed_api.logger):
         for handler in logger.handlers:
             if isinstance(handler, logging.StreamHandler):
                 swapped.append((handler, handler.setStream(buffer)))

@@ -188,9 +188,10 @@ class UsageWorld:
 def seed_usage(customer_id: str, records: Iterable[tuple[str, str, int, datetime]], now: datetime) -> Any:
     """Counts records through the ingestion logic directly (no HTTP), as `POST /v1/usage` would."""
     from shared.config import get_config
+    from usage.bodies import UsageRequest
     from usage.dal.usage_store import UsageStore
     from usage.logic.ingest import ingest
-    from usage.models import Attribution, UsageRequest
+    from usage.models import Attribution
 
     config = get_config()
     request = UsageRequest.model_validate(

@@ -239,7 +239,7 @@ def test_inactive_subscription_is_402_and_writes_nothing(
 ) -> None:
     seen = []
 
-    def inactive(customer_id: str, now: datetime) -> bool:
+    def inactive(store: object, customer_id: str, now: datetime) -> bool:
         seen.append(customer_id)
         return False
 

@@ -18,7 +18,7 @@ from conftest_keys import (
     vault_fixture,
 )
 
-import keys.handlers.api
+import keys.handlers.router
 from audit.log import AuditLog
 from shared.errors import ServiceError
 
@@ -156,7 +156,7 @@ def test_an_unexpected_error_is_a_500_and_still_audited(
     def boom(*_args, **_kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(keys.handlers.api, "list_keys", boom)
+    monkeypatch.setattr(keys.handlers.router, "list_keys", boom)
     answer = vault.keys_api("GET")
     assert (answer.status, answer.code) == (500, "InternalError")
     (record,) = vault.audit_items()

@@ -1,4 +1,4 @@
-"""Developer API (docs/protocol.md §3) through `keys.handlers.api.handler`, on moto."""
+"""Developer API (docs/protocol.md §3) through `apis.developer_api.handler`, on moto."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from conftest_keys import (
     vault_fixture,
 )
 
-import keys.handlers.api
+import keys.handlers.router
+from keys.bodies import CreateKeyRequest
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
 from keys.logic import keys as keys_logic
-from keys.models import Caller, CreateKeyRequest
+from shared.callers import Caller
 from shared.config import get_config
 from shared.errors import Conflict
 
@@ -98,7 +99,7 @@ def test_list_newest_first_with_status_and_last_used(vault: Vault, monkeypatch: 
     assert entries[1]["last_used_at"] is not None and entries[2]["last_used_at"] is None
 
     later = datetime.now(UTC) + timedelta(days=2)
-    monkeypatch.setattr(keys.handlers.api, "utcnow", lambda: later)
+    monkeypatch.setattr(keys.handlers.router, "utcnow", lambda: later)
     assert [e["status"] for e in vault.keys_api("GET").body["keys"]] == ["revoked", "active", "expired"]
     assert first["access_key"] in repr(vault.keys_api("GET").body)
 
@@ -205,7 +206,7 @@ def test_expired_keys_do_not_count_against_the_limit(vault: Vault, monkeypatch: 
         vault.create_key(days=1)
     assert vault.keys_api("POST", body={"expires_at": _future()}).code == "Conflict"
     later = datetime.now(UTC) + timedelta(days=2)
-    monkeypatch.setattr(keys.handlers.api, "utcnow", lambda: later)
+    monkeypatch.setattr(keys.handlers.router, "utcnow", lambda: later)
     expires = iso(later + timedelta(days=30))
     assert vault.keys_api("POST", body={"expires_at": expires}).status == 201
 

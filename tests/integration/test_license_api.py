@@ -1,4 +1,4 @@
-"""License API (docs/protocol.md §4) through `license.handlers.api.handler`: the signature verifier
+"""License API (docs/protocol.md §4) through `apis.signed_api.handler`: the signature verifier
 on moto."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from conftest_keys import SUB, FakeLambdaContext, aws_world_fixture, vault_fixture
 from conftest_usage import DATA_TABLE, UsageWorld, iso, seed_usage, usage_env_fixture, usage_fixture
 
-from metering.dal.marketplace import BatchMeter
+from metering.dal.marketplace import BatchMeter, sort_errors
 from metering.logic.submit import Backoff
 
 FIXTURES = (aws_world_fixture, vault_fixture, usage_env_fixture, usage_fixture)
@@ -328,6 +328,7 @@ def test_records_the_sdk_refuses_are_flagged_counted_and_never_retried(usage: Us
 
     calls = []
 
+    @sort_errors  # as the DAL's BatchMeter
     def old_sdk(records, product_code=None):
         calls.append(len(records))
         raise ParamValidationError(report='Unknown parameter in UsageRecords[0]: "LicenseArn"')

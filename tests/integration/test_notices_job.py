@@ -45,6 +45,7 @@ def notices_world_fixture(aws_world: str) -> Iterator[None]:
     patch.setenv("VS_PRODUCT", json.dumps({**PRODUCT, "product_code": "exampleprod1234567890"}))
     patch.setenv("VS_NOTICES_SENDER", SENDER)
     patch.setenv("VS_DEVELOPER_PAGE_URL", PAGE)
+    patch.setenv("VS_SANDBOX_EVENT_CLOCK", "1")  # runs are dated ahead, as the sandbox dates them
     create_data_table(boto3.client("dynamodb", region_name=REGION))
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
     get_config.cache_clear()

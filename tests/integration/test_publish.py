@@ -242,6 +242,16 @@ class FakeSigner:
         self.jobs[job_id] = {"polls": 0, "source": source, "destination": destination}
         return {"jobId": job_id, "jobOwner": "123456789012"}
 
+    def get_waiter(self, name: str) -> Any:
+        """botocore's own waiter (its acceptors, its errors), polling this stand-in."""
+        import boto3
+
+        real = boto3.client(
+            "signer", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        real.describe_signing_job = self.describe_signing_job  # what the waiter polls
+        return real.get_waiter(name)
+
     def describe_signing_job(self, jobId: str) -> dict:  # noqa: N803 - the API's own name
         job = self.jobs[jobId]
         job["polls"] += 1

@@ -63,21 +63,22 @@ def test_a_stack_that_stops_reporting_is_counted_silent(
     store = ActivationStore(DATA_TABLE)
     now = datetime.now(UTC)
     # Just activated, never reported: silent only once after_hours (24 h by default) have passed.
-    assert silence_job.run(_stamp(now + timedelta(hours=23)))["silent"] == 0
-    assert silence_job.run(_stamp(now + timedelta(hours=25)))["silent"] == 1
+    assert silence_job.run(now + timedelta(hours=23))["silent"] == 0
+    assert silence_job.run(now + timedelta(hours=25))["silent"] == 1
     assert _report_usage(world, customer_key) == 200
     stamped = store.get(activated).last_usage_at
     assert stamped is not None
-    assert silence_job.run(_stamp(now + timedelta(hours=23)))["silent"] == 0  # reporting again
-    assert silence_job.run(_stamp(now + timedelta(hours=25)))["silent"] == 1  # ... and then stopped
+    assert silence_job.run(now + timedelta(hours=23))["silent"] == 0  # reporting again
+    assert silence_job.run(now + timedelta(hours=25))["silent"] == 1  # ... and then stopped
     # A deactivated (deleted) stack is not silent: it is gone.
     assert world.deactivate(customer_key, activated).status == 204
-    assert silence_job.run(_stamp(now + timedelta(hours=48)))["silent"] == 0
+    assert silence_job.run(now + timedelta(hours=48))["silent"] == 0
 
 
 def test_the_silence_job_emits_the_metric_the_alarm_watches(
-    world: DeliveryWorld, activated: str, capsys: pytest.CaptureFixture[str]
+    world: DeliveryWorld, activated: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("VS_SANDBOX_EVENT_CLOCK", "1")  # the job's clock follows an event dated ahead
     later = _stamp(datetime.now(UTC) + timedelta(hours=30))
     capsys.readouterr()
     summary = silence_job.handler({"time": later, "source": "aws.events"}, FakeLambdaContext())

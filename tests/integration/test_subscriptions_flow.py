@@ -192,9 +192,11 @@ def atomic_dynamodb_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def allows(customer: str, now: datetime) -> bool:
+    from shared.config import get_config
+    from subscriptions.dal.store import SubscriptionStore
     from subscriptions.logic.status import subscription_allows_activation
 
-    return subscription_allows_activation(customer, now)
+    return subscription_allows_activation(SubscriptionStore(get_config().tables["data"]), customer, now)
 
 
 # ------------------------------------------------------------------------------ registration
@@ -313,10 +315,10 @@ def test_bad_body_is_validation_error(world: World, body: dict, field: str) -> N
 
 
 def test_token_for_another_product_is_refused(world: World) -> None:
-    from keys.models import Caller
+    from shared.callers import Caller
     from shared.errors import InvalidRegistrationToken
+    from subscriptions.context import event_context
     from subscriptions.dal.marketplace import ResolvedCustomer
-    from subscriptions.handlers.router import event_context
     from subscriptions.logic.registration import register
 
     class OtherProduct:

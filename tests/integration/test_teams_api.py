@@ -72,7 +72,7 @@ class Team:
         *,
         verified: str = "true",
     ) -> Answer:
-        import keys.handlers.api
+        import apis.developer_api
 
         resource, params = path, None
         for prefix, template in RESOURCES.items():
@@ -92,7 +92,7 @@ class Team:
             path_parameters=params,
             claims=claims,
         )
-        return _answer(keys.handlers.api.handler(event, FakeLambdaContext()))
+        return _answer(apis.developer_api.handler(event, FakeLambdaContext()))
 
     def invite(self, by: Person, email: str, role: str) -> Answer:
         return self.call(by, "POST", "/v1/team/invitations", {"email": email, "role": role})
@@ -445,17 +445,18 @@ def test_removing_a_stranger_or_nobody_is_404(full_team: Team) -> None:
 def test_old_layout_customer_becomes_a_team_of_one_losing_nothing(team: Team) -> None:
     """Data as written before teams: keys, key set, subscription, usage, notice records, audit,
     all keyed by the customer's sub, and no team or membership item."""
-    import keys.handlers.api
+    import keys.handlers.router
+    from keys.bodies import CreateKeyRequest
     from keys.dal.key_store import KeyStore
     from keys.logic.keys import create_key
-    from keys.models import Caller, CreateKeyRequest
+    from shared.callers import Caller
     from shared.config import get_config
 
     now = datetime.now(UTC)
     request = CreateKeyRequest(expires_at=iso(now + timedelta(days=40)), label="old key")
     old_key = create_key(
         KeyStore("vs-keys"),
-        keys.handlers.api.secret_deriver(),
+        keys.handlers.router.secret_deriver(),
         Caller(SUB, EMAIL),
         request,
         get_config(),

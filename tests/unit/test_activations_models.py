@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError
 
+from activations.bodies import ActivationRequest
 from activations.logic import activations as logic
 from activations.models import (
     Activation,
-    ActivationRequest,
     Release,
     ReleaseArtifact,
     activation_id_for,
@@ -216,7 +216,9 @@ class Fake:
 
 
 def _delivery(fake: Fake, bucket: str = "artifacts") -> logic.Delivery:
-    return logic.Delivery(releases=fake, activations=fake, signer=fake, downloads=fake, bucket=bucket)
+    return logic.Delivery(
+        subscriptions=fake, releases=fake, activations=fake, signer=fake, downloads=fake, bucket=bucket
+    )
 
 
 def _activate(fake: Fake, version: str | None = None, **kwargs):
@@ -233,7 +235,7 @@ def _activate(fake: Fake, version: str | None = None, **kwargs):
 
 
 def test_inactive_subscription_stops_before_anything(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logic.subscription_status, "subscription_allows_activation", lambda c, n: False)
+    monkeypatch.setattr(logic.subscription_status, "subscription_allows_activation", lambda s, c, n: False)
     fake = Fake(_release())
     with pytest.raises(SubscriptionInactive):
         _activate(fake)

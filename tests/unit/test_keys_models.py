@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from keys.bodies import CreateKeyRequest
 from keys.dal.secrets import SecretDeriver, secret_from_mac
 from keys.logic.keys import check_expiry, new_access_key
-from keys.models import CreateKeyRequest, KeyItem, KeySet
+from keys.models import KeyItem, KeySet
 from shared import errors
 from shared.http import parse_body
 from shared.timestamps import format_timestamp, parse_timestamp

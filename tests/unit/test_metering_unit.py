@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
 
-from metering.dal.marketplace import BatchMeter
+from metering.dal.marketplace import PARAM_VALIDATION, BatchMeter, BatchRejected, sort_errors
 from metering.logic.plan import (
     AWAIT,
     EXPIRE,
@@ -26,7 +26,7 @@ from metering.logic.plan import (
     record_key,
     submittable,
 )
-from metering.logic.submit import Backoff, BatchRejected, PoolGate, submit_batch
+from metering.logic.submit import Backoff, PoolGate, submit_batch
 from tests.aws_fixtures import AWS_FIXTURES
 
 WINDOW = timedelta(hours=3)  # the default `metering.usage_window_hours`
@@ -192,6 +192,7 @@ class FakeMarketplace:
     def __init__(self, *script) -> None:
         self.script, self.calls = list(script), []
 
+    @sort_errors  # as the DAL's BatchMeter: submit_batch sees only the sorted errors
     def __call__(self, records):
         self.calls.append(list(records))
         step = self.script.pop(0) if self.script else "ok"
@@ -341,7 +342,7 @@ def test_the_jobs_clock_is_the_events_time_clamped_to_the_real_time() -> None:
 
 
 def test_only_the_sandbox_trusts_a_future_event_time() -> None:
-    from metering.handlers.job import SANDBOX_CLOCK_VARIABLE, job_clock
+    from shared.job_clock import SANDBOX_CLOCK_VARIABLE, job_clock
 
     real = datetime(2026, 11, 22, 12, tzinfo=UTC)
     future = {"time": "2026-11-24T12:00:00Z"}
@@ -389,10 +390,9 @@ def test_param_validation_error_is_rejected_at_once_never_retried() -> None:
     fail identically forever, so it is not retried (no sleep, one call)."""
     from botocore.exceptions import ParamValidationError
 
-    from metering.logic.submit import PARAM_VALIDATION
-
     calls, sleeps = [], []
 
+    @sort_errors
     def call(records):
         calls.append(records)
         raise ParamValidationError(report='Unknown parameter in UsageRecords[0]: "LicenseArn"')

@@ -124,5 +124,6 @@ def test_job_never_runs_ahead_of_the_real_clock_outside_the_sandbox():
         2030, 1, 1, tzinfo=UTC
     )
     assert job_clock({"time": "2026-11-27T11:00:00Z"}, env={}, real_now=NOW) == NOW - timedelta(hours=1)
-    assert job_clock({"time": "garbage"}, env={}, real_now=NOW) == NOW
+    with pytest.raises(ValueError, match="RFC 3339"):
+        job_clock({"time": "garbage"}, env={}, real_now=NOW)
     assert job_clock({}, env={}, real_now=NOW) == NOW

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.errors import Forbidden, NotFound
+from teams.bodies import InvitationRequest
 from teams.logic import roles
 from teams.logic.invitations import (
     LIFETIME,
@@ -16,7 +17,7 @@ from teams.logic.invitations import (
     is_invitation_id,
     new_invitation_id,
 )
-from teams.models import ACCEPTED, PENDING, ROLES, Invitation, InvitationRequest
+from teams.models import ACCEPTED, PENDING, ROLES, Invitation
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

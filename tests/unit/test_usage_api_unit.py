@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from shared.config import Dimension, RuntimeConfig
 from shared.errors import ServiceError, ValidationError
 from shared.http import parse_body
+from usage.bodies import RawRecord, UsageRequest
 from usage.dal.attribution import ActivationAttributor
 from usage.dal.usage_store import CommitOutcome, Entry, UsageStore, chunk_entries, transaction_items
 from usage.logic.history import parse_range
@@ -22,10 +23,8 @@ from usage.models import (
     MAX_QUANTITY,
     Attribution,
     IngestResult,
-    RawRecord,
     Rejection,
     UsageRecord,
-    UsageRequest,
     check_record,
     day_key,
     due_shard,

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activations.models import SIGNATURE_ALGORITHM, ReleaseArtifact
-from shared.aws import client
+from shared.aws import client, new_client, sdk_config
 from shared.errors import ServiceError
 from shared.timestamps import format_timestamp
 
@@ -20,17 +20,14 @@ KMS_RAW_LIMIT = 4096  # KMS Sign takes at most 4096 bytes with MessageType RAW
 
 @cache
 def presigning_client() -> Any:
-    import boto3  # on first use: boto3 is most of a cold start
-    from botocore.config import Config
-
     # SigV4 always: a KMS-encrypted object can only be fetched with a SigV4 presigned URL.
-    config = Config(
+    config = sdk_config(
         signature_version="s3v4",
         connect_timeout=2,
         read_timeout=5,
         retries={"max_attempts": 3, "mode": "standard"},
     )
-    return boto3.client("s3", config=config)
+    return new_client("s3", config=config)
 
 
 class ManifestSigner:

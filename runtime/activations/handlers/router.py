@@ -17,12 +17,11 @@ from activations.dal.activation_store import ActivationStore
 from activations.dal.delivery import Downloads, ManifestSigner
 from activations.dal.releases import ReleaseStore
 from activations.logic.activations import Delivery, activate, deactivate
-from activations.models import ActivationRequest
-from license.handlers.auth import current_principal, signed_body
+from shared.callers import current_principal, signed_body
 from shared.config import get_config
-from shared.errors import ValidationError
-from shared.http import json_response, parse_body
+from shared.http import json_response, parse_body, refuse_query
 from shared.timestamps import utcnow
+from subscriptions.dal.store import SubscriptionStore
 
 router = Router()
 logger = Logger(child=True)
@@ -37,6 +36,7 @@ def delivery() -> Delivery:
     if not bucket:
         raise RuntimeError("function environment is missing VS_BUCKET_ARTIFACTS")
     return Delivery(
+        subscriptions=SubscriptionStore(table),
         releases=ReleaseStore(table),
         activations=ActivationStore(table),
         signer=ManifestSigner(config.keys["manifest"]),
@@ -45,16 +45,12 @@ def delivery() -> Delivery:
     )
 
 
-def _refuse_query() -> None:
-    params = router.current_event.multi_value_query_string_parameters or {}
-    if params:
-        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
-
-
 @router.post("/v1/activations")
 def create() -> Response:
-    _refuse_query()
+    refuse_query(router)
     principal = current_principal(router)
+    from activations.bodies import ActivationRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(signed_body(router), ActivationRequest)
     answer = activate(
         delivery(),
@@ -82,7 +78,7 @@ def create() -> Response:
 
 @router.delete("/v1/activations/<activation_id>")
 def delete(activation_id: str) -> Response:
-    _refuse_query()
+    refuse_query(router)
     principal = current_principal(router)
     deactivate(
         delivery().activations, customer_id=principal.customer_id, activation_id=activation_id, now=utcnow()

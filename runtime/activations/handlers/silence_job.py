@@ -4,20 +4,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from activations.dal.activation_store import ActivationStore
 from activations.logic.silence import silent_activations
 from shared.config import get_config
-from shared.timestamps import parse_timestamp, utcnow
-
-logger = Logger()
-metrics = Metrics()
+from shared.job_clock import job_clock
+from shared.observability import logger, metrics
 
 
 @lru_cache(maxsize=1)
@@ -25,9 +22,8 @@ def store() -> ActivationStore:
     return ActivationStore(get_config().tables["data"])
 
 
-def run(now_text: str | None = None) -> dict:
+def run(now: datetime) -> dict:
     config = get_config()
-    now = parse_timestamp(now_text) if now_text else utcnow()
     silent = silent_activations(store().all_active(), now, timedelta(hours=config.silent_after_hours))
     metrics.add_metric(name="SilentActivations", unit=MetricUnit.Count, value=len(silent))
     for item in silent:
@@ -43,5 +39,4 @@ def run(now_text: str | None = None) -> dict:
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     """An EventBridge Scheduled Event; its `time` is the job's clock (the sandbox sets it)."""
-    time = event.get("time") if isinstance(event, dict) else None
-    return run(time if isinstance(time, str) else None)
+    return run(job_clock(event))

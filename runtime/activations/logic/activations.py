@@ -10,35 +10,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from activations.dal.activation_store import ActivationOwnedElsewhere, ActivationStore
 from activations.dal.delivery import Downloads, ManifestSigner
 from activations.dal.releases import ReleaseStore
+from activations.logic.errors import ReleaseUnavailable
 from activations.models import (
     ACTIVATION_ID_RE,
     ACTIVE,
     DEACTIVATED,
     SIGNATURE_ALGORITHM,
     Activation,
-    ActivationRequest,
     activation_id_for,
     canonical_manifest,
     sortable,
 )
-from shared.errors import ApiError, NotFound, SubscriptionInactive
+from shared.errors import NotFound, SubscriptionInactive
 from shared.timestamps import format_timestamp
 from subscriptions.logic import status as subscription_status
 
-
-class ReleaseUnavailable(ApiError):
-    """No release is published (or it is unusable): nothing to activate yet; retrying may help."""
-
-    status = 503
-    code = "ReleaseUnavailable"
+if TYPE_CHECKING:
+    from activations.bodies import ActivationRequest
 
 
 @dataclass(frozen=True)
 class Delivery:
+    """The stores and services an activation uses, built by the handler and passed in."""
+
+    subscriptions: subscription_status.SubscriptionReader
     releases: ReleaseStore
     activations: ActivationStore
     signer: ManifestSigner
@@ -57,7 +57,7 @@ def activate(
     now: datetime,
 ) -> dict:
     """`request_nonce` is the verified `X-Vs-Nonce` of this request: the signed manifest names it."""
-    if not subscription_status.subscription_allows_activation(customer_id, now):
+    if not subscription_status.subscription_allows_activation(delivery.subscriptions, customer_id, now):
         raise SubscriptionInactive(
             "Your subscription is not active, so this stack cannot be activated; "
             "renew or subscribe, then retry."

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from activations.dal.releases import ReleaseStore
-from activations.logic.activations import ReleaseUnavailable
+from activations.logic.errors import ReleaseUnavailable
 from shared.timestamps import format_timestamp
 
 LINK_SECONDS = 3600  # CloudFormation reads the template when the console opens the link

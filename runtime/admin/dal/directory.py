@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import client
+from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 
 _serializer = TypeSerializer()

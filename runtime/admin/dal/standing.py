@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from admin.models import Standing
 from shared.aws import client
+from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_timestamp, parse_timestamp
 

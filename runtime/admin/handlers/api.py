@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
@@ -22,13 +21,13 @@ from admin.logic.customers import customer_row, list_customers, parse_list_query
 from admin.logic.dispute import dispute_report
 from admin.logic.standing import change_standing
 from admin.logic.usage import usage_document
-from admin.models import EmptyRequest, SuspendRequest, check_team_id
+from admin.models import check_team_id
 from audit.log import AuditLog
 from audit.middleware import current_audit, run_audited
-from audit.redaction import make_logger
 from shared.config import get_config
-from shared.errors import MissingAuthentication, NotFound, ValidationError
-from shared.http import json_response, make_resolver, parse_body, raw_body, refuse_body_on_reads
+from shared.errors import MissingAuthentication, NotFound
+from shared.http import json_response, make_resolver, parse_body, raw_body, refuse_body_on_reads, refuse_query
+from shared.observability import logger, metrics, tracer
 from shared.timestamps import utcnow
 from subscriptions.dal.store import SubscriptionStore
 from subscriptions.logic.approval import approve_customer
@@ -36,9 +35,6 @@ from usage.dal.usage_store import UsageStore
 from usage.logic.history import parse_range
 from usage.report import hourly_items
 
-logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])
-metrics = Metrics()
 app = make_resolver(logger)
 NO_STORE = {"Cache-Control": "no-store"}
 ADMIN_AUDIT_CUSTOMER = "vendor-admin"  # audit partition of calls that act on no one team
@@ -95,15 +91,11 @@ def _team(team_id: str) -> str:
     return team_id
 
 
-def _no_query() -> None:
-    params = app.current_event.multi_value_query_string_parameters or {}
-    if params:
-        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
-
-
 def _empty_body() -> None:
     body = raw_body(app, get_config().body_limit_bytes)
     if body.strip():
+        from admin.bodies import EmptyRequest  # pydantic loads on first use, not at cold start
+
         parse_body(body, EmptyRequest)
 
 
@@ -128,7 +120,7 @@ def customers() -> Response:
 @tracer.capture_method
 def approve(team_id: str) -> Response:
     team = _team(team_id)
-    _no_query()
+    refuse_query(app)
     _empty_body()
     approve_customer(SubscriptionStore(get_config().tables["data"]), team, _operator(), utcnow())
     logger.info("subscription approved", extra={"team_id": team, "operator": _operator()})
@@ -139,7 +131,9 @@ def approve(team_id: str) -> Response:
 @tracer.capture_method
 def suspend(team_id: str) -> Response:
     team = _team(team_id)
-    _no_query()
+    refuse_query(app)
+    from admin.bodies import SuspendRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(raw_body(app, get_config().body_limit_bytes), SuspendRequest)
     if directory().subscription(team) is None and directory().keyset(team) is None:
         raise NotFound("No such customer.")
@@ -154,7 +148,7 @@ def suspend(team_id: str) -> Response:
 @tracer.capture_method
 def resume(team_id: str) -> Response:
     team = _team(team_id)
-    _no_query()
+    refuse_query(app)
     _empty_body()
     _, changed = change_standing(
         standing_store(), team, suspend=False, reason=None, operator=_operator(), now=utcnow()

@@ -9,8 +9,7 @@ from admin.dal.directory import Directory
 from admin.dal.standing import StandingStore
 from admin.models import LIST_STATUSES, MAX_PAGE, SUSPENDED, PageToken, decode_token, encode_token
 from shared.errors import ValidationError
-from subscriptions.dal.store import subscription_from_item
-from subscriptions.models import INACTIVE
+from subscriptions.models import INACTIVE, subscription_from_item
 
 PARAMETERS = ("status", "next_token", "limit")
 _SCANS_PER_PAGE = 10  # bounds one request's work; the token resumes where it stopped

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from events.dal.bus import LifecycleBus
 from events.logic.translate import translate
 from shared.config import get_config
-
-logger = Logger()
-metrics = Metrics()
+from shared.observability import logger, metrics
 
 
 @lru_cache(maxsize=1)

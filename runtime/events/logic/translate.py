@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
+from shared.ddb_items import TypeDeserializer
 
 SOURCE = "vendstack.platform"
 VERSION = "1"

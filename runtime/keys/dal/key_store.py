@@ -19,14 +19,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.models import KeyItem, KeySet
+from keys.models import KEYSET_SK, KeyItem, KeySet, keyset_pk
 from shared.aws import all_items, client
+from shared.ddb_errors import cancellation_codes
 from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 
 KEY_SK = "KEY"
-KEYSET_SK = "KEYSET"
 OWNER_INDEX = "by-owner"
 
 _serializer = TypeSerializer()
@@ -43,10 +43,6 @@ class AccessKeyTaken(Exception):
 
 def key_pk(access_key: str) -> str:
     return f"KEY#{access_key}"
-
-
-def keyset_pk(customer_id: str) -> str:
-    return f"CUSTOMER#{customer_id}"
 
 
 def _dump(item: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +170,7 @@ class KeyStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise _unavailable(exc) from exc
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            reasons = cancellation_codes(exc)
             if (
                 len(reasons) == 2
                 and reasons[0] != "ConditionalCheckFailed"
@@ -238,7 +234,7 @@ class KeyStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise _unavailable(exc) from exc
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            reasons = cancellation_codes(exc)
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False
             # The key set is missing (should not happen): revoking the key is what matters.

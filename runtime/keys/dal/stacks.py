@@ -7,8 +7,17 @@ One Query per listing (the activations' customer index), not one per key.
 
 from __future__ import annotations
 
-from activations.dal.activation_store import ActivationStore
-from activations.models import ACTIVE
+from collections.abc import Iterable
+from typing import Protocol
+
+from activations.models import ACTIVE, Activation
+
+
+class ActivationsOfCustomer(Protocol):
+    """What this needs of the activations' store (`activations.dal.activation_store`), which the
+    handler passes in: a feature's DAL does not import another feature's DAL."""
+
+    def for_customer(self, customer_id: str) -> Iterable[Activation]: ...
 
 
 def stack_name(stack_id: str) -> str:
@@ -19,7 +28,7 @@ def stack_name(stack_id: str) -> str:
     return stack_id
 
 
-def stacks_by_key(store: ActivationStore, customer_id: str) -> dict[str, list[dict[str, str]]]:
+def stacks_by_key(store: ActivationsOfCustomer, customer_id: str) -> dict[str, list[dict[str, str]]]:
     found: dict[str, list[dict[str, str]]] = {}
     for activation in store.for_customer(customer_id):
         if activation.status != ACTIVE:

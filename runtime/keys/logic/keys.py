@@ -5,12 +5,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from keys.dal.key_store import AccessKeyTaken, KeySetContention, KeyStore
 from keys.dal.secrets import KDF, SecretDeriver
-from keys.models import ACCESS_KEY_RE, ACTIVE, Caller, CreatedKey, CreateKeyRequest, KeyItem
+from keys.models import ACCESS_KEY_RE, ACTIVE, CreatedKey, KeyItem
+from shared.callers import Caller
 from shared.config import RuntimeConfig
 from shared.errors import Conflict, NotFound, ServiceError, ValidationError
+
+if TYPE_CHECKING:
+    from keys.bodies import CreateKeyRequest
 
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ATTEMPTS = 5

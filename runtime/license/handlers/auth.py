@@ -4,8 +4,8 @@ Fail closed: a route added with `app.include_router(...)` is authenticated witho
 and the caller's standing is checked there too, once for every signed call: a suspended team
 answers `403 AccountSuspended`, a subscription awaiting the vendor's approval
 `402 SubscriptionPendingApproval` (`admin.logic.standing.check_standing`).
-Routes read the verified caller with `current_principal(router)`, and the exact signed body
-with `signed_body(router)`.
+Routes read the verified caller with `shared.callers.current_principal(router)`, and the exact
+signed body with `shared.callers.signed_body(router)`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -23,13 +22,11 @@ from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
 from license.dal.nonces import NonceStore
 from license.logic.verifier import AuthAttempt, Principal, SignedRequest, Verifier
+from shared.callers import PRINCIPAL, SIGNED_BODY
 from shared.config import get_config
 from shared.errors import ApiError
 from shared.http import raw_body
 from shared.timestamps import utcnow
-
-PRINCIPAL = "principal"
-BODY = "signed_body"
 
 
 @lru_cache(maxsize=1)
@@ -79,19 +76,10 @@ def authenticate(app: APIGatewayRestResolver) -> Principal:
         if record is not None:
             record.access_key = attempt.access_key
             record.customer_id = attempt.customer_id or record.customer_id
-    app.append_context(**{PRINCIPAL: principal, BODY: request.body})
+    app.append_context(**{PRINCIPAL: principal, SIGNED_BODY: request.body})
     return principal
 
 
 def require_signature(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
     authenticate(app)
     return next_middleware(app)
-
-
-def current_principal(app: APIGatewayRestResolver | Router) -> Principal:
-    return app.context[PRINCIPAL]
-
-
-def signed_body(app: APIGatewayRestResolver | Router) -> bytes:
-    """The exact bytes whose hash was signed: parse these, not a re-read of the event."""
-    return app.context[BODY]

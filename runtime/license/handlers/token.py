@@ -16,9 +16,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from license.dal.token_signer import TokenSigner
-from license.handlers.auth import current_principal, signed_body
 from license.logic.tokens import claims_for, compact_jws, entitlements_for, key_id_of, latest_expiry
-from license.models import TokenRequest
+from shared.callers import current_principal, signed_body
 from shared.config import get_config
 from shared.errors import SubscriptionInactive, ValidationError
 from shared.http import json_response, parse_body
@@ -50,6 +49,8 @@ def issuer() -> str:
 def issue() -> Response:
     if router.current_event.multi_value_query_string_parameters:
         raise ValidationError("POST /v1/license-token takes no query parameters.")
+    from license.models import TokenRequest  # pydantic loads on first use, not at cold start
+
     parse_body(signed_body(router), TokenRequest)
     principal = current_principal(router)
     config = get_config()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from license.handlers.auth import current_principal
+from shared.callers import current_principal
 from shared.http import json_response
 
 router = Router()

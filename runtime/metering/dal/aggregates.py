@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +19,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import all_items, client
+from shared.backoff import equal_jitter
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
-from usage.dal.usage_store import dump, load
 from usage.models import DUE_SHARDS, due_pk
 
 INDEX = "gsi1"
@@ -93,7 +93,7 @@ class MeterStore:
                 requests = (answer.get("UnprocessedItems") or {}).get(self._table) or []
                 if not requests:
                     break
-                self._sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2))  # noqa: S311
+                self._sleep(equal_jitter(attempt, base=0.05, cap=2.0))
             else:
                 raise _unavailable()
         return calls

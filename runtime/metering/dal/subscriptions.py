@@ -7,7 +7,6 @@ owned by `subscriptions.dal.store`) with BatchGetItem, 100 keys a call and stron
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,10 +14,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import client
+from shared.backoff import equal_jitter
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
-from subscriptions.dal.store import SUB_SK, sub_pk, subscription_from_item
-from subscriptions.models import Subscription
-from usage.dal.usage_store import dump, load
+from subscriptions.models import SUB_SK, Subscription, sub_pk, subscription_from_item
 
 GET_BATCH = 100  # BatchGetItem limit
 MAX_ROUNDS = 8
@@ -53,7 +52,7 @@ class SubscriptionReader:
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
-                self._sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2))  # noqa: S311
+                self._sleep(equal_jitter(attempt, base=0.05, cap=2.0))
             else:
                 raise ServiceError("The subscription store kept throttling.")
         return found

@@ -10,59 +10,29 @@ synthesized template never does; `tests/infra` checks it). Returns the run's sum
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from metering.dal.aggregates import MeterStore
 from metering.dal.marketplace import BatchMeter
 from metering.dal.subscriptions import SubscriptionReader
 from metering.logic.job import MeteringJob, Summary
 from shared.config import get_config
-from shared.timestamps import parse_timestamp, utcnow
+from shared.job_clock import job_clock
+from shared.observability import logger, metrics, tracer
 from subscriptions.dal.sdk_models import require_license_arn
 
-require_license_arn()  # cold start: refuse to run with an SDK that would drop or refuse LicenseArn
-
-logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
-metrics = Metrics()
 WORKERS = 8
-SANDBOX_CLOCK_VARIABLE = "VS_SANDBOX_EVENT_CLOCK"  # set to "1" by the sandbox's workers only
 
 
 @lru_cache(maxsize=1)
 def stores() -> tuple[MeterStore, SubscriptionReader]:
     table = get_config().tables["data"]
     return MeterStore(table, workers=WORKERS), SubscriptionReader(table)
-
-
-def job_clock(event: Any, env: dict[str, str] | None = None, real_now: datetime | None = None) -> datetime:
-    """The EventBridge event's `time`, never later than the real time (outside the sandbox); a
-    manual invocation without one runs at the real time."""
-    now = real_now or utcnow()
-    value = event.get("time") if isinstance(event, dict) else None
-    if value is None:
-        return now
-    try:
-        scheduled = parse_timestamp(str(value).replace("+00:00", "Z"))
-    except ValueError:
-        raise ValueError("the event's 'time' must be an RFC 3339 UTC timestamp") from None
-    if (os.environ if env is None else env).get(SANDBOX_CLOCK_VARIABLE) == "1":
-        return scheduled
-    if scheduled > now:
-        logger.warning(
-            "metering event time is in the future; the real time is used",
-            extra={"event_time": str(value)[:40], "now": now.isoformat()},
-        )
-        return now
-    return scheduled
 
 
 def emit(summary: Summary) -> None:
@@ -90,6 +60,7 @@ def _time_left(context: Any) -> Any:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
+    require_license_arn()  # refuse to run with an SDK that would drop or refuse LicenseArn (checked once)
     config = get_config()
     now = job_clock(event)
     store, subscriptions = stores()

@@ -37,15 +37,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from metering.dal.aggregates import MeterStore
+from metering.dal.marketplace import PARAM_VALIDATION, BatchRejected
 from metering.dal.subscriptions import SubscriptionReader
 from metering.logic.plan import Job, batches, plan_run
 from metering.logic.submit import (
     CUSTOMER_NOT_SUBSCRIBED,
     DUPLICATE_RECORD,
-    PARAM_VALIDATION,
     SUCCESS,
     Backoff,
-    BatchRejected,
     Outcome,
     PoolGate,
     submit_batch,

@@ -1,15 +1,13 @@
 """One BatchMeterUsage batch, with bounded exponential backoff.
 
-- Throttling, Marketplace's internal errors and transport failures (a timeout may or may not
-  have reached Marketplace) are retried: resending the identical records is safe because
-  Marketplace deduplicates on customer, dimension and hour.
+The DAL (`metering.dal.marketplace`) has already sorted every SDK error into `Retry` or
+`BatchRejected`; this module decides what to do with them and holds no I/O of its own.
+- `Retry` (throttling, Marketplace's internal errors, transport failures) is retried: resending
+  the identical records is safe because Marketplace deduplicates on customer, dimension and hour.
 - `UnprocessedRecords` are sent again, alone.
-- Any other error of the request as a whole (`InvalidLicenseException`,
-  `TimestampOutOfBoundsException`, …) is `BatchRejected`: not retried, the caller isolates it.
-- botocore's client-side `ParamValidationError` (its model refuses the request before it is
-  sent: an SDK that lacks `LicenseArn`, or a record the model forbids) is a bug, not a transient
-  error: `BatchRejected` with code `PARAM_VALIDATION`, never retried (it would fail identically
-  forever); the job flags the records and counts them for an alarm.
+- `BatchRejected` (a refusal of the whole request, or botocore's client-side
+  `ParamValidationError` as code `PARAM_VALIDATION`) is not retried: the caller isolates it, and
+  the job flags `PARAM_VALIDATION` records and counts them for an alarm.
 - After `max_attempts` calls, what is still unanswered is returned as `left`; it stays
   `pending` and the next run sends it again.
 - Throttling backs off the whole pool: the job's workers share one `PoolGate`. A throttled call
@@ -22,40 +20,19 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-
+from metering.dal.marketplace import Retry
 from metering.logic.plan import record_key
+from shared.backoff import equal_jitter
 
 SUCCESS = "Success"
 DUPLICATE_RECORD = "DuplicateRecord"
 CUSTOMER_NOT_SUBSCRIBED = "CustomerNotSubscribed"
-PARAM_VALIDATION = "ParamValidationError"
-RETRYABLE_ERRORS = {
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "InternalServiceErrorException",
-    "ServiceUnavailableException",
-    "InternalFailure",
-    "RequestTimeout",
-    "RequestTimeoutException",
-}
-
-
-class BatchRejected(Exception):
-    """Marketplace refused the whole request (not a throttle, not a server error)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -65,9 +42,8 @@ class Backoff:
     cap_seconds: float = 5.0
 
     def delay(self, retry: int) -> float:
-        """Exponential with 'equal jitter': half fixed, half random, capped."""
-        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** (retry - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not secrecy
+        """Exponential with 'equal jitter' (`shared.backoff`); `retry` counts from 1."""
+        return equal_jitter(retry - 1, base=self.base_seconds, cap=self.cap_seconds)
 
 
 class PoolGate:
@@ -147,22 +123,12 @@ def submit_batch(
         done.calls += 1
         try:
             answer = call(remaining)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if code in RETRYABLE_ERRORS or status >= 500 or status == 429:
-                throttle = code.startswith("Throttl") or code == "TooManyRequestsException" or status == 429
-                done.throttled += throttle
-                if throttle and gate is not None:
-                    gate.throttled()
-                    pooled_wait = True
-                continue
-            raise BatchRejected(code or "Error", str(error.get("Message", ""))) from None
-        except ParamValidationError as exc:  # a BotoCoreError, but never transient
-            raise BatchRejected(PARAM_VALIDATION, str(exc)[:400]) from None
-        except BotoCoreError:
-            continue  # timeout or connection error: unknown outcome, the identical resend is safe
+        except Retry as retry:
+            done.throttled += retry.throttle
+            if retry.throttle and gate is not None:
+                gate.throttled()
+                pooled_wait = True
+            continue
         if gate is not None:
             gate.succeeded()
         for result in answer.get("Results", []):

@@ -6,36 +6,18 @@ The job's clock is the Scheduled Event's `time` (the sandbox's `POST /_sandbox/j
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from notices.dal.expiring_keys import ExpiringKeys
 from notices.dal.mailer import Mailer
 from notices.dal.notice_store import NoticeStore
 from notices.logic.notices import Sources, run_notices
 from shared.config import get_config
-from shared.timestamps import parse_timestamp, utcnow
+from shared.job_clock import job_clock
+from shared.observability import logger, metrics, tracer
 from subscriptions.dal.store import SubscriptionStore
 from teams.dal.team_store import TeamStore
-
-logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
-metrics = Metrics()
-
-
-def job_clock(event: dict) -> datetime:
-    """The Scheduled Event's `time`; the wall clock only if the event has none."""
-    value = event.get("time") if isinstance(event, dict) else None
-    if isinstance(value, str):
-        try:
-            return parse_timestamp(value)
-        except ValueError:
-            logger.warning("scheduled event time unreadable; using the wall clock")
-    return utcnow()
 
 
 def sources() -> Sources:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from product.logic.catalog import health_document, product_document
 from shared.config import get_config
 from shared.http import json_response, make_resolver, refuse_body_on_reads
+from shared.observability import logger, metrics, tracer
 
-logger = make_logger()  # the redacting logger every platform function uses
-tracer = Tracer(auto_patch=False)  # calls no AWS service
-metrics = Metrics()
 app = make_resolver(logger)
 app.use(middlewares=[refuse_body_on_reads])
 

@@ -9,15 +9,11 @@ for the other jobs.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
-from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
 from quicklaunch.dal.deployment import DeploymentParameters
@@ -25,31 +21,11 @@ from quicklaunch.dal.records import DeploymentKeyRecords
 from quicklaunch.logic.deliver import Context, reconcile
 from shared.config import get_config
 from shared.errors import ServiceError
-from shared.timestamps import parse_timestamp, utcnow
+from shared.job_clock import job_clock
+from shared.observability import logger, metrics, tracer
 from subscriptions.dal.store import SubscriptionStore
 
-logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
-metrics = Metrics()
 COUNTS = ("issued", "delivered", "failed", "scheduled", "revoked")
-SANDBOX_CLOCK_VARIABLE = "VS_SANDBOX_EVENT_CLOCK"  # set to "1" by the sandbox's workers only
-
-
-def job_clock(event: Any, env: dict[str, str] | None = None, real_now: datetime | None = None) -> datetime:
-    """The Scheduled Event's `time`, never later than the real time outside the sandbox: an
-    invocation dated in the future must not revoke a key before its grace has ended."""
-    now = real_now or utcnow()
-    value = event.get("time") if isinstance(event, dict) else None
-    if not isinstance(value, str):
-        return now
-    try:
-        scheduled = parse_timestamp(value.replace("+00:00", "Z"))
-    except ValueError:
-        logger.warning("scheduled event time unreadable; using the real time")
-        return now
-    if (os.environ if env is None else env).get(SANDBOX_CLOCK_VARIABLE) == "1":
-        return scheduled
-    return min(scheduled, now)
 
 
 def context() -> Context:

@@ -18,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from shared.aws import client
+from shared.aws import client, new_client
 from shared.errors import InvalidRegistrationToken, ServiceError
 from shared.timestamps import format_timestamp
 from subscriptions.dal.sdk_models import SdkTooOld, require_license_arn
@@ -79,9 +79,7 @@ AGREEMENT_REGION = "us-east-1"
 
 @cache
 def agreement_client() -> Any:
-    import boto3  # on first use: boto3 is most of a cold start
-
-    return boto3.client("marketplace-agreement", region_name=AGREEMENT_REGION)
+    return new_client("marketplace-agreement", region_name=AGREEMENT_REGION)
 
 
 class Marketplace:

@@ -1,4 +1,4 @@
-"""Does the SDK this function runs with know `LicenseArn`? Checked once, at cold start.
+"""Does the SDK this function runs with know `LicenseArn`? Checked once, at the first invocation.
 
 Lambda's runtime-bundled boto3 may predate Concurrent Agreements (AWS docs: "Building Lambda
 functions with Python", section "Runtime-included SDK versions": the bundled version is not
@@ -15,7 +15,6 @@ from functools import cache
 from typing import Any
 
 import botocore
-import botocore.session
 
 REQUIRED = (
     ("BatchMeterUsage", "UsageRecord", "LicenseArn"),
@@ -29,7 +28,10 @@ class SdkTooOld(RuntimeError):
 
 def missing_members(model: Any = None) -> list[str]:
     """`Operation: Shape.Member` for each required member the metering model lacks."""
-    model = model or botocore.session.get_session().get_service_model("meteringmarketplace")
+    if model is None:
+        import botocore.session  # on first use: botocore's client machinery is most of a cold start
+
+        model = botocore.session.get_session().get_service_model("meteringmarketplace")
     missing = []
     for operation, shape_name, member in REQUIRED:
         try:

@@ -28,18 +28,25 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import all_items, client
+from shared.ddb_errors import cancellation_codes
 from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
-from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
-from subscriptions.models import MarketplaceEvent, Subscription, event_from_dict, event_to_dict
+from shared.timestamps import format_sortable, format_timestamp
+from subscriptions.models import (
+    SUB_SK,
+    MarketplaceEvent,
+    Subscription,
+    event_from_dict,
+    event_to_dict,
+    sub_pk,
+    subscription_from_item,
+)
 
-SUB_SK = "SUB"
 LINK_SK = "LINK"
 EVENT_SK = "EVENT"
 EVENT_RETENTION = timedelta(days=90)
@@ -54,10 +61,6 @@ class StoreContention(Exception):
 
 class LinkConflict(Exception):
     """The AWS account (or legacy customer identifier) is linked to another customer."""
-
-
-def sub_pk(customer_id: str) -> str:
-    return f"SUB#{customer_id}"
 
 
 def account_link_pk(aws_account_id: str) -> str:
@@ -86,21 +89,6 @@ def _load(item: dict[str, Any]) -> dict[str, Any]:
 
 def _unavailable(exc: Exception) -> ServiceError:
     return ServiceError("The subscription store is unavailable; retry later.")
-
-
-def _when(value: Any) -> datetime | None:
-    return parse_timestamp(value) if isinstance(value, str) and value else None
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; whole ones become int for JSON callers."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    return value
 
 
 def subscription_to_item(sub: Subscription) -> dict[str, Any]:
@@ -135,31 +123,6 @@ def subscription_to_item(sub: Subscription) -> dict[str, Any]:
     }
 
 
-def subscription_from_item(item: dict[str, Any]) -> Subscription:
-    return Subscription(
-        customer_id=item["customer_id"],
-        email=item.get("email", ""),
-        aws_account_id=item["aws_account_id"],
-        product_code=item.get("product_code", ""),
-        status=item["status"],
-        license_arn=item.get("license_arn"),
-        customer_identifier=item.get("customer_identifier"),
-        grace_until=_when(item.get("grace_until")),
-        entitlements=_plain(item.get("entitlements") or {}),
-        entitlements_updated_at=_when(item.get("entitlements_updated_at")),
-        agreement_id=item.get("agreement_id"),
-        retired_agreements=tuple(item.get("retired_agreements") or ()),
-        linked_at=_when(item.get("linked_at")),
-        updated_at=_when(item.get("updated_at")),
-        last_event_time=_when(item.get("last_event_time")),
-        last_event_id=item.get("last_event_id"),
-        approval_required=bool(item.get("approval_required", False)),
-        approved_at=_when(item.get("approved_at")),
-        approved_by=item.get("approved_by"),
-        version=int(item.get("version", 0)),
-    )
-
-
 def _version_condition(before: Subscription | None) -> dict[str, Any]:
     if before is None or before.version == 0:
         return {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -167,10 +130,6 @@ def _version_condition(before: Subscription | None) -> dict[str, Any]:
         "ConditionExpression": "version = :v",
         "ExpressionAttributeValues": _dump({":v": before.version}),
     }
-
-
-def _reasons(exc: ClientError) -> list[str | None]:
-    return [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
 
 
 def _error_code(exc: ClientError) -> str:
@@ -328,7 +287,7 @@ class SubscriptionStore:
         except ClientError as exc:
             if _error_code(exc) != "TransactionCanceledException":
                 raise _unavailable(exc) from exc
-            reasons = _reasons(exc)
+            reasons = cancellation_codes(exc)
             if any(code == "ConditionalCheckFailed" for code in reasons[1 : 1 + len(claims)]):
                 raise LinkConflict() from None
             raise StoreContention() from None
@@ -404,7 +363,7 @@ class SubscriptionStore:
         except ClientError as exc:
             if _error_code(exc) != "TransactionCanceledException":
                 raise _unavailable(exc) from exc
-            reasons = _reasons(exc)
+            reasons = cancellation_codes(exc)
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 return None
             raise StoreContention() from None

@@ -15,20 +15,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
 from quicklaunch.dal.records import DeploymentKeyRecords
 from quicklaunch.logic.requests import request_for_event
 from shared.config import get_config
+from shared.observability import logger, metrics, tracer
 from shared.timestamps import utcnow
+from subscriptions.context import event_context
 from subscriptions.dal.sdk_models import require_license_arn
 from subscriptions.dal.sns_certificates import CertificateCache
-from subscriptions.handlers.router import event_context
 from subscriptions.logic.events import (
     IGNORED,
     handle_event,
@@ -39,11 +38,6 @@ from subscriptions.logic.events import (
 )
 from subscriptions.logic.sns_signature import UnverifiedMessage, check_topic, verify
 
-require_license_arn()  # cold start: refuse to run with an SDK that would drop LicenseArn
-
-logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
-metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
@@ -92,6 +86,7 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
+    require_license_arn()  # refuse to run with an SDK that would drop LicenseArn (checked once)
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context

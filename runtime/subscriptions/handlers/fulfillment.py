@@ -19,10 +19,9 @@ from urllib.parse import quote
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audit.redaction import make_logger
+from shared.observability import logger
 from subscriptions.logic.fulfillment import token_from_fulfillment_post
 
-logger = make_logger()
 PAGE_URL_VARIABLE = "VS_DEVELOPER_PAGE_URL"
 # The responses are per buyer and carry a one-time token: nothing may cache or forward them.
 _COMMON = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}

@@ -1,7 +1,7 @@
 """`POST /v1/marketplace/registrations` and `GET /v1/subscription` (docs/protocol.md §3).
 
-Included into the developer API function (`keys.handlers.api`), whose global middleware has
-turned the Cognito claims into `context["caller"]` before these routes run.
+Included into the developer API function (`apis.developer_api`), whose global middleware has
+turned the Cognito claims into the caller (`shared.callers.current_caller`) before these routes run.
 """
 
 from __future__ import annotations
@@ -10,52 +10,30 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from keys.models import Caller
-from quicklaunch.dal.records import DeploymentKeyRecords
+from shared.callers import current_caller
 from shared.config import get_config
-from shared.errors import ValidationError
-from shared.http import json_response, parse_body, raw_body
+from shared.http import json_response, parse_body, raw_body, refuse_query
 from shared.timestamps import utcnow
-from subscriptions.dal.marketplace import Marketplace
 from subscriptions.dal.store import SubscriptionStore
-from subscriptions.logic.events import EventContext
-from subscriptions.logic.registration import register
 from subscriptions.logic.status import status_document
-from subscriptions.models import RegistrationRequest
 
 router = Router()
 logger = Logger(child=True)
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def event_context() -> EventContext:
-    config = get_config()
-    return EventContext(
-        store=SubscriptionStore(config.tables["data"]),
-        marketplace=Marketplace(),
-        product_code=config.product_code,
-        grace_days=config.grace_days,
-        has_entitlements=config.has_entitlements,
-        product_id=config.product_id,
-        require_approval=config.require_approval,
-    )
-
-
-def _caller() -> Caller:
-    return router.context["caller"]
-
-
-def _refuse_query() -> None:
-    params = router.current_event.multi_value_query_string_parameters or {}
-    if params:
-        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
-
-
 @router.post("/v1/marketplace/registrations")
 def create_registration() -> Response:
-    _refuse_query()
+    refuse_query(router)
+    # The registration's machinery (pydantic, the Marketplace client, Quick Launch's records) loads
+    # on the first registration, not at the developer function's cold start (see "Cold start").
+    from quicklaunch.dal.records import DeploymentKeyRecords
+    from subscriptions.bodies import RegistrationRequest
+    from subscriptions.context import event_context
+    from subscriptions.logic.registration import register
+
     request = parse_body(raw_body(router, get_config().body_limit_bytes), RegistrationRequest)
-    caller = _caller()
+    caller = current_caller(router)
     answer = register(event_context(), caller, request.registration_token, utcnow())
     # Quick Launch: the job issues and delivers the agreement's deployment key (once the agreement
     # is known). A failure here is a 503: registering again is idempotent and asks again.
@@ -65,6 +43,6 @@ def create_registration() -> Response:
 
 @router.get("/v1/subscription")
 def get_subscription() -> Response:
-    _refuse_query()
-    ctx = event_context()
-    return json_response(200, status_document(ctx.store.get(_caller().customer_id), utcnow()), NO_STORE)
+    refuse_query(router)
+    sub = SubscriptionStore(get_config().tables["data"]).get(current_caller(router).customer_id)
+    return json_response(200, status_document(sub, utcnow()), NO_STORE)

@@ -230,45 +230,14 @@ def decide(
         return Decision(STALE, None, False, "older than the last applied event")
     changes: dict[str, Any] = {}
     if event.kind.startswith("license-"):
-        if event.agreement_id is not None and event.agreement_id in sub.retired_agreements:
-            return Decision(IGNORED, None, False, "about the licence of a replaced agreement")
-        if sub.license_id is not None and event.license_id != sub.license_id:
-            if not (event.kind == "license-updated" and event.license_id and event.product_code):
-                return Decision(IGNORED, None, False, "about another licence")
-            # A replacement licence of this product for this account (Concurrent Agreements:
-            # AWS docs "Concurrent Agreements" in the BatchMeterUsage API reference): adopted, so
-            # metering bills the current licence; its agreement replaces the old one.
-            changes["license_arn"] = metering_license_arn(sub.license_arn, event.license_arn or "")
-        agreement = event.agreement_id
-        if agreement and agreement != sub.agreement_id and (changes or not sub.agreement_id):
-            retired = sub.retired_agreements
-            if sub.agreement_id:
-                retired = (*retired, sub.agreement_id)[-_RETIRED_KEPT:]
-            changes.update(agreement_id=agreement, retired_agreements=retired)  # learnt from the licence
-    if event.kind.startswith("agreement-"):
-        agreement = event.agreement_id
-        if agreement is not None and agreement in sub.retired_agreements:
-            return Decision(IGNORED, None, False, "about a replaced agreement")
-        if event.kind == "agreement-created":
-            retired = sub.retired_agreements
-            if sub.agreement_id and agreement and sub.agreement_id != agreement:
-                retired = (*retired, sub.agreement_id)[-_RETIRED_KEPT:]
-            changes.update(agreement_id=agreement or sub.agreement_id, retired_agreements=retired)
-        else:
-            if sub.agreement_id and agreement and agreement != sub.agreement_id:
-                return Decision(IGNORED, None, False, "about another agreement")
-            if event.kind == "agreement-amended" and event.agreement_status not in (None, "ACTIVE"):
-                return Decision(IGNORED, None, False, "amended agreement is not active")
-            if not sub.agreement_id and agreement:
-                changes["agreement_id"] = agreement
-    grace_until = None
-    if target == GRACE:
-        if sub.status == GRACE and sub.grace_until is not None:
-            grace_until = sub.grace_until  # a second ending event does not extend the grace
-        elif sub.status in (PENDING, INACTIVE):
-            target = INACTIVE  # never active: nothing to be graceful about
-        else:
-            grace_until = grace_end(event.time, grace_days)
+        ignored = _licence_changes(sub, event, changes)
+    elif event.kind.startswith("agreement-"):
+        ignored = _agreement_changes(sub, event, changes)
+    else:
+        ignored = None
+    if ignored is not None:
+        return Decision(IGNORED, None, False, ignored)
+    target, grace_until = _grace(sub, target, event.time, grace_days)
     after = replace(
         sub,
         status=target,
@@ -279,6 +248,62 @@ def decide(
     )
     refresh = has_entitlements and event.kind in REFRESHES_ENTITLEMENTS
     return Decision(APPLIED, after, refresh, f"{event.kind} → {target}")
+
+
+def _retire(sub: Subscription) -> tuple[str, ...]:
+    """The retired agreements once the subscription's current one is replaced."""
+    if not sub.agreement_id:
+        return sub.retired_agreements
+    return (*sub.retired_agreements, sub.agreement_id)[-_RETIRED_KEPT:]
+
+
+def _licence_changes(sub: Subscription, event: MarketplaceEvent, changes: dict[str, Any]) -> str | None:
+    """What a licence event changes (into `changes`), or why it is ignored."""
+    if event.agreement_id is not None and event.agreement_id in sub.retired_agreements:
+        return "about the licence of a replaced agreement"
+    if sub.license_id is not None and event.license_id != sub.license_id:
+        if not (event.kind == "license-updated" and event.license_id and event.product_code):
+            return "about another licence"
+        # A replacement licence of this product for this account (Concurrent Agreements:
+        # AWS docs "Concurrent Agreements" in the BatchMeterUsage API reference): adopted, so
+        # metering bills the current licence; its agreement replaces the old one.
+        changes["license_arn"] = metering_license_arn(sub.license_arn, event.license_arn or "")
+    agreement = event.agreement_id
+    if agreement and agreement != sub.agreement_id and (changes or not sub.agreement_id):
+        changes.update(agreement_id=agreement, retired_agreements=_retire(sub))  # learnt from the licence
+    return None
+
+
+def _agreement_changes(sub: Subscription, event: MarketplaceEvent, changes: dict[str, Any]) -> str | None:
+    """What an agreement event changes (into `changes`), or why it is ignored."""
+    agreement = event.agreement_id
+    if agreement is not None and agreement in sub.retired_agreements:
+        return "about a replaced agreement"
+    if event.kind == "agreement-created":
+        replaced = bool(sub.agreement_id and agreement and sub.agreement_id != agreement)
+        retired = _retire(sub) if replaced else sub.retired_agreements
+        changes.update(agreement_id=agreement or sub.agreement_id, retired_agreements=retired)
+        return None
+    if sub.agreement_id and agreement and agreement != sub.agreement_id:
+        return "about another agreement"
+    if event.kind == "agreement-amended" and event.agreement_status not in (None, "ACTIVE"):
+        return "amended agreement is not active"
+    if not sub.agreement_id and agreement:
+        changes["agreement_id"] = agreement
+    return None
+
+
+def _grace(
+    sub: Subscription, target: str, event_time: datetime, grace_days: int
+) -> tuple[str, datetime | None]:
+    """The status an ending event leads to, and until when the grace lasts."""
+    if target != GRACE:
+        return target, None
+    if sub.status == GRACE and sub.grace_until is not None:
+        return target, sub.grace_until  # a second ending event does not extend the grace
+    if sub.status in (PENDING, INACTIVE):
+        return INACTIVE, None  # never active: nothing to be graceful about
+    return target, grace_end(event_time, grace_days)
 
 
 # ---------------------------------------------------------------------------------- applying

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from keys.models import Caller
+from shared.callers import Caller
 from shared.errors import Conflict, InvalidRegistrationToken, ServiceError
 from subscriptions.dal.marketplace import ResolvedCustomer
 from subscriptions.dal.store import LinkConflict, StoreContention

@@ -1,30 +1,31 @@
 """Whether a customer's subscription lets them activate a stack now, and what it reads as.
 
-One function on purpose (`subscription_allows_activation`): the activation logic calls it and
-needs nothing else. Grace ends by the clock: a `grace` whose `grace_until` has passed reads as
-`inactive`, with no job involved.
+One function on purpose (`subscription_allows_activation`): the activation logic calls it with
+the subscription store its handler built and passed in (logic builds no store). Grace ends by the
+clock: a `grace` whose `grace_until` has passed reads as `inactive`, with no job involved.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
-from shared.config import get_config
 from shared.timestamps import format_timestamp
-from subscriptions.dal.store import SubscriptionStore
 from subscriptions.models import GRACE, INACTIVE, Subscription
 
 
-def _store() -> SubscriptionStore:
-    return SubscriptionStore(get_config().tables["data"])
+class SubscriptionReader(Protocol):
+    """What the check needs of `subscriptions.dal.store.SubscriptionStore`."""
+
+    def get(self, customer_id: str) -> Subscription | None: ...
 
 
-def subscription_allows_activation(customer_id: str, now: datetime) -> bool:
+def subscription_allows_activation(store: SubscriptionReader, customer_id: str, now: datetime) -> bool:
     """True while active, unsubscribe-pending (AWS's final-metering hour) or in grace before
     `grace_until`; False when pending, inactive, past grace, or never subscribed."""
     if not customer_id:
         return False
-    sub = _store().get(customer_id)
+    sub = store.get(customer_id)
     return sub is not None and sub.allows_activation(now)
 
 

@@ -27,14 +27,15 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keys.dal.key_store import KEYSET_SK, keyset_pk
+from keys.models import KEYSET_SK, keyset_pk
 from shared.aws import all_items, client
+from shared.ddb_errors import cancellation_codes
+from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
-from subscriptions.dal.store import SUB_SK, sub_pk
+from subscriptions.models import SUB_SK, sub_pk
 from teams.models import ACCEPTED, OWNER, PENDING, Invitation, Membership, TeamView, normalize_email
 
 TEAM_SK = "TEAM"
@@ -179,7 +180,7 @@ class TeamStore:
         except ClientError as exc:
             if _code(exc) != "TransactionCanceledException":
                 raise _unavailable() from exc
-            reasons = [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+            reasons = cancellation_codes(exc)
             if "ConditionalCheckFailed" not in reasons:
                 raise _unavailable() from exc  # throttled or in conflict with another transaction
             raise TransactionConflict(reasons) from None

@@ -1,7 +1,7 @@
 """`GET /v1/team`, `POST /v1/team/invitations`, `POST /v1/team/invitations/{id}/accept`,
 `DELETE /v1/team/members/{sub}` (docs/protocol.md §3.2).
 
-Included into the developer API function (`keys.handlers.api`), whose middleware has resolved
+Included into the developer API function (`apis.developer_api`), whose middleware has resolved
 the caller's team and role (`teams.logic.teams.resolve_caller`) and checked the role against
 `teams.logic.roles` before these routes run.
 """
@@ -13,17 +13,15 @@ from functools import lru_cache
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from keys.models import Caller
 from notices.dal.mailer import Mailer
 from notices.dal.notice_store import NoticeStore
+from shared.callers import current_caller
 from shared.config import get_config
-from shared.errors import ValidationError
-from shared.http import json_response, parse_body, raw_body
+from shared.http import json_response, parse_body, raw_body, refuse_query
 from shared.timestamps import utcnow
 from teams.dal.team_store import TeamStore
 from teams.logic.invitations import email_verified
 from teams.logic.teams import InvitationMail, accept, invite, remove_member, team_document
-from teams.models import AcceptRequest, InvitationRequest
 
 router = Router()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -48,43 +46,37 @@ def invitation_mail() -> InvitationMail:
     )
 
 
-def _caller() -> Caller:
-    return router.context["caller"]
-
-
-def _refuse_query() -> None:
-    params = router.current_event.multi_value_query_string_parameters or {}
-    if params:
-        raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
-
-
 @router.get("/v1/team")
 def get_team() -> Response:
-    _refuse_query()
-    return json_response(200, team_document(team_store(), _caller(), utcnow()), NO_STORE)
+    refuse_query(router)
+    return json_response(200, team_document(team_store(), current_caller(router), utcnow()), NO_STORE)
 
 
 @router.post("/v1/team/invitations")
 def create_invitation() -> Response:
-    _refuse_query()
+    refuse_query(router)
+    from teams.bodies import InvitationRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(raw_body(router, get_config().body_limit_bytes), InvitationRequest)
-    made = invite(team_store(), invitation_mail(), _caller(), request, utcnow())
+    made = invite(team_store(), invitation_mail(), current_caller(router), request, utcnow())
     return json_response(201, made.public(), NO_STORE)
 
 
 @router.post("/v1/team/invitations/<invitation_id>/accept")
 def accept_invitation(invitation_id: str) -> Response:
-    _refuse_query()
+    refuse_query(router)
     body = raw_body(router, get_config().body_limit_bytes)
     if body.strip():
+        from teams.bodies import AcceptRequest  # pydantic loads on first use, not at cold start
+
         parse_body(body, AcceptRequest)
     verified = email_verified(router.context.get("claims", {}).get("email_verified"))
-    answer = accept(team_store(), _caller(), invitation_id, verified=verified, now=utcnow())
+    answer = accept(team_store(), current_caller(router), invitation_id, verified=verified, now=utcnow())
     return json_response(200, answer, NO_STORE)
 
 
 @router.delete("/v1/team/members/<sub>")
 def delete_member(sub: str) -> Response:
-    _refuse_query()
-    remove_member(team_store(), _caller(), sub)
+    refuse_query(router)
+    remove_member(team_store(), current_caller(router), sub)
     return json_response(204, None)

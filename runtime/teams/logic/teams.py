@@ -18,12 +18,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from keys.models import Caller
 from notices.dal.mailer import Mailer, MailError
 from notices.dal.notice_store import NoticeStore
+from shared.callers import Caller
 from shared.errors import Conflict, Forbidden, NotFound, ServiceError
 from teams.dal.team_store import AlreadyExists, TeamStore, TransactionConflict
 from teams.logic.invitations import (
@@ -34,7 +35,10 @@ from teams.logic.invitations import (
     is_invitation_id,
     new_invitation_id,
 )
-from teams.models import OWNER, PENDING, Invitation, InvitationRequest, Membership, normalize_email
+from teams.models import OWNER, PENDING, Invitation, Membership, normalize_email
+
+if TYPE_CHECKING:
+    from teams.bodies import InvitationRequest
 
 logger = Logger(child=True)
 _SUB_RE = re.compile(r"^[A-Za-z0-9-]{1,128}$")  # a Cognito sub (a UUID); anything else is nobody

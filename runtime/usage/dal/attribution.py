@@ -62,12 +62,3 @@ class ActivationAttributor:
         if len(ids) == 1:
             return Attribution(access_key=access_key, activation_id=ids[0], kind="activation")
         return Attribution(access_key=access_key, kind="ambiguous" if ids else "key-only")
-
-
-def activation_store(table: str) -> Any | None:
-    """The activations feature's store, or None where that feature is not shipped."""
-    try:
-        from activations.dal.activation_store import ActivationStore
-    except ImportError:  # pragma: no cover - the feature ships with the platform today
-        return None
-    return ActivationStore(table)

@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import all_items, client
+from shared.ddb_errors import PASSED, Reason, cancellation_reasons
 from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 from shared.timestamps import format_timestamp, parse_timestamp
@@ -130,7 +131,7 @@ class UsageStore:
         except ClientError as exc:
             error = exc.response.get("Error", {}).get("Code", "")
             if error == "TransactionCanceledException":
-                outcome = _cancelled(exc.response.get("CancellationReasons") or [], kinds)
+                outcome = _cancelled(cancellation_reasons(exc), kinds)
                 for hour, dimension in outcome.unread:
                     self._classify_hour(customer_id, hour, dimension, outcome)
                 return outcome
@@ -313,17 +314,17 @@ class UsageStore:
             raise unavailable() from exc
 
 
-def _cancelled(reasons: list[dict], kinds: list[tuple[str, Any]]) -> CommitOutcome:
+def _cancelled(reasons: list[Reason], kinds: list[tuple[str, Any]]) -> CommitOutcome:
     outcome = CommitOutcome()
     for (kind, key), reason in zip(kinds, reasons, strict=False):
-        code = reason.get("Code") or "None"
-        if code == "None":
+        code = reason.code
+        if code == PASSED:
             continue
         if code == "ConditionalCheckFailed" and kind == "record":
             outcome.duplicates.add(key)
         elif code == "ConditionalCheckFailed" and kind == "hour":
-            if reason.get("Item"):
-                _classify(reason["Item"], key, outcome)
+            if reason.item:
+                _classify(reason.item, key, outcome)
             else:
                 outcome.unread.append(key)
         elif code in _RETRYABLE_REASONS:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from keys.models import Caller
+from shared.callers import current_caller
 from shared.config import get_config
 from shared.http import json_response
 from usage.dal.usage_store import UsageStore
@@ -28,6 +28,6 @@ def usage_store() -> UsageStore:
 
 @router.get("/v1/usage")
 def usage() -> Response:
-    caller: Caller = router.context["caller"]
+    caller = current_caller(router)
     first, last = parse_range(router.current_event.multi_value_query_string_parameters)
     return json_response(200, usage_history(usage_store(), caller.customer_id, first, last))

@@ -11,24 +11,25 @@ from __future__ import annotations
 import time
 from functools import lru_cache
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from license.handlers.auth import current_principal, signed_body
+from activations.dal.activation_store import ActivationStore
+from shared.callers import current_principal, signed_body
 from shared.config import get_config
 from shared.errors import ApiError, ValidationError
 from shared.http import json_response, parse_body
+from shared.observability import metrics
 from shared.timestamps import format_timestamp, utcnow
-from usage.dal.attribution import ActivationAttributor, activation_store
+from usage.dal.attribution import ActivationAttributor
 from usage.dal.usage_store import UsageStore
 from usage.logic.ingest import ingest
-from usage.models import Attribution, UsageRequest
+from usage.models import Attribution
 
 router = Router()
 logger = Logger(child=True)
-metrics = Metrics()  # shares its metric set with the license function's, which flushes it
 
 
 @lru_cache(maxsize=1)
@@ -37,9 +38,14 @@ def usage_store() -> UsageStore:
     return UsageStore(config.tables["data"], retention_days=config.audit_retention_days)
 
 
+def activation_store() -> ActivationStore:
+    """The activations' store, passed to the attribution (a DAL does not build another feature's)."""
+    return ActivationStore(get_config().tables["data"])
+
+
 @lru_cache(maxsize=1)
 def attributor() -> ActivationAttributor:
-    return ActivationAttributor(activation_store(get_config().tables["data"]))
+    return ActivationAttributor(activation_store())
 
 
 _TOUCH_SECONDS = 900.0
@@ -50,8 +56,8 @@ def mark_reporting(customer_id: str, access_key: str, attribution: Attribution) 
     """Stamp `last_usage_at` on the stack(s) this key reports for, at most every 15 minutes per
     activation (the silent-usage check needs hours, not seconds). Two stacks sharing a key cannot
     be told apart, so both are stamped. Never fails the request."""
-    store = activation_store(get_config().tables["data"])
-    if store is None or attribution.kind == "key-only":
+    store = activation_store()
+    if attribution.kind == "key-only":
         return
     try:
         if attribution.activation_id:
@@ -78,6 +84,8 @@ def report_usage() -> Response:
     if params:
         raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
     principal = current_principal(router)
+    from usage.bodies import UsageRequest  # pydantic loads on first use, not at cold start
+
     request = parse_body(signed_body(router), UsageRequest)
     attribution = attributor().attribute(principal.customer_id, principal.access_key)
     result = ingest(usage_store(), principal.customer_id, attribution, request, get_config(), utcnow())

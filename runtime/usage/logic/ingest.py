@@ -26,12 +26,13 @@ stored total that a refused condition reports, and commits again.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from shared.backoff import equal_jitter
 from shared.config import RuntimeConfig
 from shared.errors import ServiceError
 from usage.dal.usage_store import Entry, UsageStore, chunk_entries
@@ -43,10 +44,12 @@ from usage.models import (
     IngestResult,
     Rejection,
     UsageRecord,
-    UsageRequest,
     check_record,
     hour_key,
 )
+
+if TYPE_CHECKING:
+    from usage.bodies import UsageRequest
 
 MAX_COMMIT_ATTEMPTS = 6
 
@@ -172,5 +175,5 @@ def _commit(
                     )
             chunk = moved
         if outcome.contention:
-            sleep(min(1.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2))  # noqa: S311 - jitter
+            sleep(equal_jitter(attempt, base=0.05, cap=1.0))
     raise ServiceError("Usage could not be recorded (write contention); retry the request.")

@@ -1,32 +1,30 @@
-"""License API (docs/protocol.md §4): requests signed with an access key pair.
+"""The signed API's entry point (`apis.signed_api.handler`, docs/protocol.md §4): one Lambda
+function behind every route whose requests are signed with an access key pair (VS1).
 
-Each feature is a Powertools `Router` in its own module, included below; the global
-`require_signature` middleware authenticates every one of them before its route runs.
-To add a feature: write `license/handlers/<feature>.py` with `router = Router()`, read the
-caller with `current_principal(router)` and the body with `signed_body(router)`, and include it.
+Each feature's routes are a Powertools `Router` in that feature's `handlers/`, included below;
+the global `require_signature` middleware (`license.handlers.auth`) authenticates every one of
+them before its route runs. To add a feature: write `<feature>/handlers/<name>.py` with
+`router = Router()`, read the caller with `shared.callers.current_principal(router)` and the
+body with `shared.callers.signed_body(router)`, and include it here.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from activations.handlers import router as activations
 from audit.log import AuditLog
 from audit.middleware import run_audited
-from audit.redaction import make_logger
 from license.handlers import token, whoami
 from license.handlers.auth import require_signature
 from shared.config import get_config
 from shared.http import make_resolver, refuse_body_on_reads
+from shared.observability import logger, metrics, tracer
 from usage.handlers import ingest as usage_ingest
 
-logger = make_logger()
-tracer = Tracer(patch_modules=["botocore"])  # AWS calls only: patch_all would import requests & co.
-metrics = Metrics()
 app = make_resolver(logger)
 app.use(middlewares=[require_signature, refuse_body_on_reads])
 app.include_router(whoami.router)
