@@ -29,8 +29,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.gateway import routes_from_template
-from tests.conftest import ROOT
-from tests.support.hypothesis_profiles import examples
+from tests.plugins import ROOT
+from tests.plugins.hypothesis_profiles import examples
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module

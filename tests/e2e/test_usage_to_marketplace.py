@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from tests.conftest import ROOT, load_context
+from tests.plugins import ROOT
+from tests.plugins.synth import load_context
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module

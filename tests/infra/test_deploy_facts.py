@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.conftest import load_context, synth_app, synth_cached
+from tests.plugins.synth import load_context, synth_app, synth_cached
 
 VENDOR = "VendstackVendorPlatform"
 

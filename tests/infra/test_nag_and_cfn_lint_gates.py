@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, synth_app
+from tests.plugins import ROOT
+from tests.plugins.synth import synth_app
 
 CFN_LINT = [str(Path(sys.executable).with_name("cfn-lint")), "--config-file", str(ROOT / ".cfnlintrc.yaml")]
 

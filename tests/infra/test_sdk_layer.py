@@ -16,7 +16,7 @@ from constructs.sdk_layer import (
     build_sdk_layer,
     sdk_pins,
 )
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 
 def test_every_vendor_function_runs_the_pinned_sdk_layer(vendor_template):

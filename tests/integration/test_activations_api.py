@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest_activations import (
+
+import subscriptions.logic.status
+from activations.dal.activation_store import ActivationStore
+from tests.plugins.delivery_world import (
     ACCOUNT_ID,
     ARTIFACT_BUCKET,
     DATA_TABLE,
@@ -16,18 +19,10 @@ from conftest_activations import (
     REGION,
     STACK_ID,
     DeliveryWorld,
-    customer_key_fixture,
-    delivery_outputs_fixture,
     parse_rfc3339,
-    world_fixture,
 )
-from conftest_keys import OTHER_EMAIL, OTHER_SUB, SUB, aws_world_fixture, vault_fixture
-from conftest_keys import PRODUCT as RUNTIME_PRODUCT
-
-import subscriptions.logic.status
-from activations.dal.activation_store import ActivationStore
-
-FIXTURES = (aws_world_fixture, vault_fixture, delivery_outputs_fixture, world_fixture, customer_key_fixture)
+from tests.plugins.keys_world import OTHER_EMAIL, OTHER_SUB, SUB
+from tests.plugins.keys_world import PRODUCT as RUNTIME_PRODUCT
 
 
 @pytest.fixture(name="published")

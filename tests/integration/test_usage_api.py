@@ -7,12 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_keys import OTHER_EMAIL, OTHER_SUB, SUB, Vault, aws_world_fixture, vault_fixture
-from conftest_usage import DATA_TABLE, UsageWorld, hour_of, iso, usage_env_fixture, usage_fixture
 
+from tests.plugins.keys_world import OTHER_EMAIL, OTHER_SUB, SUB, Vault
+from tests.plugins.usage_world import DATA_TABLE, UsageWorld, hour_of, iso
 from usage.dal.usage_store import dump
-
-FIXTURES = (aws_world_fixture, vault_fixture, usage_env_fixture, usage_fixture)
 
 
 @pytest.fixture(name="key")

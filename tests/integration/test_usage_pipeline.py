@@ -25,7 +25,7 @@ from moto.server import ThreadedMotoServer
 
 from customer_stack.solution.api.handler import usage_for
 from customer_stack.usage import recorder, reporter
-from tests.support.fake_vendor import ACCESS_KEY, SECRET_KEY, STAGE, FakeVendor
+from tests.plugins.fake_vendor import ACCESS_KEY, SECRET_KEY, STAGE, FakeVendor
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"

@@ -20,16 +20,9 @@ from test_usage_pipeline import (
     _invocations,
     _log_events,
     _run,
-    account_fixture,
-    moto_url_fixture,
-    no_secret_in_logs_fixture,
-    sleeps_fixture,
-    vendor_fixture,
 )
 
 from customer_stack.usage import recorder, reporter
-
-FIXTURES = (moto_url_fixture, account_fixture, vendor_fixture, sleeps_fixture, no_secret_in_logs_fixture)
 
 
 @pytest.fixture

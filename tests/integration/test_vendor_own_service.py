@@ -10,18 +10,10 @@ import json
 import zipfile
 
 import pytest
-from conftest_activations import (
-    DeliveryWorld,
-    customer_key_fixture,
-    delivery_outputs_fixture,
-    world_fixture,
-)
-from conftest_keys import aws_world_fixture, vault_fixture
 
 from customer_stack.solution.package import build_artifacts
+from tests.plugins.delivery_world import DeliveryWorld
 from tests.solution_fixtures import DEPENDENCY, vendor_service
-
-FIXTURES = (aws_world_fixture, vault_fixture, delivery_outputs_fixture, world_fixture, customer_key_fixture)
 
 
 @pytest.fixture
