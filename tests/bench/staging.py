@@ -176,8 +176,7 @@ def bench_staging(aws_endpoint_url: str, size_mib: int = 256, rounds: int = 1) -
 
 def run(row: Callable[[str, str, str], None], size_mib: int = 256) -> dict:
     """`make bench`'s entry: its own moto server process, so the emulator's memory is not ours."""
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from activation_fixtures import moto_subprocess
+    from tests.plugins.activation_standins import moto_subprocess
 
     print(f"artifact staging ({size_mib} MiB; activation custom resource vs boto3 download_file+upload_file)")
     with moto_subprocess() as endpoint:

@@ -302,7 +302,7 @@ def test_query_parameters_are_refused(world: DeliveryWorld, published: dict, cus
 
 
 def test_unsigned_calls_are_refused(world: DeliveryWorld, published: dict, customer_key: dict) -> None:
-    from conftest_keys import rest_event
+    from tests.plugins.keys_world import rest_event
 
     answer = world.vault.license_api(rest_event("POST", "/v1/activations", body="{}"))
     assert (answer.status, answer.code) == (401, "MissingAuthentication")

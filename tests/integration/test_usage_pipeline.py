@@ -4,7 +4,7 @@ SQS and Secrets Manager are moto in server mode (real HTTP, the same boto3 calls
 usage API is a local http.server that implements docs/protocol.md §4.2 minimally: it verifies the VS1
 signature with the project's signing module, dedupes by record id, rejects too-old records and
 unknown dimensions, and can be told to answer 503/429 or to drop the connection after it has
-counted a batch (a lost response; `tests.support.fake_vendor`). Nothing leaves 127.0.0.1.
+counted a batch (a lost response; `tests.plugins.fake_vendor`). Nothing leaves 127.0.0.1.
 
 moto's SQS scans every message of a queue with a slow clock on each call (quadratic in queue
 size); the fixture swaps that clock for time.time(), same semantics, so 1,000-message tests stay
