@@ -4,6 +4,7 @@ use its fixtures by name and import only its plain helpers (constants, clients, 
 pytest_plugins = [
     "tests.plugins.hypothesis_profiles",
     "tests.plugins.moto_speed",
+    "tests.plugins.slow",
     "tests.plugins.synth",
     "tests.plugins.sandbox",
     "tests.plugins.keys_world",

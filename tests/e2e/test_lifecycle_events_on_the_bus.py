@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.test_admin_api import admin_call, customer, sign_request
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 
 
 def events_of(api, team_id: str) -> list[dict]:

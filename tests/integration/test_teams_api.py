@@ -253,6 +253,7 @@ def test_refused_write_changes_nothing(full_team: Team) -> None:
     assert len(full_team.mails()) == 3, "only the three setup invitations were emailed"
 
 
+@pytest.mark.slow(reason="imports the CDK constructs (jsii starts node) to read the developer routes")
 def test_every_developer_route_names_its_action() -> None:
     from constructs.developer_keys import ROUTES
     from teams.logic.roles import ROUTE_ACTIONS

@@ -167,6 +167,7 @@ def test_too_many_records_and_non_json(usage: UsageWorld, key: dict) -> None:
     assert usage.items() == []
 
 
+@pytest.mark.slow(reason="a large batch is many DynamoDB transactions on in-process moto")
 def test_a_large_batch_is_counted_in_several_transactions(usage: UsageWorld, key: dict) -> None:
     t = now()
     records = [

@@ -210,6 +210,7 @@ def test_an_unreachable_queue_does_not_break_the_request(account, monkeypatch, c
 # --- the reporter ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow(reason="1,000 SQS messages sent, received and deleted through moto's server over HTTP")
 def test_1000_events_in_one_hour_become_2_records(account, vendor):
     truth = Counter()
     events = []
@@ -301,6 +302,7 @@ def test_events_spanning_two_hours_give_two_records_per_dimension(account, vendo
     assert vendor.totals() == dict(truth)
 
 
+@pytest.mark.slow(reason="600 aggregates through moto's SQS server and several signed requests")
 def test_more_than_500_aggregates_are_split_into_several_requests(account, monkeypatch):
     dimensions = [f"d{i:03}" for i in range(300)]
     vendor = FakeVendor(dimensions=dimensions)
