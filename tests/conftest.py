@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.plugins.keys_world",
     "tests.plugins.delivery_world",
     "tests.plugins.usage_world",
+    "tests.plugins.reporter_world",
 ]
