@@ -2,7 +2,7 @@
 
 100,000 usage events (50,000 solution invocations × 2 dimensions) in one hour go through the
 recorder onto a queue and through one reporter run to the vendor's usage API (the minimal one in
-`tests.support.fake_vendor`): how many records and vendor requests they become, and how long
+`tests.plugins.fake_vendor`): how many records and vendor requests they become, and how long
 recording and reporting take. The queue is an in-memory SQS stand-in (moto's SQS is quadratic in
 queue size and would take hours); the key secret is read from moto's Secrets Manager.
 """
@@ -62,7 +62,7 @@ def run(row: Callable[[str, str, str], None]) -> None:
 
     from customer_stack.solution.api.handler import usage_for
     from customer_stack.usage import recorder, reporter
-    from tests.support.fake_vendor import ACCESS_KEY, SECRET_KEY, FakeVendor
+    from tests.plugins.fake_vendor import ACCESS_KEY, SECRET_KEY, FakeVendor
 
     print(f"usage reporter: {EVENTS:,} events (2 dimensions) in one hour, recorder -> queue -> one run")
     saved = dict(os.environ)

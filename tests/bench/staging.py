@@ -39,7 +39,7 @@ mode, endpoint, bucket, source, target, sha256, size = sys.argv[1:8]
 size = int(size)
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 if mode == "staged":
-    spec = importlib.util.spec_from_file_location("activation_fixtures", sys.argv[8])
+    spec = importlib.util.spec_from_file_location("activation_standins", sys.argv[8])
     fx = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fx)
     act = fx.load_activation_module()
@@ -95,7 +95,7 @@ def _child(mode: str, endpoint: str, bucket: str, source: str, target: str, sha2
     }
     env.pop("AWS_SESSION_TOKEN", None)
     env.pop("AWS_PROFILE", None)
-    fixtures = str(ROOT / "tests" / "integration" / "activation_fixtures.py")
+    fixtures = str(ROOT / "tests" / "plugins" / "activation_standins.py")
     out = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", CHILD, mode, endpoint, bucket, source, target, sha256, str(size), fixtures],
         cwd=ROOT,
@@ -176,8 +176,7 @@ def bench_staging(aws_endpoint_url: str, size_mib: int = 256, rounds: int = 1) -
 
 def run(row: Callable[[str, str, str], None], size_mib: int = 256) -> dict:
     """`make bench`'s entry: its own moto server process, so the emulator's memory is not ours."""
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from activation_fixtures import moto_subprocess
+    from tests.plugins.activation_standins import moto_subprocess
 
     print(f"artifact staging ({size_mib} MiB; activation custom resource vs boto3 download_file+upload_file)")
     with moto_subprocess() as endpoint:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.integration.platform_tables import create_data_table
+from tests.plugins.platform_tables import create_data_table
 
 ROOT = Path(__file__).resolve().parents[2]
 for entry in (str(ROOT / "runtime"), str(ROOT)):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 SCREENSHOTS = ROOT / ".browser-screenshots"
 

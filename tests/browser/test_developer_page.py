@@ -17,7 +17,11 @@ from sandbox.client import PlatformClient
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.slow(reason="drives a headless Chromium against the sandbox"),
+]
 PASSWORD = "Correct-Horse-9-battery"
 FIRST_LOAD_BUDGET = 200 * 1024
 

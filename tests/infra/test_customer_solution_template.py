@@ -32,6 +32,7 @@ def template(tmp_path_factory) -> Template:
     return Template.from_stack(stack)
 
 
+@pytest.mark.slow(reason="its fixture synthesizes a customer stack around a vendor service that pip builds")
 def test_the_vendor_function_is_configured_signed_and_staged(template: Template) -> None:
     functions = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "app.handler"}})
     assert len(functions) == 1

@@ -199,7 +199,7 @@ def test_no_function_reserves_concurrency(customer_template):
 def test_reporter_reads_the_acceptance_window_from_configuration(customer_template):
     """The reporter gives a record up only once the vendor would refuse it: the window comes from
     cdk.json (`metering.usage_window_hours`), not a constant copied into the reporter."""
-    from tests.conftest import load_context
+    from tests.plugins.synth import load_context
 
     window = load_context()["vendstack"]["metering"]["usage_window_hours"]
     reporter = next(

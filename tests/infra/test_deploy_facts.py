@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.conftest import load_context, synth_app, synth_cached
+from tests.plugins.synth import load_context, synth_app, synth_cached
 
 VENDOR = "VendstackVendorPlatform"
 
@@ -48,6 +48,7 @@ def test_context_naming_another_region_stops_the_synth_and_says_why():
     assert "GetEntitlements" in message and "EventBridge" in message and "SNS" in message
 
 
+@pytest.mark.slow(reason="builds the whole app twice (jsii, every construct)")
 def test_cli_default_region_elsewhere_stops_the_synth(monkeypatch):
     monkeypatch.setenv("CDK_DEFAULT_REGION", "ap-southeast-2")
     with pytest.raises(SystemExit, match="'ap-southeast-2'"):
@@ -86,6 +87,7 @@ def test_usage_pricing_is_the_default_without_entitlements(vendor_template):
     assert product["pricing_model"] == "usage"
 
 
+@pytest.mark.slow(reason="a synth of the whole app per pricing model (cached on disk once made)")
 @pytest.mark.parametrize("model", ["contract", "contract_with_usage"])
 def test_contract_pricing_subscribes_to_entitlements_and_may_read_them(model):
     context = load_context()
@@ -345,6 +347,7 @@ def test_every_route_has_its_own_throttle_and_usage_its_own_budget(vendor_templa
     assert sum(s["ThrottlingRateLimit"] for key, s in settings.items() if key != ("*", "/*")) <= 10_000
 
 
+@pytest.mark.slow(reason="a fresh synth of the whole app that must fail (failures are not cached)")
 @pytest.mark.parametrize(
     ("throttles", "message"),
     [
@@ -387,6 +390,9 @@ def test_waf_web_acl_rate_limits_each_ip_on_the_api_stage(vendor_template):
     assert {"Ref": stage_name} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
 
 
+@pytest.mark.slow(
+    reason="builds the app, then a fresh synth without WAF (it patches the code: no synth cache)"
+)
 def test_waf_acknowledgement_only_when_the_vendor_turns_waf_off(tmp_path, monkeypatch):
     import stacks.nag as nag
 

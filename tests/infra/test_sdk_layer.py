@@ -16,7 +16,7 @@ from constructs.sdk_layer import (
     build_sdk_layer,
     sdk_pins,
 )
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 
 def test_every_vendor_function_runs_the_pinned_sdk_layer(vendor_template):
@@ -78,6 +78,7 @@ def test_the_layer_holds_exactly_the_pins_and_nothing_machine_specific(vendor_te
     assert metadata and not any(str(ROOT) in p.read_text(errors="ignore") for p in metadata)
 
 
+@pytest.mark.slow(reason="pip builds the SDK layer once more, to compare it with the synth's build")
 def test_building_twice_gives_the_same_asset_hash(tmp_path, vendor_template):
     """A second build, here, against the one the synth made (another pip run, at another time)."""
     import aws_cdk as cdk

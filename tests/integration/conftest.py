@@ -1,4 +1,5 @@
-"""Puts the Lambda asset root (`runtime/`) and this folder (shared fixture modules) on sys.path."""
+"""Puts the Lambda asset root (`runtime/`) and this folder on sys.path: a few integration modules
+share fixtures of another test module (`from test_subscriptions_flow import ...`)."""
 
 import sys
 from pathlib import Path

@@ -4,34 +4,20 @@ S3 and Secrets Manager are moto in server mode; the vendor's license API and its
 downloads are a local HTTP server; CloudFormation's ResponseURL is another. All on 127.0.0.1.
 """
 
-import importlib.util
 import itertools
 import json
 import os
 import secrets
-import sys
 import threading
 import time
 import tracemalloc
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-
-def _load_fixtures():
-    if "activation_fixtures" not in sys.modules:
-        path = Path(__file__).with_name("activation_fixtures.py")
-        spec = importlib.util.spec_from_file_location("activation_fixtures", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["activation_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["activation_fixtures"]
-
-
-fx = _load_fixtures()
+from tests.plugins import activation_standins as fx
 
 MiB = 1024 * 1024
 LEAKS = (fx.SECRET_KEY, "PRESIGNEDQUERYSECRET", "RESPONSEURLSECRET", "Signature=", "X-Amz-Signature")

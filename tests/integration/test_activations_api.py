@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest_activations import (
+
+import subscriptions.logic.status
+from activations.dal.activation_store import ActivationStore
+from tests.plugins.delivery_world import (
     ACCOUNT_ID,
     ARTIFACT_BUCKET,
     DATA_TABLE,
@@ -16,18 +19,10 @@ from conftest_activations import (
     REGION,
     STACK_ID,
     DeliveryWorld,
-    customer_key_fixture,
-    delivery_outputs_fixture,
     parse_rfc3339,
-    world_fixture,
 )
-from conftest_keys import OTHER_EMAIL, OTHER_SUB, SUB, aws_world_fixture, vault_fixture
-from conftest_keys import PRODUCT as RUNTIME_PRODUCT
-
-import subscriptions.logic.status
-from activations.dal.activation_store import ActivationStore
-
-FIXTURES = (aws_world_fixture, vault_fixture, delivery_outputs_fixture, world_fixture, customer_key_fixture)
+from tests.plugins.keys_world import OTHER_EMAIL, OTHER_SUB, SUB
+from tests.plugins.keys_world import PRODUCT as RUNTIME_PRODUCT
 
 
 @pytest.fixture(name="published")
@@ -307,7 +302,7 @@ def test_query_parameters_are_refused(world: DeliveryWorld, published: dict, cus
 
 
 def test_unsigned_calls_are_refused(world: DeliveryWorld, published: dict, customer_key: dict) -> None:
-    from conftest_keys import rest_event
+    from tests.plugins.keys_world import rest_event
 
     answer = world.vault.license_api(rest_event("POST", "/v1/activations", body="{}"))
     assert (answer.status, answer.code) == (401, "MissingAuthentication")

@@ -6,23 +6,12 @@ import logging
 from datetime import UTC, date, datetime
 
 import pytest
-from conftest_keys import (
-    AUDIT_TABLE,
-    OTHER_EMAIL,
-    OTHER_SUB,
-    SUB,
-    TOKEN,
-    Vault,
-    aws_world_fixture,
-    log_output_fixture,
-    vault_fixture,
-)
 
 import keys.handlers.router
 from audit.log import AuditLog
 from shared.errors import ServiceError
+from tests.plugins.keys_world import AUDIT_TABLE, OTHER_EMAIL, OTHER_SUB, SUB, TOKEN, Vault
 
-FIXTURES = (aws_world_fixture, vault_fixture, log_output_fixture)  # imported for pytest
 AUDIT_FIELDS = {
     "pk",
     "sk",

@@ -7,17 +7,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_keys import (
-    EMAIL,
-    KEYS_TABLE,
-    OTHER_EMAIL,
-    OTHER_SUB,
-    SUB,
-    Vault,
-    aws_world_fixture,
-    iso,
-    vault_fixture,
-)
 
 import keys.handlers.router
 from keys.bodies import CreateKeyRequest
@@ -27,10 +16,9 @@ from keys.logic import keys as keys_logic
 from shared.callers import Caller
 from shared.config import get_config
 from shared.errors import Conflict
+from tests.plugins.keys_world import EMAIL, KEYS_TABLE, OTHER_EMAIL, OTHER_SUB, SUB, Vault, iso
 
 ACCESS_KEY_RE = re.compile(r"^VSAK[A-Z2-7]{16}$")
-
-FIXTURES = (aws_world_fixture, vault_fixture)  # imported for pytest: the shared moto world
 
 
 def _future(days: float = 30) -> str:

@@ -8,12 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_keys import KEYS_TABLE, SUB, Vault, aws_world_fixture, rest_event, vault_fixture
 
 import license.handlers.auth
 from shared import signing
-
-FIXTURES = (aws_world_fixture, vault_fixture)  # imported for pytest: the shared moto world
+from tests.plugins.keys_world import KEYS_TABLE, SUB, Vault, rest_event
 
 
 @pytest.fixture(name="key")

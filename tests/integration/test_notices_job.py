@@ -9,7 +9,10 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest_keys import (
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from tests.plugins.keys_world import (
     EMAIL,
     OTHER_EMAIL,
     OTHER_SUB,
@@ -17,13 +20,9 @@ from conftest_keys import (
     SUB,
     FakeLambdaContext,
     Vault,
-    aws_world_fixture,  # noqa: F401 - pytest fixture
     iso,
-    vault_fixture,  # noqa: F401 - pytest fixture
 )
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
-from platform_tables import create_data_table
+from tests.plugins.platform_tables import create_data_table
 
 SENDER = "notices@vendstack.example"
 PAGE = "https://developer.vendstack.example"

@@ -9,22 +9,17 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from conftest_activations import (
+
+from customer_stack import publish as publishing
+from customer_stack.publish import BadInput, PublishError, main
+from tests.plugins.delivery_world import (
     API_URL,
     ARTIFACT_BUCKET,
     DATA_TABLE,
     PRODUCT,
     TEMPLATES_BUCKET,
     DeliveryWorld,
-    delivery_outputs_fixture,
-    world_fixture,
 )
-from conftest_keys import aws_world_fixture, vault_fixture
-
-from customer_stack import publish as publishing
-from customer_stack.publish import BadInput, PublishError, main
-
-FIXTURES = (aws_world_fixture, vault_fixture, delivery_outputs_fixture, world_fixture)
 
 
 def _sha256(data: bytes) -> str:

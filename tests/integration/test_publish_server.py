@@ -8,10 +8,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest_activations import PRODUCT, REGION, create_delivery_resources, customer_template
 from moto.server import ThreadedMotoServer
 
 from customer_stack import publish as publishing
+from tests.plugins.delivery_world import PRODUCT, REGION, create_delivery_resources, customer_template
 
 
 @pytest.fixture(scope="module")

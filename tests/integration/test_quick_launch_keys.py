@@ -16,13 +16,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_keys import (
-    EMAIL,
-    SUB,
-    Vault,
-    aws_world_fixture,  # noqa: F401 - pytest fixture
-    vault_fixture,  # noqa: F401 - pytest fixture
-)
 from test_subscriptions_flow import (
     World,
     emulator_fixture,  # noqa: F401 - pytest fixture
@@ -31,6 +24,7 @@ from test_subscriptions_flow import (
 )
 
 from sandbox.marketplace import MarketplaceEmulator
+from tests.plugins.keys_world import EMAIL, SUB, Vault
 
 
 class BuyerSecrets:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+from sandbox import customer_account
 from sandbox.customer_account import CustomerAccounts, StackError, VendorSide
 from sandbox.customer_routes import RESPONSES, CustomerRoutes
 
@@ -208,7 +209,10 @@ def test_a_failed_answer_rolls_back_with_cloudformations_reason(world):
     assert "s3cr3t-token-value" not in json.dumps(accounts.describe(stack, events=True))
 
 
-def test_no_answer_and_a_bad_answer_fail_the_resource(world):
+def test_no_answer_and_a_bad_answer_fail_the_resource(world, monkeypatch):
+    # The function answers (or not) before it returns, so once it has returned nothing can answer:
+    # the sandbox's grace after that (5 s of real time) is cut short here.
+    monkeypatch.setattr(customer_account, "RESPONSE_GRACE_S", 0.2)
     accounts = world["accounts"]
     silent = accounts.launch(ACCOUNT, {"Mode": "silent"}, "cr-silent")
     assert silent.status == "ROLLBACK_COMPLETE"

@@ -11,21 +11,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_activations import (
-    DATA_TABLE,
-    DeliveryWorld,
-    customer_key_fixture,
-    delivery_outputs_fixture,
-    world_fixture,
-)
-from conftest_keys import FakeLambdaContext, aws_world_fixture, vault_fixture
 
 import activations.handlers.silence_job as silence_job
 import usage.handlers.ingest as ingest_handler
 from activations.dal.activation_store import ActivationStore
+from tests.plugins.delivery_world import DATA_TABLE, DeliveryWorld
+from tests.plugins.keys_world import FakeLambdaContext
 from usage import report
-
-FIXTURES = (aws_world_fixture, vault_fixture, delivery_outputs_fixture, world_fixture, customer_key_fixture)
 
 
 @pytest.fixture(name="activated")

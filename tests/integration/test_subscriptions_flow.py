@@ -15,7 +15,9 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest_keys import (
+
+from sandbox.marketplace import MarketplaceEmulator
+from tests.plugins.keys_world import (
     EMAIL,
     OTHER_EMAIL,
     OTHER_SUB,
@@ -24,12 +26,8 @@ from conftest_keys import (
     Answer,
     FakeLambdaContext,
     Vault,
-    aws_world_fixture,  # noqa: F401 - pytest fixture
-    vault_fixture,  # noqa: F401 - pytest fixture
 )
-from platform_tables import create_data_table
-
-from sandbox.marketplace import MarketplaceEmulator
+from tests.plugins.platform_tables import create_data_table
 
 PRODUCT_CODE = "exampleprod1234567890"
 DATA_TABLE = "vs-data"

@@ -12,7 +12,10 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest_keys import (
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from tests.plugins.keys_world import (
     EMAIL,
     SUB,
     TOKEN,
@@ -20,15 +23,11 @@ from conftest_keys import (
     FakeLambdaContext,
     Vault,
     _answer,
-    aws_world_fixture,  # noqa: F401 - pytest fixture
     cognito_claims,
     iso,
     rest_event,
-    vault_fixture,  # noqa: F401 - pytest fixture
 )
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
-from platform_tables import DATA_TABLE
+from tests.plugins.platform_tables import DATA_TABLE
 
 REGION = "us-east-1"
 SENDER = "notices@vendor.example"
@@ -254,6 +253,7 @@ def test_refused_write_changes_nothing(full_team: Team) -> None:
     assert len(full_team.mails()) == 3, "only the three setup invitations were emailed"
 
 
+@pytest.mark.slow(reason="imports the CDK constructs (jsii starts node) to read the developer routes")
 def test_every_developer_route_names_its_action() -> None:
     from constructs.developer_keys import ROUTES
     from teams.logic.roles import ROUTE_ACTIONS

@@ -7,12 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_keys import OTHER_EMAIL, OTHER_SUB, SUB, Vault, aws_world_fixture, vault_fixture
-from conftest_usage import DATA_TABLE, UsageWorld, hour_of, iso, usage_env_fixture, usage_fixture
 
+from tests.plugins.keys_world import OTHER_EMAIL, OTHER_SUB, SUB, Vault
+from tests.plugins.usage_world import DATA_TABLE, UsageWorld, hour_of, iso
 from usage.dal.usage_store import dump
-
-FIXTURES = (aws_world_fixture, vault_fixture, usage_env_fixture, usage_fixture)
 
 
 @pytest.fixture(name="key")
@@ -169,6 +167,7 @@ def test_too_many_records_and_non_json(usage: UsageWorld, key: dict) -> None:
     assert usage.items() == []
 
 
+@pytest.mark.slow(reason="a large batch is many DynamoDB transactions on in-process moto")
 def test_a_large_batch_is_counted_in_several_transactions(usage: UsageWorld, key: dict) -> None:
     t = now()
     records = [

@@ -8,16 +8,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_keys import SUB, Vault, aws_world_fixture, vault_fixture
-from conftest_usage import UsageWorld, hour_of, iso, usage_env_fixture, usage_fixture
 
 from shared.config import get_config
+from tests.plugins.keys_world import SUB, Vault
+from tests.plugins.usage_world import UsageWorld, hour_of, iso
 from usage.bodies import UsageRequest
 from usage.dal.usage_store import UsageStore
 from usage.logic.ingest import ingest
 from usage.models import MAX_QUANTITY, Attribution
 
-FIXTURES = (aws_world_fixture, vault_fixture, usage_env_fixture, usage_fixture)
 HALF = MAX_QUANTITY // 2 + 1  # two of these do not fit in one hour
 
 

@@ -4,174 +4,28 @@ SQS and Secrets Manager are moto in server mode (real HTTP, the same boto3 calls
 usage API is a local http.server that implements docs/protocol.md §4.2 minimally: it verifies the VS1
 signature with the project's signing module, dedupes by record id, rejects too-old records and
 unknown dimensions, and can be told to answer 503/429 or to drop the connection after it has
-counted a batch (a lost response; `tests.support.fake_vendor`). Nothing leaves 127.0.0.1.
+counted a batch (a lost response; `tests.plugins.fake_vendor`). Nothing leaves 127.0.0.1.
 
 moto's SQS scans every message of a queue with a slow clock on each call (quadratic in queue
-size); the fixture swaps that clock for time.time(), same semantics, so 1,000-message tests stay
-fast. The 100k-event measurement is in `make bench` (`tests/bench/reporter.py`).
+size); the `moto_url` fixture (`tests.plugins.reporter_world`) swaps that clock for time.time(),
+same semantics, so 1,000-message tests stay fast. The 100k-event measurement is in `make bench`
+(`tests/bench/reporter.py`).
 """
 
 import json
 import logging
-import socket
-import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from customer_stack.solution.api.handler import usage_for
 from customer_stack.usage import recorder, reporter
-from tests.support.fake_vendor import ACCESS_KEY, SECRET_KEY, STAGE, FakeVendor
+from tests.plugins.fake_vendor import SECRET_KEY, FakeVendor
+from tests.plugins.reporter_world import REGION, Context, dead_url, invocations, log_events, run_reporter
 
-ACCOUNT = "123456789012"  # moto's default account
-REGION = "us-east-1"
-
-
-def _dead_url():
-    """A loopback URL where nothing listens: connection refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}{STAGE}"
-
-
-# --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(name="moto_url", scope="module")
-def moto_url_fixture():
-    import moto.sqs.models as sqs_models
-
-    patch = pytest.MonkeyPatch()
-    patch.setattr(sqs_models, "unix_time_millis", lambda dt=None: time.time() * 1000.0)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    patch.undo()
-
-
-class Account:
-    """The customer's account: the usage queue (with its DLQ) and the key secret."""
-
-    def __init__(self, sqs, queue_url, queue_name, secret_arn, dlq_url=None):
-        self.sqs, self.queue_url, self.queue_name, self.secret_arn = sqs, queue_url, queue_name, secret_arn
-        self.dlq_url = dlq_url
-
-    def messages(self, queue_name=None):
-        """Every message on the queue, visible or not, read from moto's backend (no receive)."""
-        from moto.sqs.models import sqs_backends
-
-        return [m.body for m in sqs_backends[ACCOUNT][REGION].queues[queue_name or self.queue_name]._messages]
-
-    def dead_letters(self):
-        """(body, reason attribute) of every message on the dead-letter queue."""
-        from moto.sqs.models import sqs_backends
-
-        queue = sqs_backends[ACCOUNT][REGION].queues[self.queue_name + "-dlq"]
-        return [
-            (m.body, (m.message_attributes.get("vendstack-reason") or {}).get("StringValue"))
-            for m in queue._messages
-        ]
-
-    def pending_usage(self):
-        """What the queue still holds, per dimension: events and checkpointed records alike."""
-        out = Counter()
-        for body in self.messages():
-            data = json.loads(body)
-            item = data.get("record", data)
-            out[item["dimension"]] += item["quantity"]
-        return dict(out)
-
-
-@pytest.fixture(name="account")
-def account_fixture(monkeypatch, moto_url):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    sqs = boto3.client("sqs", region_name=REGION)
-    name = f"usage-{uuid.uuid4().hex[:12]}"
-    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": "360",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"}),
-        },
-    )["QueueUrl"]
-    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name=f"vendstack-key-{name}",
-        SecretString=json.dumps({"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}),
-    )
-    monkeypatch.setenv("USAGE_QUEUE_URL", queue_url)
-    monkeypatch.setenv("SECRET_ARN", secret["ARN"])
-    monkeypatch.setenv("RECEIVE_WAIT_SECONDS", "0")  # moto would wait the full second when empty
-    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq)
-    monkeypatch.setenv("USAGE_WINDOW_HOURS", "6")
-    recorder.reset_client()
-    yield Account(sqs, queue_url, name, secret["ARN"], dlq)
-    recorder.reset_client()
-
-
-@pytest.fixture(name="vendor")
-def vendor_fixture(monkeypatch):
-    v = FakeVendor()
-    monkeypatch.setenv("VENDOR_API_URL", v.base_url)
-    yield v
-    v.stop()
-
-
-@pytest.fixture(name="sleeps")
-def sleeps_fixture(monkeypatch):
-    """Backoff sleeps are recorded, not slept."""
-    slept = []
-    monkeypatch.setattr(reporter.sending, "_sleep", slept.append)
-    return slept
-
-
-@pytest.fixture(name="no_secret_in_logs", autouse=True)
-def no_secret_in_logs_fixture(caplog):
-    caplog.set_level(logging.INFO, logger="vendstack")
-    yield
-    assert SECRET_KEY not in caplog.text
-    assert "Signature=" not in caplog.text and "Authorization" not in caplog.text
-
-
-class Context:
-    """A Lambda context whose remaining time the test controls."""
-
-    def __init__(self, seconds):
-        self.ms = int(seconds * 1000)
-
-    def get_remaining_time_in_millis(self):
-        return self.ms
-
-
-def _run(context=None, **kw):
-    return reporter.run(reporter.load_config(), context=context, **kw)
-
-
-def _log_events(caplog, message):
-    return [json.loads(r.getMessage()) for r in caplog.records if f'"message":"{message}"' in r.getMessage()]
-
-
-def _invocations(n, *, at=None, start=0):
-    """n solution invocations, each billed usage_for(its text); returns the true totals."""
-    truth = Counter()
-    for i in range(start, start + n):
-        amounts = usage_for("x" * (1 + (i * 397) % 4000))
-        assert recorder.record(amounts, at=at) == 2
-        truth.update(amounts)
-    return truth
+pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
 
 # --- the recorder on a real queue ---------------------------------------------------------------
@@ -203,13 +57,14 @@ def test_an_unreachable_queue_does_not_break_the_request(account, monkeypatch, c
         return {"statusCode": 200}
 
     assert handler({}) == {"statusCode": 200}
-    [lost] = _log_events(caplog, "usage_not_enqueued")
+    [lost] = log_events(caplog, "usage_not_enqueued")
     assert lost["events"][0]["dimension"] == "requests" and lost["reason"]
 
 
 # --- the reporter ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow(reason="1,000 SQS messages sent, received and deleted through moto's server over HTTP")
 def test_1000_events_in_one_hour_become_2_records(account, vendor):
     truth = Counter()
     events = []
@@ -223,7 +78,7 @@ def test_1000_events_in_one_hour_become_2_records(account, vendor):
     if len(hours) > 1:  # the clock crossed an hour while recording: the test would be about 4
         pytest.skip("recorded across an hour boundary")
     assert recorder.enqueue(events) == 1000
-    summary = _run()
+    summary = run_reporter()
     # SQS delivers at least once (a redelivered batch was seen under heavy load): the events count
     # is what must be exact, and duplicates are deduplicated by event_id.
     assert summary["messages_read"] >= 1000 and summary["events"] == 1000
@@ -237,51 +92,51 @@ def test_1000_events_in_one_hour_become_2_records(account, vendor):
 def test_vendor_outage_keeps_everything_and_reports_it_once_after_recovery(
     account, vendor, sleeps, monkeypatch, caplog
 ):
-    truth = _invocations(20)
-    monkeypatch.setenv("VENDOR_API_URL", _dead_url())
-    down = _run()
+    truth = invocations(20)
+    monkeypatch.setenv("VENDOR_API_URL", dead_url())
+    down = run_reporter()
     assert down["vendor"] == "unavailable" and down["vendor_requests"] == reporter.sending.MAX_ATTEMPTS
     assert len(sleeps) == reporter.sending.MAX_ATTEMPTS - 1
     assert down["left_for_retry"] == 2 and down["checkpointed"] == 2 and down["accepted"] == 0
     assert account.pending_usage() == dict(truth)  # nothing lost: 40 events, now 2 checkpoints
     assert len(account.messages()) == 2
-    assert _log_events(caplog, "usage_vendor_unavailable")
+    assert log_events(caplog, "usage_vendor_unavailable")
 
-    truth += _invocations(5, start=20)  # the solution keeps working meanwhile
-    still_down = _run()
+    truth += invocations(5, start=20)  # the solution keeps working meanwhile
+    still_down = run_reporter()
     assert still_down["left_for_retry"] == 4 and account.pending_usage() == dict(truth)
     assert still_down["messages_released"] == 2  # the old checkpoints, visible again at once
 
     monkeypatch.setenv("VENDOR_API_URL", vendor.base_url)
-    up = _run()
+    up = run_reporter()
     assert up["vendor"] == "ok" and up["accepted"] == 4 and up["duplicates"] == 0
     assert up["left_for_retry"] == 0 and account.messages() == []
     assert vendor.totals() == dict(truth)
-    again = _run()
+    again = run_reporter()
     assert again["messages_read"] == 0 and again["vendor"] == "not_called"
     assert vendor.totals() == dict(truth)
 
 
 def test_a_lost_response_is_retried_as_a_duplicate_never_a_second_charge(account, vendor, sleeps):
-    truth = _invocations(30)
+    truth = invocations(30)
     vendor.mode = "drop"  # the vendor counts the batch, then the connection drops
-    lost = _run()
+    lost = run_reporter()
     assert lost["vendor"] == "unavailable" and lost["left_for_retry"] == 2
     assert vendor.totals() == dict(truth)  # already counted once, by the first attempt
     assert sum(r["status"] == 200 for r in vendor.requests) == reporter.sending.MAX_ATTEMPTS
 
     vendor.mode = "ok"
-    truth += _invocations(3, start=30)  # new events of the same hour: a new record, not a collision
-    retry = _run()
+    truth += invocations(3, start=30)  # new events of the same hour: a new record, not a collision
+    retry = run_reporter()
     assert retry["duplicates"] == 2 and retry["accepted"] == 2 and retry["left_for_retry"] == 0
     assert vendor.totals() == dict(truth)  # true totals: nothing counted twice, nothing dropped
     assert account.messages() == []
 
 
 def test_a_retry_within_the_run_after_a_lost_response_is_a_duplicate(account, vendor, sleeps):
-    truth = _invocations(10)
+    truth = invocations(10)
     vendor.script.extend(["drop"])
-    summary = _run()
+    summary = run_reporter()
     assert summary["duplicates"] == 2 and summary["accepted"] == 0 and len(sleeps) == 1
     assert vendor.totals() == dict(truth) and account.messages() == []
 
@@ -289,8 +144,8 @@ def test_a_retry_within_the_run_after_a_lost_response_is_a_duplicate(account, ve
 def test_events_spanning_two_hours_give_two_records_per_dimension(account, vendor):
     now = datetime.now(UTC)
     earlier = now - timedelta(hours=1)
-    truth = _invocations(6, at=earlier) + _invocations(4, at=now, start=6)
-    summary = _run()
+    truth = invocations(6, at=earlier) + invocations(4, at=now, start=6)
+    summary = run_reporter()
     assert summary["records"] == 4 and summary["accepted"] == 4
     hours = Counter((r["dimension"], r["timestamp"]) for r in vendor.records.values())
     assert len(hours) == 4 and set(hours.values()) == {1}
@@ -301,6 +156,7 @@ def test_events_spanning_two_hours_give_two_records_per_dimension(account, vendo
     assert vendor.totals() == dict(truth)
 
 
+@pytest.mark.slow(reason="600 aggregates through moto's SQS server and several signed requests")
 def test_more_than_500_aggregates_are_split_into_several_requests(account, monkeypatch):
     dimensions = [f"d{i:03}" for i in range(300)]
     vendor = FakeVendor(dimensions=dimensions)
@@ -312,7 +168,7 @@ def test_more_than_500_aggregates_are_split_into_several_requests(account, monke
             usage.add(dimension, 2, at=now - timedelta(hours=1))
             usage.add(dimension, 3, at=now)
         assert recorder.flush(usage) == 600
-        summary = _run()
+        summary = run_reporter()
         assert summary["records"] == 600 and summary["accepted"] == 600
         assert len(vendor.requests) >= 2
         assert all(r["records"] <= 500 and r["bytes"] <= 64 * 1024 for r in vendor.requests)
@@ -327,20 +183,20 @@ def test_rejected_and_expired_records_go_to_the_dead_letter_queue_never_silently
     recorder.record({"requests": 3}, at=now)
     recorder.record({"requests": 5}, at=now - timedelta(hours=8))  # outside the 6 h window: not sent
     recorder.record({"gpu_seconds": 9}, at=now)  # not a dimension of this product: the vendor refuses
-    summary = _run()
+    summary = run_reporter()
     assert (summary["accepted"], summary["rejected"], summary["expired"]) == (1, 1, 1)
     assert summary["left_for_retry"] == 0 and summary["dead_lettered"] == 2
     assert [r["records"] for r in vendor.requests] == [2]  # the expired one was never sent
     assert account.messages() == []  # retrying cannot change the answer: off the queue ...
     dead = sorted((json.loads(body)["record"]["quantity"], why) for body, why in account.dead_letters())
     assert dead == [(5, "expired"), (9, "rejected")]  # ... and kept, alarmed, on the DLQ
-    [rejected] = _log_events(caplog, "usage_record_rejected")
+    [rejected] = log_events(caplog, "usage_record_rejected")
     assert (rejected["dimension"], rejected["quantity"], rejected["code"]) == (
         "gpu_seconds",
         9,
         "UnknownDimension",
     )
-    [expired] = _log_events(caplog, "usage_record_expired")
+    [expired] = log_events(caplog, "usage_record_expired")
     assert (expired["quantity"], expired["window_hours"]) == (5, 6)
     assert all(
         r.levelno == logging.ERROR
@@ -354,10 +210,10 @@ def test_rejected_and_expired_records_go_to_the_dead_letter_queue_never_silently
 
 
 def test_throttling_honours_retry_after_and_5xx_backs_off(account, vendor, sleeps):
-    truth = _invocations(5)
+    truth = invocations(5)
     vendor.retry_after = "7"
     vendor.script.extend(["429", "503"])
-    summary = _run()
+    summary = run_reporter()
     assert summary["accepted"] == 2 and summary["vendor_requests"] == 3
     assert 7 <= sleeps[0] <= 8  # Retry-After is a floor, plus jitter
     assert 0 <= sleeps[1] <= 2  # full jitter: a random wait up to base (1 s) · 2^1
@@ -365,19 +221,19 @@ def test_throttling_honours_retry_after_and_5xx_backs_off(account, vendor, sleep
 
 
 def test_a_refused_key_keeps_the_usage_for_later(account, vendor, sleeps):
-    truth = _invocations(4)
+    truth = invocations(4)
     other = json.dumps({"access_key": "VSAKSOMEONEELSE23456", "secret_key": SECRET_KEY})
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
         SecretId=account.secret_arn, SecretString=other
     )
-    summary = _run()
+    summary = run_reporter()
     assert summary["vendor"] == "refused:InvalidAccessKey" and summary["vendor_requests"] == 1
     assert summary["left_for_retry"] == 2 and account.pending_usage() == dict(truth)
     assert sleeps == []
 
 
 def test_time_guard_stops_receiving_and_the_rest_waits_for_the_next_run(account, vendor):
-    truth = _invocations(50)  # 100 messages
+    truth = invocations(50)  # 100 messages
     context = Context(120)
 
     class ClockedSqs:  # every receive call costs 10 s of Lambda time
@@ -391,24 +247,24 @@ def test_time_guard_stops_receiving_and_the_rest_waits_for_the_next_run(account,
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
-    first = _run(context=context, sqs=ClockedSqs(account.sqs))
+    first = run_reporter(context=context, sqs=ClockedSqs(account.sqs))
     assert first["receive_stop"] == "time_guard" and first["messages_read"] == 60
     assert first["left_for_retry"] == 0 and len(account.messages()) == 40
     assert sum(vendor.totals().values()) + sum(account.pending_usage().values()) == sum(truth.values())
-    second = _run(context=Context(300))
+    second = run_reporter(context=Context(300))
     assert second["messages_read"] == 40 and second["receive_stop"] == "drained"
     assert vendor.totals() == dict(truth) and account.messages() == []
 
 
 def test_too_little_time_left_receives_nothing(account, vendor):
-    _invocations(3)
-    summary = _run(context=Context(reporter.usage_queue.RECEIVE_RESERVE_S - 1))
+    invocations(3)
+    summary = run_reporter(context=Context(reporter.usage_queue.RECEIVE_RESERVE_S - 1))
     assert summary["receive_stop"] == "time_guard" and summary["messages_read"] == 0
     assert len(account.messages()) == 6 and vendor.requests == []
 
 
 def test_time_guard_stops_vendor_retries_and_checkpoints_in_time(account, vendor, sleeps):
-    truth = _invocations(5)
+    truth = invocations(5)
     context = Context(200)
     vendor.mode = "503"
 
@@ -416,7 +272,7 @@ def test_time_guard_stops_vendor_retries_and_checkpoints_in_time(account, vendor
         context.ms -= 60_000
 
     vendor.on_request = slow
-    summary = _run(context=context)
+    summary = run_reporter(context=context)
     assert summary["vendor"] == "time_guard" and summary["vendor_requests"] < reporter.sending.MAX_ATTEMPTS
     assert context.ms / 1000 >= reporter.sending.FINAL_RESERVE_S  # time was left to settle
     assert summary["checkpointed"] == 2 and account.pending_usage() == dict(truth)
@@ -424,23 +280,23 @@ def test_time_guard_stops_vendor_retries_and_checkpoints_in_time(account, vendor
 
 def test_malformed_messages_go_to_the_dead_letter_queue(account, vendor, caplog):
     account.sqs.send_message(QueueUrl=account.queue_url, MessageBody="not usage")
-    truth = _invocations(2)
-    summary = _run()
+    truth = invocations(2)
+    summary = run_reporter()
     assert summary["malformed"] == 1 and summary["accepted"] == 2 and summary["dead_lettered"] == 1
     assert account.messages() == [] and account.dead_letters() == [("not usage", "malformed")]
-    assert _log_events(caplog, "usage_message_malformed")
+    assert log_events(caplog, "usage_message_malformed")
     assert vendor.totals() == dict(truth)
 
 
 def test_the_handler_reads_its_configuration_from_the_environment(account, vendor):
-    truth = _invocations(2)
+    truth = invocations(2)
     summary = reporter.handler({"source": "aws.events"}, Context(300))
     assert summary["accepted"] == 2 and vendor.totals() == dict(truth)
 
 
 def test_an_unreadable_secret_fails_the_run_before_the_queue_is_touched(account, vendor, monkeypatch, caplog):
-    _invocations(1)
+    invocations(1)
     monkeypatch.setenv("SECRET_ARN", account.secret_arn + "-gone")
     with pytest.raises(reporter.ReporterError):
         reporter.handler({}, Context(300))
-    assert len(account.messages()) == 2 and _log_events(caplog, "usage_report_failed")
+    assert len(account.messages()) == 2 and log_events(caplog, "usage_report_failed")

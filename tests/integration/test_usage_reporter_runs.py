@@ -5,8 +5,8 @@ allows, across runs until the record's window closes, and then the record goes t
 dead-letter queue, never silently. Two runs over the same queue at once (the function has no
 reserved concurrency) neither lose nor double-count anything.
 
-Same world as test_usage_pipeline: SQS and Secrets Manager on moto in server mode, the vendor a
-local http.server implementing docs/protocol.md §4.2.
+Same world as test_usage_pipeline (`tests.plugins.reporter_world`): SQS and Secrets Manager on moto
+in server mode, the vendor a local http.server implementing docs/protocol.md §4.2.
 """
 
 import json
@@ -15,21 +15,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_usage_pipeline import (
-    Context,
-    _invocations,
-    _log_events,
-    _run,
-    account_fixture,
-    moto_url_fixture,
-    no_secret_in_logs_fixture,
-    sleeps_fixture,
-    vendor_fixture,
-)
 
 from customer_stack.usage import recorder, reporter
+from tests.plugins.reporter_world import Context, invocations, log_events, run_reporter
 
-FIXTURES = (moto_url_fixture, account_fixture, vendor_fixture, sleeps_fixture, no_secret_in_logs_fixture)
+pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
 
 @pytest.fixture
@@ -51,10 +41,10 @@ def ticking(monkeypatch):
 
 
 def test_a_flood_of_429_is_outlasted_within_the_run_honouring_retry_after(account, vendor, ticking):
-    truth = _invocations(5)
+    truth = invocations(5)
     vendor.retry_after = "3"
     vendor.script.extend(["429"] * 8 + ["503"] * 4)  # far more failures than a fixed few attempts
-    summary = _run(context=ticking)
+    summary = run_reporter(context=ticking)
     assert summary["accepted"] == 2 and summary["left_for_retry"] == 0
     assert summary["vendor_requests"] == 13
     assert all(s >= 3 for s in ticking.slept[:8])  # Retry-After is a floor
@@ -64,36 +54,36 @@ def test_a_flood_of_429_is_outlasted_within_the_run_honouring_retry_after(accoun
 
 
 def test_a_flood_longer_than_a_run_is_outlasted_across_runs(account, vendor, ticking, caplog):
-    truth = _invocations(6)
+    truth = invocations(6)
     vendor.mode = "503"
-    first = _run(context=ticking)
+    first = run_reporter(context=ticking)
     assert first["vendor"] == "time_guard" and first["vendor_requests"] > 4
     assert ticking.ms / 1000 >= reporter.sending.FINAL_RESERVE_S  # it stopped in time to settle
     assert first["checkpointed"] == 2 and account.pending_usage() == dict(truth)
-    assert _log_events(caplog, "usage_vendor_out_of_time")
+    assert log_events(caplog, "usage_vendor_out_of_time")
 
     vendor.retry_after = "30"
     vendor.mode = "429"
-    second = _run(context=Context(300))
+    second = run_reporter(context=Context(300))
     assert second["left_for_retry"] == 2 and account.pending_usage() == dict(truth)
     assert second["dead_lettered"] == 0  # still inside the window: kept, not given up
 
     vendor.mode = "ok"
-    third = _run(context=Context(300))
+    third = run_reporter(context=Context(300))
     assert third["accepted"] == 2 and third["left_for_retry"] == 0
     assert vendor.totals() == dict(truth) and account.messages() == []
     assert account.dead_letters() == []
 
 
 def test_a_retry_after_longer_than_the_run_is_left_for_the_next_run(account, vendor, ticking):
-    truth = _invocations(3)
+    truth = invocations(3)
     vendor.retry_after = "600"  # longer than the 300 s the run has
     vendor.mode = "429"
-    first = _run(context=ticking)
+    first = run_reporter(context=ticking)
     assert first["vendor"] == "time_guard" and first["vendor_requests"] == 1  # it did not retry early
     assert ticking.slept == [] and first["checkpointed"] == 2
     vendor.mode = "ok"
-    second = _run(context=Context(300))
+    second = run_reporter(context=Context(300))
     assert second["accepted"] == 2 and vendor.totals() == dict(truth) and account.messages() == []
 
 
@@ -102,14 +92,14 @@ def test_usage_still_unreported_when_its_window_closes_goes_to_the_dead_letter_q
 ):
     now = datetime.now(UTC)
     recorder.record({"requests": 4, "characters": 40}, at=now - timedelta(hours=5))
-    fresh = _invocations(2)
+    fresh = invocations(2)
     vendor.mode = "503"
-    first = _run(context=ticking)
+    first = run_reporter(context=ticking)
     assert first["checkpointed"] >= 3 and first["expired"] == 0
 
     monkeypatch.setattr(reporter.report, "_now", lambda: now + timedelta(hours=1, minutes=5))
     vendor.mode = "ok"
-    second = _run(context=Context(300))
+    second = run_reporter(context=Context(300))
     assert second["expired"] == 2 and second["dead_lettered"] == 2
     assert vendor.totals() == dict(fresh)  # the fresh hour is billed, the closed one never sent
     dead = {
@@ -118,14 +108,14 @@ def test_usage_still_unreported_when_its_window_closes_goes_to_the_dead_letter_q
     }
     assert dead == {"requests": (4, "expired"), "characters": (40, "expired")}
     assert account.messages() == []
-    assert {e["dimension"] for e in _log_events(caplog, "usage_record_expired")} == {"requests", "characters"}
+    assert {e["dimension"] for e in log_events(caplog, "usage_record_expired")} == {"requests", "characters"}
 
 
 def test_the_window_comes_from_the_environment_the_template_sets(account, vendor, monkeypatch):
     now = datetime.now(UTC)
     recorder.record({"requests": 2}, at=now - timedelta(hours=3))
     monkeypatch.setenv("USAGE_WINDOW_HOURS", "2")
-    summary = _run()
+    summary = run_reporter()
     assert summary["expired"] == 1 and vendor.requests == []
     monkeypatch.delenv("USAGE_WINDOW_HOURS")
     with pytest.raises(reporter.ReporterError):
@@ -167,12 +157,12 @@ def _in_thread(fn):
 
 
 def test_a_run_inside_another_run_neither_loses_nor_double_counts(account, vendor, sleeps):
-    truth = _invocations(30)  # 60 messages
+    truth = invocations(30)  # 60 messages
     held = Held(vendor)
-    thread_a, a = _in_thread(lambda: _run(context=Context(300)))
+    thread_a, a = _in_thread(lambda: run_reporter(context=Context(300)))
     assert held.inside.wait(60)  # run A has drained the queue and is talking to the vendor
-    truth += _invocations(10, start=30)  # the solution goes on: 20 new messages
-    b = _run(context=Context(300))  # run B, entirely inside run A
+    truth += invocations(10, start=30)  # the solution goes on: 20 new messages
+    b = run_reporter(context=Context(300))  # run B, entirely inside run A
     assert b["messages_read"] == 20  # A's 60 messages stay A's: invisible to B
     held.go.set()
     thread_a.join(60)
@@ -184,13 +174,13 @@ def test_a_run_inside_another_run_neither_loses_nor_double_counts(account, vendo
 
 
 def test_overlapping_runs_with_a_failing_vendor_checkpoint_and_recover_exactly(account, vendor, sleeps):
-    truth = _invocations(20)
+    truth = invocations(20)
     held = Held(vendor)
     context_a = Context(120)
-    thread_a, a = _in_thread(lambda: _run(context=context_a))
+    thread_a, a = _in_thread(lambda: run_reporter(context=context_a))
     assert held.inside.wait(60)
-    truth += _invocations(5, start=20)
-    b = _run(context=Context(300))
+    truth += invocations(5, start=20)
+    b = run_reporter(context=Context(300))
     assert b["accepted"] >= 2 and b["left_for_retry"] == 0
 
     vendor.mode = "503"  # the vendor fails run A from here on, until A's time is up
@@ -212,21 +202,21 @@ def test_overlapping_runs_with_a_failing_vendor_checkpoint_and_recover_exactly(a
     assert a["left_for_retry"] >= 2 and a["checkpointed"] >= 2
     vendor.on_request = None
     vendor.mode = "ok"
-    c = _run(context=Context(300))  # the next run sends A's checkpoints under their own ids
+    c = run_reporter(context=Context(300))  # the next run sends A's checkpoints under their own ids
     assert c["left_for_retry"] == 0 and c["checkpoints_read"] == a["checkpointed"]
     assert vendor.totals() == dict(truth)
     assert account.messages() == []
-    again = _run(context=Context(300))
+    again = run_reporter(context=Context(300))
     assert again["messages_read"] == 0 and vendor.totals() == dict(truth)
 
 
 def test_two_runs_started_together_share_the_queue_exactly(account, vendor):
-    truth = _invocations(60)  # 120 messages
+    truth = invocations(60)  # 120 messages
     start = threading.Barrier(2)
 
     def run():
         start.wait(30)
-        return _run(context=Context(300))
+        return run_reporter(context=Context(300))
 
     runs = [_in_thread(run) for _ in range(2)]
     for thread, _ in runs:

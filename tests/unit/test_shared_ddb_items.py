@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared import ddb_items
-from tests.conftest import ROOT
-from tests.support.hypothesis_profiles import examples
+from tests.plugins import ROOT
+from tests.plugins.hypothesis_profiles import examples
 
 numbers = st.integers(-(10**37), 10**37) | st.decimals(
     min_value=Decimal("-1e20"), max_value=Decimal("1e20"), places=6, allow_nan=False, allow_infinity=False

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.errors import ValidationError
 from shared.http import MAX_DEPTH, MAX_NUMBER_CHARS, parse_body, parse_json
-from tests.support.hypothesis_profiles import examples
+from tests.plugins.hypothesis_profiles import examples
 
 
 class Small(BaseModel):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from license.logic.verifier import verify_signature
 from shared import signing
 from shared.errors import InvalidAccessKey, MissingAuthentication, RequestExpired, SignatureDoesNotMatch
-from tests.support.hypothesis_profiles import examples
+from tests.plugins.hypothesis_profiles import examples
 
 VECTOR_SECRET = "vsSK_EXAMPLEsecretKEY0123456789abcdefghij"
 VECTOR_BODY = (

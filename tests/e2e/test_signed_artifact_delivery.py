@@ -7,7 +7,6 @@ URLs into a staging bucket in the sandbox's emulated AWS), then a Delete deactiv
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import sys
 import uuid
@@ -18,7 +17,9 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from tests.conftest import ROOT, load_context
+from tests.plugins import ROOT
+from tests.plugins import activation_standins as fx
+from tests.plugins.synth import load_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 
@@ -27,18 +28,6 @@ if _RUNTIME not in sys.path:
     sys.path.insert(0, _RUNTIME)
 
 
-def _activation_fixtures():
-    """tests/integration/activation_fixtures.py, loaded by path as the integration tests do."""
-    if "activation_fixtures" not in sys.modules:
-        path = ROOT / "tests" / "integration" / "activation_fixtures.py"
-        spec = importlib.util.spec_from_file_location("activation_fixtures", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["activation_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["activation_fixtures"]
-
-
-fx = _activation_fixtures()
 _deserializer = TypeDeserializer()
 
 

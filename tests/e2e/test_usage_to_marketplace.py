@@ -15,12 +15,17 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from tests.conftest import ROOT, load_context
+from tests.plugins import ROOT
+from tests.plugins.synth import load_context
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.slow(reason="usage through the reporter, the usage API and the metering job"),
+]
 PASSWORD = "Usage-e2e-Passw0rd!"
 TEXTS = ["Good service, great results.", "x" * 2500, "Das ist nicht schlecht, aber langsam."]
 

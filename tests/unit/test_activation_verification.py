@@ -3,29 +3,15 @@
 checks, the response size limit and the scrubbing of secrets."""
 
 import base64
-import importlib.util
 import json
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-
-def _load_fixtures():
-    if "activation_fixtures" not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "integration" / "activation_fixtures.py"
-        spec = importlib.util.spec_from_file_location("activation_fixtures", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["activation_fixtures"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["activation_fixtures"]
-
-
-fx = _load_fixtures()
+from tests.plugins import activation_standins as fx
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
-"""Shared fixtures for the keys / license / audit tests: moto in-process, no network.
+"""The key vault's moto world for the keys / license / audit tests: moto in-process, no network.
+
+Fixtures: `aws_world` (one per test module), `vault` (emptied before each test), `log_output`.
 
 The tables and the KMS HMAC key are created exactly as the vendor platform's CDK does:
 keys table `pk`/`sk` + TTL `ttl` + GSI `by-owner` (`owner`/`created_at`, ALL); audit table
@@ -18,14 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
-from moto import mock_aws
-from platform_tables import DATA_TABLE, create_data_table
 
 from shared import signing
 from tests.aws_fixtures import AWS_FIXTURES
+from tests.plugins.platform_tables import DATA_TABLE, create_data_table
 
 for _name, _value in {
     "POWERTOOLS_SERVICE_NAME": "vendstack-test",
@@ -55,7 +54,6 @@ PRODUCT = {
     "max_active_keys": 20,
     "audit_retention_days": 400,
 }
-_deserializer = TypeDeserializer()
 
 
 @dataclass
@@ -175,7 +173,7 @@ class Vault:
         request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
         while True:
             answer = self.ddb.scan(**request)
-            items.extend({k: _deserializer.deserialize(v) for k, v in i.items()} for i in answer["Items"])
+            items.extend(_plain(i) for i in answer["Items"])
             if "LastEvaluatedKey" not in answer:
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -259,6 +257,14 @@ class Vault:
         return self.license_api(self.signed_event(access_key, secret, **kwargs))
 
 
+def _plain(item: dict) -> dict:
+    """A DynamoDB item as Python values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+
 def _client(service: str) -> Any:
     import shared.aws
 
@@ -313,6 +319,12 @@ def _create_tables(ddb: Any) -> None:
 @pytest.fixture(name="aws_world", scope="module")
 def aws_world_fixture() -> Iterator[str]:
     """One moto world per test module (fast); `vault` empties it before every test."""
+    import boto3
+    from moto import mock_aws
+
+    from sandbox.moto_transactions import install
+
+    install()  # moto imported here, after collection: the same once-per-table transactions
     patch = pytest.MonkeyPatch()
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS"):
         patch.delenv(name, raising=False)

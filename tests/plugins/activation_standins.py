@@ -1,7 +1,7 @@
 """Helpers for the activation custom-resource tests: the inlined module, and local stand-ins.
 
-Loaded by file path from the test modules (not imported by name), so it works whatever import mode
-pytest runs in. Everything listens on 127.0.0.1 only; nothing reaches AWS.
+Imported as `from tests.plugins import activation_standins as fx`; the staging benchmark's child
+process loads it by path. Everything listens on 127.0.0.1 only; nothing reaches AWS.
 """
 
 import base64

@@ -1,4 +1,4 @@
-"""Shared fixtures for the release/activation tests: the key vault's moto world (conftest_keys) plus
+"""The release and activation world: the key vault's moto world (`keys_world`) plus
 what the vendor platform adds for delivery, created as its CDK does: the platform-data table (`pk`/`sk`,
 TTL `ttl`, GSI `gsi1` = `gsi1pk`/`gsi1sk` ALL), the versioned artifact and templates buckets, the
 RSA_2048 SIGN_VERIFY manifest key, and an AWS Signer profile.
@@ -14,15 +14,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import boto3
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
-from conftest_keys import OTHER_SUB, SUB, Answer, Vault, rest_event
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-from platform_tables import create_data_table
 
 from shared import signing
+from tests.plugins.keys_world import OTHER_SUB, SUB, Answer, Vault, rest_event
+from tests.plugins.platform_tables import create_data_table
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_TABLE = "vs-data"
@@ -36,7 +32,6 @@ STACK_ID = (
 )
 ACCOUNT_ID = "444455556666"
 REGION = "us-east-1"
-_deserializer = TypeDeserializer()
 
 
 def customer_template() -> dict:
@@ -93,6 +88,8 @@ class DeliveryWorld:
         self.vault = vault
         self.outputs = outputs
         self.tmp = tmp
+        import boto3
+
         self.session = boto3.session.Session(region_name=REGION)
         self.s3 = self.session.client("s3")
         self.ddb = vault.ddb
@@ -135,11 +132,16 @@ class DeliveryWorld:
         return sorted(found)
 
     def public_key(self) -> Any:
+        from cryptography.hazmat.primitives import serialization
+
         der = self.kms.get_public_key(KeyId=self.outputs["ManifestKeyArn"])["PublicKey"]
         return serialization.load_der_public_key(der)
 
     def verify_manifest(self, body: dict) -> None:
         """Raises unless the manifest signature verifies with the KMS key's public half."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         canonical = json.dumps(body["manifest"], sort_keys=True, separators=(",", ":")).encode()
         self.public_key().verify(
             base64.b64decode(body["manifest_signature"]), canonical, padding.PKCS1v15(), hashes.SHA256()
@@ -210,7 +212,10 @@ class DeliveryWorld:
 
 
 def load_item(item: dict) -> dict:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -220,6 +225,8 @@ def parse_rfc3339(value: str) -> datetime:
 @pytest.fixture(name="delivery_outputs", scope="module")
 def delivery_outputs_fixture(aws_world: str) -> Iterator[dict[str, str]]:
     """Adds the delivery resources to the module's moto world and points the license function at them."""
+    import boto3
+
     outputs = create_delivery_resources(boto3.session.Session(region_name=REGION))
     patch = pytest.MonkeyPatch()
     patch.setenv("VS_TABLE_DATA", DATA_TABLE)

@@ -17,12 +17,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from customer_stack import admin as admin_cli
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 PASSWORD = "Admin-e2e-Passw0rd!"
 OPERATOR = "arn:aws:iam::123456789012:user/vendstack-operator"
 

@@ -1,6 +1,7 @@
-"""Shared fixtures for the usage API and metering tests.
+"""The usage world for the usage API and metering tests: fixtures `usage_env` (per module) and
+`usage` (per test).
 
-The keys world of `conftest_keys` (moto in-process: keys, audit, KMS) plus the platform-data
+The keys world of `keys_world` (moto in-process: keys, audit, KMS) plus the platform-data
 table as the vendor platform's CDK creates it (`pk`/`sk`, TTL `ttl`, GSI `gsi1` = `gsi1pk`/
 `gsi1sk`, ALL), and the AWS Marketplace emulator (`sandbox.marketplace`) on 127.0.0.1, which
 boto3 reaches through `endpoint_url` (moto lets 127.0.0.1 through untouched).
@@ -12,15 +13,16 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from botocore.config import Config
-from conftest_keys import PRODUCT, SUB, Answer, Vault
-from platform_tables import create_data_table
 
-from sandbox.marketplace import MarketplaceEmulator
+from tests.plugins.keys_world import PRODUCT, SUB, Answer, Vault
+from tests.plugins.platform_tables import create_data_table
+
+if TYPE_CHECKING:
+    from sandbox.marketplace import MarketplaceEmulator
+
 
 DATA_TABLE = "vs-data"
 PRODUCT_CODE = "exampleprod1234567890"
@@ -85,6 +87,9 @@ class UsageWorld:
         self.emulator = emulator
         self.clock = clock
         self.sleeps: list[float] = []
+        import boto3
+        from botocore.config import Config
+
         self.metering = boto3.client(
             "meteringmarketplace",
             endpoint_url=emulator.endpoint_url,
@@ -214,6 +219,8 @@ def usage_env_fixture(aws_world: str) -> Iterator[None]:
     patch.setenv("VS_PRODUCT", json.dumps(USAGE_PRODUCT))
     patch.delenv("AWS_ENDPOINT_URL_MARKETPLACE_METERING", raising=False)
     try:
+        import boto3
+
         create_data_table(boto3.client("dynamodb", region_name="us-east-1"))
         reset_usage_caches()
         yield
@@ -227,6 +234,8 @@ def usage_fixture(usage_env: None, vault: Vault) -> Iterator[UsageWorld]:
     for item in vault.scan(DATA_TABLE):
         vault.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
     reset_usage_caches()
+    from sandbox.marketplace import MarketplaceEmulator
+
     clock = Clock()
     emulator = MarketplaceEmulator(PRODUCT_CODE, list(DIMENSIONS), clock=clock)
     emulator.start()

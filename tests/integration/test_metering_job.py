@@ -8,13 +8,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_keys import SUB, FakeLambdaContext, aws_world_fixture, vault_fixture
-from conftest_usage import DATA_TABLE, UsageWorld, iso, seed_usage, usage_env_fixture, usage_fixture
 
 from metering.dal.marketplace import BatchMeter, sort_errors
 from metering.logic.submit import Backoff
-
-FIXTURES = (aws_world_fixture, vault_fixture, usage_env_fixture, usage_fixture)
+from tests.plugins.keys_world import SUB, FakeLambdaContext
+from tests.plugins.usage_world import DATA_TABLE, UsageWorld, iso, seed_usage
 
 HOUR = datetime(2026, 11, 22, 10, tzinfo=UTC)  # the hour the usage happened
 INGESTED = HOUR + timedelta(hours=1, minutes=5)  # when the customer stack reported it

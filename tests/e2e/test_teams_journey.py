@@ -11,12 +11,12 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module (runtime/ is a Lambda root)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 PASSWORD = "Teams-e2e-Passw0rd!"
 
 

@@ -14,12 +14,16 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module (runtime/ is a Lambda root)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.slow(reason="launches a buyer's stack in the sandbox's emulated customer account"),
+]
 PASSWORD = "QuickLaunch-e2e-Passw0rd!"
 
 

@@ -29,13 +29,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.gateway import routes_from_template
-from tests.conftest import ROOT
-from tests.support.hypothesis_profiles import examples
+from tests.plugins import ROOT
+from tests.plugins.hypothesis_profiles import examples
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.slow(reason="generated hostile bodies on every route of the vendor template"),
+]
 PASSWORD = "Hostile-e2e-Passw0rd!"
 PATH_VALUES = {
     "access_key": "VSAKAAAAAAAAAAAAAAAA",

@@ -4,23 +4,16 @@ fails on a broken template and passes on every template the project writes."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, synth_app
-
-CFN_LINT = [str(Path(sys.executable).with_name("cfn-lint")), "--config-file", str(ROOT / ".cfnlintrc.yaml")]
-
-
-def run_cfn_lint(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - our own cfn-lint on our own files
-        [*CFN_LINT, *map(str, paths)], capture_output=True, text=True, cwd=ROOT, check=False
-    )
+from tests.plugins import cfn_lint
+from tests.plugins.synth import synth_app
 
 
+@pytest.mark.slow(
+    reason="cfn-lint loads every resource schema first (a pass of the same templates is remembered)"
+)
 def test_cfn_lint_passes_every_template_the_project_writes(tmp_path, vendor_template, customer_template):
     from customer_stack.render import render_template
 
@@ -36,21 +29,23 @@ def test_cfn_lint_passes_every_template_the_project_writes(tmp_path, vendor_temp
         path = tmp_path / f"{name}.template.json"
         path.write_text(json.dumps(body))
         files.append(path)
-    result = run_cfn_lint(*files)
+    result = cfn_lint.run_unless_passed(*files)  # the same three templates pass once per change
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow(reason="cfn-lint loads every CloudFormation resource schema before it reads a template")
 def test_cfn_lint_bites(tmp_path, customer_template):
     broken = json.loads(json.dumps(customer_template))
     bucket = next(k for k, r in broken["Resources"].items() if r["Type"] == "AWS::S3::Bucket")
     broken["Resources"][bucket]["Properties"]["VersioningConfiguration"] = {"Status": "Sometimes"}
     path = tmp_path / "broken.template.json"
     path.write_text(json.dumps(broken))
-    result = run_cfn_lint(path)
+    result = cfn_lint.run(path)
     assert result.returncode != 0
     assert "Sometimes" in result.stdout
 
 
+@pytest.mark.slow(reason="a fresh synth of the whole app with cdk-nag (it patches the code: no synth cache)")
 def test_dropping_one_acknowledgement_fails_the_synth(tmp_path, monkeypatch):
     import stacks.nag as nag
 

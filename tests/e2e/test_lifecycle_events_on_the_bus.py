@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e.test_admin_e2e import admin_call, customer, sign_request
+from tests.e2e.test_admin_api import admin_call, customer, sign_request
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 
 
 def events_of(api, team_id: str) -> list[dict]:

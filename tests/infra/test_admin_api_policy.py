@@ -8,7 +8,7 @@ import json
 import pytest
 
 from constructs.admin_api import ADMIN_RESOURCE, ROUTES
-from tests.conftest import load_context
+from tests.plugins.synth import load_context
 
 pytestmark = pytest.mark.xdist_group("synth")
 

@@ -10,18 +10,10 @@ import json
 import zipfile
 
 import pytest
-from conftest_activations import (
-    DeliveryWorld,
-    customer_key_fixture,
-    delivery_outputs_fixture,
-    world_fixture,
-)
-from conftest_keys import aws_world_fixture, vault_fixture
 
 from customer_stack.solution.package import build_artifacts
+from tests.plugins.delivery_world import DeliveryWorld
 from tests.solution_fixtures import DEPENDENCY, vendor_service
-
-FIXTURES = (aws_world_fixture, vault_fixture, delivery_outputs_fixture, world_fixture, customer_key_fixture)
 
 
 @pytest.fixture
@@ -53,6 +45,7 @@ def test_the_artifact_holds_the_vendor_code_the_recorder_and_the_dependency(solu
     assert built["worker"]["sha256"] == hashlib.sha256(worker).hexdigest()
 
 
+@pytest.mark.slow(reason="pip builds the vendor's service three times (twice the same, once changed)")
 def test_building_twice_gives_the_same_sha256(solution, tmp_path) -> None:
     first = build_artifacts(tmp_path / "a", solution=solution)
     second = build_artifacts(tmp_path / "b", solution=solution)

@@ -19,7 +19,11 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.slow(reason="launches, updates and deletes buyer stacks in the emulated customer account"),
+]
 PASSWORD = "Buyer-e2e-Passw0rd!"
 LAUNCH_TIMEOUT_S = 300  # a launch runs the activation (vendor call, staging) and starts workers
 

@@ -1,0 +1,26 @@
+"""The test suite's pytest plugin package: the fixtures and settings the tiers share.
+
+`tests/conftest.py` registers the fixture modules with `pytest_plugins`, so a test asks for a
+fixture by name (`assembly`, `sandbox`, `api`, `aws_world`, `vault`, `world`, `usage`, …) and never
+imports it. The plain helpers beside them stay importable (`from tests.plugins.keys_world import
+SUB, Vault`):
+
+- `synth`: the session's synthesized app (`assembly`, `vendor_template`, `customer_template`) and
+  `load_context`/`synth_app`/`synth_cached`; `synth_cache`: the on-disk cache they read.
+- `sandbox`: the sandbox booted once per session (`sandbox`, `api`).
+- `keys_world`: moto in-process with the keys, audit and data tables and the KMS key (`aws_world`
+  per module, `vault` emptied per test, `log_output`).
+- `delivery_world`: the release and activation resources on top (`delivery_outputs`, `world`,
+  `customer_key`); `usage_world`: usage and the Marketplace emulator (`usage_env`, `usage`).
+- `hypothesis_profiles`: the `local`/`ci` profiles and `examples(ci=, local=)`;
+  `moto_speed`: moto's transactions made cheaper after collection.
+- Helpers without fixtures: `platform_tables`, `fake_vendor` (the vendor's usage API),
+  `activation_standins` (the activation custom resource's local stand-ins).
+
+Heavy libraries (moto, boto3, cryptography) are imported inside the fixtures, so a run that uses
+none of them (the unit tier) does not pay for them.
+"""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
