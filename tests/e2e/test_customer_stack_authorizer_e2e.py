@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import load_context
+from tests.plugins.synth import load_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("synth")]
 PASSWORD = "Authorizer-e2e-Passw0rd!"

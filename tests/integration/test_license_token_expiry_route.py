@@ -9,19 +9,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest_activations import (
-    DATA_TABLE,
-    DeliveryWorld,
-    customer_key_fixture,
-    delivery_outputs_fixture,
-    world_fixture,
-)
-from conftest_keys import PRODUCT, SUB, aws_world_fixture, vault_fixture
 
 from shared.config import get_config
 from subscriptions.dal.store import SUB_SK, sub_pk
+from tests.plugins.delivery_world import DATA_TABLE, DeliveryWorld
+from tests.plugins.keys_world import PRODUCT, SUB
 
-FIXTURES = (aws_world_fixture, vault_fixture, delivery_outputs_fixture, world_fixture, customer_key_fixture)
 LIFETIME = 3600
 
 

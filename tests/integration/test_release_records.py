@@ -9,11 +9,11 @@ from dataclasses import replace
 import boto3
 import pytest
 from moto import mock_aws
-from platform_tables import DATA_TABLE, create_data_table
 
 from activations.dal.releases import ReleasePublishedMeanwhile, ReleaseStore
 from activations.models import Release, ReleaseArtifact
 from shared.errors import ServiceError
+from tests.plugins.platform_tables import DATA_TABLE, create_data_table
 
 
 def _release(version: str = "1.0.0", sha: str = "ab") -> Release:

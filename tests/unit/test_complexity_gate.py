@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 
 def test_runtime_and_publish_stay_under_complexity_12() -> None:

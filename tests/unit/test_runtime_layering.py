@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 RUNTIME = ROOT / "runtime"
 

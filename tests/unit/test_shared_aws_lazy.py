@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.plugins import ROOT
 
 HANDLERS = [
     "product.handlers.api",
