@@ -11,91 +11,19 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+
+from tests.plugins.buyers import call, iso, launch, signed
+from tests.plugins.buyers import subscribed_buyer as buyer
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("sandbox"),
     pytest.mark.slow(reason="launches, updates and deletes buyer stacks in the emulated customer account"),
 ]
-PASSWORD = "Buyer-e2e-Passw0rd!"
-LAUNCH_TIMEOUT_S = 300  # a launch runs the activation (vendor call, staging) and starts workers
-
-
-def call(base: str, method: str, path: str, body=None, headers=None, timeout: float = LAUNCH_TIMEOUT_S):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})  # noqa: S310
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
-            status, text = response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        status, text = error.code, error.read().decode()
-    return status, (json.loads(text) if text else None), text
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def buyer(api_url: str) -> dict:
-    """A buyer: subscribed through the Marketplace emulator, signed up, registered, with a key."""
-    account = f"{uuid.uuid4().int % 10**12:012d}"
-    email = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
-    assert call(api_url, "POST", "/_sandbox/users", {"email": email, "password": PASSWORD})[0] == 201
-    token = call(api_url, "POST", "/_sandbox/tokens", {"email": email, "password": PASSWORD})[1]["id_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
-    expires = iso(datetime.now(UTC) + timedelta(days=30))
-    status, key, _ = call(api_url, "POST", "/v1/keys", {"label": "stack", "expires_at": expires}, bearer)
-    assert status == 201
-    status, made, _ = call(
-        api_url, "POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": account}
-    )
-    assert status == 201
-    status, linked, _ = call(
-        api_url,
-        "POST",
-        "/v1/marketplace/registrations",
-        {"registration_token": made["registration_token"]},
-        bearer,
-    )
-    assert status == 200, linked
-    return {"account": account, "key": key, "bearer": bearer}
-
-
-def launch(api_url: str, who: dict, **parameters: str) -> tuple[int, dict, str]:
-    body = {
-        "aws_account_id": who["account"],
-        "parameters": {
-            "AccessKey": who["key"]["access_key"],
-            "SecretKey": who["key"]["secret_key"],
-            **parameters,
-        },
-    }
-    return call(api_url, "POST", "/_sandbox/customer/stacks", body)
-
-
-def signed(url: str, credentials: dict, body: dict, *, secret: str | None = None):
-    data = json.dumps(body).encode()
-    request = AWSRequest("POST", url, data=data, headers={"Content-Type": "application/json"})
-    SigV4Auth(
-        Credentials(credentials["aws_access_key_id"], secret or credentials["aws_secret_access_key"]),
-        "execute-api",
-        "us-east-1",
-    ).add_auth(request)
-    sent = urllib.request.Request(url, data=data, method="POST", headers=dict(request.headers.items()))  # noqa: S310
-    try:
-        with urllib.request.urlopen(sent, timeout=60) as response:  # noqa: S310 - 127.0.0.1 only
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 @pytest.fixture(scope="module")

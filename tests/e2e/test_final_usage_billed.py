@@ -6,39 +6,17 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.plugins import ROOT
+from tests.plugins.buyers import iso, subscribed_buyer
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
-PASSWORD = "Final-usage-Passw0rd!"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def subscribed_customer(api) -> dict:
-    account = f"{uuid.uuid4().int % 10**12:012d}"
-    email = f"final-{uuid.uuid4().hex[:8]}@example.com"
-    assert api.call("POST", "/_sandbox/users", {"email": email, "password": PASSWORD})[0] == 201
-    token = api.call("POST", "/_sandbox/tokens", {"email": email, "password": PASSWORD})[1]["id_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
-    expires = iso(datetime.now(UTC) + timedelta(days=60))
-    status, key, _ = api.call("POST", "/v1/keys", {"label": "final", "expires_at": expires}, headers=bearer)
-    assert status == 201
-    status, made, _ = api.call("POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": account})
-    assert status == 201
-    body = {"registration_token": made["registration_token"]}
-    status, linked, _ = api.call("POST", "/v1/marketplace/registrations", body, headers=bearer)
-    assert (status, linked["status"]) == (200, "active")
-    return {"bearer": bearer, "key": key, "account": account}
 
 
 def report(api, who: dict, record_id: str, quantity: int) -> dict:
@@ -62,7 +40,7 @@ def billed(api, who: dict) -> list[dict]:
 
 
 def test_final_usage_in_an_hour_already_sent_is_billed_in_the_next_hour_once(sandbox, api):
-    who = subscribed_customer(api)
+    who = subscribed_buyer(sandbox["api_url"])
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     assert report(api, who, "before", 3)["accepted"] == 1
     # A metering run dated after the hour's window sends (and seals) the current real hour.
