@@ -40,15 +40,9 @@ def exchange(
     return status, (json.loads(text) if text else None), text, got
 
 
-def call(
-    base: str,
-    method: str,
-    path: str,
-    body: Any = None,
-    headers: dict | None = None,
-    timeout: float = LAUNCH_TIMEOUT_S,
-) -> tuple[int, Any, str]:
-    status, answer, text, _ = exchange(base, method, path, body, headers, timeout)
+def call(*args: Any, **kwargs: Any) -> tuple[int, Any, str]:
+    """`exchange` without the response headers."""
+    status, answer, text, _ = exchange(*args, **kwargs)
     return status, answer, text
 
 
