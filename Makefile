@@ -53,12 +53,14 @@ demo: synth
 lint: setup
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy
 
 # Bytecode is cached for the tests (unlike the Lambda-like sandbox workers and the benchmarks):
 # every xdist worker would otherwise compile the project and pytest's rewritten modules again.
 test: setup
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy
 	@env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n 2 --dist loadgroup
 
 # make bench [PARTS="imports usage"]: all parts, or only the named ones (python -m tests.bench --help)

@@ -65,14 +65,8 @@ class FakeVendor:
         entry["status"] = status
         return None if mode == "drop" and status == 200 else (status, payload, {})
 
-    def _usage(self, headers, path, body, entry):
-        parts = urlsplit(path)
-        if parts.path != STAGE + "/v1/usage":
-            return 404, _error("NotFound", "no such route")
-        if len(body) > 64 * 1024:
-            return 413, _error("PayloadTooLarge", "over 64 KiB")
-        if headers.get("Content-Type") != "application/json":
-            return 400, _error("ValidationError", "Content-Type")
+    def _authenticate(self, headers, parts, body):
+        """The vendor's VS1 checks of the usage route, in its order; None when they pass."""
         try:
             access_key, signature = signing.parse_authorization(headers.get("Authorization", ""))
             date = signing.parse_date(headers.get("X-Vs-Date", ""))
@@ -97,6 +91,19 @@ class FakeVendor:
             if not signing.valid_nonce(nonce) or (access_key, nonce) in self.nonces:
                 return 401, _error("ReplayDetected", "nonce")
             self.nonces.add((access_key, nonce))
+        return None
+
+    def _usage(self, headers, path, body, entry):
+        parts = urlsplit(path)
+        if parts.path != STAGE + "/v1/usage":
+            return 404, _error("NotFound", "no such route")
+        if len(body) > 64 * 1024:
+            return 413, _error("PayloadTooLarge", "over 64 KiB")
+        if headers.get("Content-Type") != "application/json":
+            return 400, _error("ValidationError", "Content-Type")
+        refused = self._authenticate(headers, parts, body)
+        if refused is not None:
+            return refused
         try:
             data = json.loads(body)
             records = data["records"]
