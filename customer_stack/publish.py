@@ -119,7 +119,7 @@ class SignerUnavailable(Exception):
     """The endpoint has no AWS Signer signing jobs (an emulator)."""
 
 
-def _aws_error(doing: str, exc: Exception) -> PublishError:
+def _aws_error(doing: str, exc: BaseException) -> PublishError:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return PublishError(f"{doing} failed: {error.get('Code')}: {error.get('Message', '')}".rstrip(": "))

@@ -73,7 +73,7 @@ class Provider:
 
 
 class Secret(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         sm = ctx.client("secretsmanager")
         args: dict[str, Any] = {"Name": props.get("Name") or ctx.name(logical)}
         if "Description" in props:
@@ -104,7 +104,7 @@ class Secret(Provider):
 
 
 class Bucket(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         s3 = ctx.client("s3")
         name = props.get("BucketName") or ctx.name(logical, lower=True, limit=63)
         try:
@@ -183,7 +183,7 @@ class BucketPolicy(Provider):
         if document["Statement"]:
             s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(document))
 
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         self._put(ctx, props)
         return ctx.name(logical), {}
 
@@ -199,7 +199,7 @@ class BucketPolicy(Provider):
 
 
 class LogGroup(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         logs = ctx.client("logs")
         name = props.get("LogGroupName") or ctx.name(logical, limit=512)
         try:
@@ -221,7 +221,7 @@ class LogGroup(Provider):
 
 
 class Role(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         name = props.get("RoleName") or ctx.name(logical)
         iam = ctx.client("iam")
         try:
@@ -247,7 +247,7 @@ class Role(Provider):
 
 
 class Policy(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         self._put(ctx, props)
         return ctx.name(logical), {}
 
@@ -292,7 +292,7 @@ class Queue(Provider):
             out["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
         return out
 
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         name = props.get("QueueName") or ctx.name(logical, limit=80)
         try:
             url = ctx.client("sqs").create_queue(QueueName=name, Attributes=self._attributes_of(props))[
@@ -318,7 +318,7 @@ class Queue(Provider):
 
 
 class QueuePolicy(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         self._put(ctx, props)
         return ctx.name(logical), {}
 
@@ -334,7 +334,7 @@ class QueuePolicy(Provider):
 
 
 class Rule(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         name = props.get("Name") or ctx.name(logical)
         return self._put(ctx, name, props)
 
@@ -369,7 +369,7 @@ class Rule(Provider):
 
 
 class Alarm(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         name = props.get("AlarmName") or ctx.name(logical, limit=255)
         return self._put(ctx, name, props)
 
@@ -409,7 +409,7 @@ class Alarm(Provider):
 
 
 class RestApi(Provider):
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         api = ctx.client("apigateway")
         try:
             made = api.create_rest_api(
@@ -445,7 +445,7 @@ class Recorded(Provider):
         self._attributes = attributes
         self._ref = ref
 
-    def create(self, ctx, logical, props):
+    def create(self, ctx: ResourceContext, logical: str, props: dict) -> Created:
         physical = self._ref(ctx, logical, props) if self._ref else ctx.name(logical)
         return physical, self.attributes(ctx, physical, props)
 

@@ -184,7 +184,7 @@ class Activation:
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Activation:
         item = _plain(item)
-        return cls(**{k: item.get(k) for k in cls.__dataclass_fields__})
+        return cls(**{k: item.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
 
     def document(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -40,7 +40,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
 
 
 class RedactingFormatter(LambdaPowertoolsFormatter):
-    def serialize(self, log: dict) -> str:
+    def serialize(self, log: Any) -> str:
         return super().serialize(redact(log))
 
 

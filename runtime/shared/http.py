@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from shared.config import cors_origins
@@ -87,7 +88,7 @@ def refuse_query(app: Any) -> None:
         raise ValidationError(f"Query parameter '{sorted(params)[0][:64]}': unknown parameter.")
 
 
-def raw_body(app: APIGatewayRestResolver, limit: int) -> bytes:
+def raw_body(app: APIGatewayRestResolver | Router, limit: int) -> bytes:
     """The exact bytes the client sent (what a signature covers); over `limit` is a 413."""
     event = app.current_event
     body = event.body or ""
@@ -230,7 +231,7 @@ def _printable(value: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in value[:64])
 
 
-def _describe(error: dict) -> str:
+def _describe(error: Any) -> str:
     if error.get("type") == "extra_forbidden":
         return "unknown field."
     if error.get("type") == "missing":

@@ -75,7 +75,8 @@ def parse_date(value: str) -> datetime:
     if match is None:
         raise SigningError(f"{DATE_HEADER} must look like 20261122T135400Z")
     try:
-        return datetime(*(int(part) for part in match.groups()), tzinfo=UTC)
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise SigningError(f"{DATE_HEADER} is not a real date and time") from None
 

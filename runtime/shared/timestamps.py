@@ -18,9 +18,9 @@ def parse_timestamp(value: str) -> datetime:
     match = _RFC3339_Z_RE.match(value)
     if match is None:
         raise ValueError("not an RFC 3339 UTC timestamp ending in Z")
-    *parts, fraction = match.groups()
+    year, month, day, hour, minute, second, fraction = match.groups()
     micros = int((fraction or "0")[:6].ljust(6, "0"))
-    return datetime(*(int(p) for p in parts), micros, tzinfo=UTC)
+    return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tzinfo=UTC)
 
 
 def format_timestamp(value: datetime) -> str:

@@ -85,7 +85,7 @@ def test_other_errors_have_no_cancellation_reasons() -> None:
 
 def test_no_store_reads_cancellation_reasons_by_itself() -> None:
     """One helper: the raw response field is read in shared/ddb_errors.py only."""
-    from tests.conftest import ROOT
+    from tests.plugins import ROOT
 
     readers = [
         path.relative_to(ROOT / "runtime").as_posix()
@@ -96,7 +96,7 @@ def test_no_store_reads_cancellation_reasons_by_itself() -> None:
 
 
 def test_no_runtime_module_draws_its_own_jitter() -> None:
-    from tests.conftest import ROOT
+    from tests.plugins import ROOT
 
     drawing = [
         path.relative_to(ROOT / "runtime").as_posix()

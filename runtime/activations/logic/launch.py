@@ -39,7 +39,7 @@ def launch_link(
     """`{"version", "launch_url", "expires_at"}`; 503 ReleaseUnavailable when nothing is published."""
     release = releases.current(product)
     template = (release.template if release else None) or {}
-    if not template.get("bucket") or not template.get("key"):
+    if release is None or not template.get("bucket") or not template.get("key"):
         raise ReleaseUnavailable("No release of this product is published yet; try again later.")
     url = presign(template["bucket"], template["key"], template.get("version_id") or "", LINK_SECONDS)
     return {

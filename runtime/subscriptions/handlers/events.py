@@ -88,8 +88,10 @@ def record_handler(record: SQSRecord) -> str:
 def handler(event: dict, context: LambdaContext) -> dict:
     require_license_arn()  # refuse to run with an SDK that would drop LicenseArn (checked once)
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
         )
     if is_eventbridge(event):
         ctx, parsed = event_context(), parse_eventbridge(event)
