@@ -24,7 +24,7 @@ router = Router()
 
 @lru_cache(maxsize=1)
 def release_store() -> ReleaseStore:
-    return ReleaseStore(get_config().tables["data"])
+    return ReleaseStore(get_config().tables.data)
 
 
 def presign_template(bucket: str, key: str, version_id: str, seconds: int) -> str:

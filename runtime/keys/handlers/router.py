@@ -34,18 +34,18 @@ NO_STORE = {"Cache-Control": "no-store"}
 @lru_cache(maxsize=1)
 def key_store() -> KeyStore:
     config = get_config()
-    return KeyStore(config.tables["keys"], retention_days=config.audit_retention_days)
+    return KeyStore(config.tables.keys, retention_days=config.audit_retention_days)
 
 
 @lru_cache(maxsize=1)
 def activation_store() -> ActivationStore:
     """The activations' store, passed to `keys.dal.stacks` (which stacks use each key)."""
-    return ActivationStore(get_config().tables["data"])
+    return ActivationStore(get_config().tables.data)
 
 
 @lru_cache(maxsize=1)
 def secret_deriver() -> SecretDeriver:
-    return SecretDeriver(get_config().keys["secrets"])
+    return SecretDeriver(get_config().keys.secrets)
 
 
 @router.post("/v1/keys")

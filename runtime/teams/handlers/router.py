@@ -30,7 +30,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 @lru_cache(maxsize=1)
 def team_store() -> TeamStore:
     config = get_config()
-    return TeamStore(config.tables["data"], keys_table=config.tables.get("keys", ""))
+    return TeamStore(config.tables.data, keys_table=config.tables.get("keys", ""))
 
 
 @lru_cache(maxsize=1)
@@ -40,7 +40,7 @@ def invitation_mail() -> InvitationMail:
         raise RuntimeError("function environment is missing VS_NOTICES_SENDER")
     return InvitationMail(
         mailer=Mailer(config.notices_sender),
-        records=NoticeStore(config.tables["data"]),
+        records=NoticeStore(config.tables.data),
         product=config.product_name,
         page_url=config.developer_page_url,
     )

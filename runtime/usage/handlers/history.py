@@ -23,7 +23,7 @@ router = Router()
 @lru_cache(maxsize=1)
 def usage_store() -> UsageStore:
     config = get_config()
-    return UsageStore(config.tables["data"], retention_days=config.audit_retention_days)
+    return UsageStore(config.tables.data, retention_days=config.audit_retention_days)
 
 
 @router.get("/v1/usage")
