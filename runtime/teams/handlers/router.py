@@ -13,8 +13,6 @@ from functools import lru_cache
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from notices.dal.mailer import Mailer
-from notices.dal.notice_store import NoticeStore
 from shared.callers import current_caller
 from shared.config import get_config
 from shared.http import json_response, parse_body, raw_body, refuse_query
@@ -38,6 +36,9 @@ def invitation_mail() -> InvitationMail:
     config = get_config()
     if not config.notices_sender:
         raise RuntimeError("function environment is missing VS_NOTICES_SENDER")
+    from notices.dal.mailer import Mailer  # with the first invitation (see "Cold start")
+    from notices.dal.notice_store import NoticeStore
+
     return InvitationMail(
         mailer=Mailer(config.notices_sender),
         records=NoticeStore(config.tables.data),
