@@ -222,3 +222,20 @@ def test_no_runtime_module_looks_resources_up_by_string() -> None:
         if pattern.search(path.read_text())
     ]
     assert offences == []
+
+
+def test_metrics_find_a_namespace_set_after_the_import(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """In Lambda the environment exists before the import; a test or tool may set it later."""
+    import json
+
+    monkeypatch.setattr(observability.metrics.provider, "namespace", None)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VendstackLate")
+
+    @observability.metrics.log_metrics
+    def handler(event: dict, context: object) -> str:
+        observability.metrics.add_metric(name="Late", unit="Count", value=1)
+        return "ok"
+
+    assert handler({}, None) == "ok"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert lines and lines[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VendstackLate"
