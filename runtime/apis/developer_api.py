@@ -41,7 +41,7 @@ app = make_resolver(logger)
 @lru_cache(maxsize=1)
 def audit_log() -> AuditLog:
     config = get_config()
-    return AuditLog(config.tables["audit"], retention_days=config.audit_retention_days)
+    return AuditLog(config.tables.audit, retention_days=config.audit_retention_days)
 
 
 def caller_from_event(event: dict) -> Caller:
@@ -71,7 +71,7 @@ def refuse_suspended_writes(app: APIGatewayRestResolver, next_middleware: NextMi
     if app.current_event.http_method.upper() not in READS:
         config = get_config()
         check_standing(
-            config.tables["data"],
+            config.tables.data,
             current_caller(app).customer_id,
             utcnow(),
             contact=config.support_contact,

@@ -36,7 +36,7 @@ app.include_router(token.router)
 @lru_cache(maxsize=1)
 def audit_log() -> AuditLog:
     config = get_config()
-    return AuditLog(config.tables["audit"], retention_days=config.audit_retention_days)
+    return AuditLog(config.tables.audit, retention_days=config.audit_retention_days)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

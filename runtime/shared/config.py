@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -21,6 +22,80 @@ class Dimension:
     price_per_unit: Decimal
 
 
+class _Names:
+    """Resource names the template gave this function (`<prefix><NAME>` variables), read by name.
+    Each function gets only the resources it uses: reading one it was not given is a
+    RuntimeError naming the missing variable, never an empty name."""
+
+    PREFIX = ""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._values = dict(values or {})
+
+    def _named(self, name: str) -> str:
+        value = self._values.get(name)
+        if not value:
+            raise RuntimeError(f"function environment is missing {self.PREFIX}{name.upper()}")
+        return value
+
+    def __getitem__(self, name: str) -> str:  # the former dict look-up, still answered
+        return self._named(name)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._values.get(name) or default
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self)) and other._values == self._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._values!r})"
+
+
+class Tables(_Names):
+    """DynamoDB tables: `VS_TABLE_DATA`, `VS_TABLE_KEYS`, `VS_TABLE_AUDIT`."""
+
+    PREFIX = "VS_TABLE_"
+
+    @property
+    def data(self) -> str:
+        return self._named("data")
+
+    @property
+    def keys(self) -> str:
+        return self._named("keys")
+
+    @property
+    def audit(self) -> str:
+        return self._named("audit")
+
+
+class KmsKeys(_Names):
+    """KMS keys: `VS_KEY_SECRETS` (the access keys' HMAC key), `VS_KEY_MANIFEST` (manifest signing)."""
+
+    PREFIX = "VS_KEY_"
+
+    @property
+    def secrets(self) -> str:
+        return self._named("secrets")
+
+    @property
+    def manifest(self) -> str:
+        return self._named("manifest")
+
+
+class Buckets(_Names):
+    """S3 buckets: `VS_BUCKET_ARTIFACTS`."""
+
+    PREFIX = "VS_BUCKET_"
+
+    @property
+    def artifacts(self) -> str:
+        return self._named("artifacts")
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     product_name: str
@@ -31,9 +106,9 @@ class RuntimeConfig:
     max_active_keys: int
     audit_retention_days: int
     body_limit_bytes: int = 64 * 1024
-    tables: dict[str, str] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
-    buckets: dict[str, str] = field(default_factory=dict)
+    tables: Tables = field(default_factory=Tables)
+    keys: KmsKeys = field(default_factory=KmsKeys)
+    buckets: Buckets = field(default_factory=Buckets)
     product_code: str = ""  # AWS Marketplace product code (VS_PRODUCT.product_code)
     usage_window_hours: int = 3  # VS_PRODUCT.usage_window_hours: how late usage may be reported
     pricing_model: str = "usage"  # VS_PRODUCT.pricing_model: usage | contract | contract_with_usage
@@ -75,13 +150,9 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
             key_max_lifetime_days=int(product["key_max_lifetime_days"]),
             max_active_keys=int(product["max_active_keys"]),
             audit_retention_days=int(product["audit_retention_days"]),
-            tables={
-                k.removeprefix("VS_TABLE_").lower(): v for k, v in env.items() if k.startswith("VS_TABLE_")
-            },
-            keys={k.removeprefix("VS_KEY_").lower(): v for k, v in env.items() if k.startswith("VS_KEY_")},
-            buckets={
-                k.removeprefix("VS_BUCKET_").lower(): v for k, v in env.items() if k.startswith("VS_BUCKET_")
-            },
+            tables=Tables(_prefixed(env, Tables.PREFIX)),
+            keys=KmsKeys(_prefixed(env, KmsKeys.PREFIX)),
+            buckets=Buckets(_prefixed(env, Buckets.PREFIX)),
             product_code=str(product.get("product_code", "")),
             usage_window_hours=int(product.get("usage_window_hours", 3)),
             pricing_model=str(product.get("pricing_model") or "usage"),
@@ -98,6 +169,10 @@ def config_from_env(env: dict[str, str]) -> RuntimeConfig:
         )
     except KeyError as exc:
         raise RuntimeError(f"function environment is missing {exc.args[0]}") from None
+
+
+def _prefixed(env: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
 
 
 def cors_origins(env: dict[str, str] | None = None) -> tuple[str, ...]:

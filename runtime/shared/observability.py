@@ -8,8 +8,11 @@
   `trace_sdk_calls` patches it just before the first client is built (`shared.aws.new_client`).
   Every SDK call is still traced: no client exists before the patch. Only botocore is patched:
   Powertools' default (`patch_all`) would also import requests, httpx and the like.
-- `metrics`: Powertools' EMF metrics; instances share one metric set per process, which the
-  handler's `@metrics.log_metrics` flushes.
+- `metrics`: Powertools' EMF metrics, one metric set per process, which the handler's
+  `@metrics.log_metrics` flushes. The namespace and service (`POWERTOOLS_METRICS_NAMESPACE`,
+  `POWERTOOLS_SERVICE_NAME`) are read when this module is imported, as Powertools does, and read
+  again at each invocation while unset: in Lambda the environment is there before the import,
+  but a process that sets it later (a test run, a tool) must not lose its metrics.
 
 AWS docs: "Tracer" and "Metrics" (Powertools for AWS Lambda (Python),
 https://docs.powertools.aws.dev/lambda/python/latest/core/tracer/ and
@@ -18,15 +21,38 @@ https://docs.powertools.aws.dev/lambda/python/latest/core/metrics/).
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 
 from audit.redaction import make_logger
 
+
+class _Metrics(Metrics):
+    def _from_environment(self) -> None:
+        provider = self.provider
+        provider.namespace = provider.namespace or os.getenv("POWERTOOLS_METRICS_NAMESPACE")
+        provider.service = provider.service or os.getenv("POWERTOOLS_SERVICE_NAME")
+
+    def log_metrics(self, lambda_handler: Callable[..., Any] | None = None, **options: Any) -> Any:
+        if lambda_handler is None:
+            return functools.partial(self.log_metrics, **options)
+
+        @functools.wraps(lambda_handler)
+        def handler(*args: Any, **kwargs: Any) -> Any:
+            self._from_environment()
+            return lambda_handler(*args, **kwargs)
+
+        return super().log_metrics(handler, **options)
+
+
 logger = make_logger()
 tracer = Tracer(auto_patch=False)
-metrics = Metrics()
+metrics = _Metrics()
 
 
 @cache

@@ -13,7 +13,7 @@ from subscriptions.logic.events import EventContext
 def event_context() -> EventContext:
     config = get_config()
     return EventContext(
-        store=SubscriptionStore(config.tables["data"]),
+        store=SubscriptionStore(config.tables.data),
         marketplace=Marketplace(),
         product_code=config.product_code,
         grace_days=config.grace_days,

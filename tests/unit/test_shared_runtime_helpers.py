@@ -168,3 +168,74 @@ def test_the_declared_logger_redacts_secrets() -> None:
     formatter = observability.logger.registered_formatter
     assert isinstance(formatter, RedactingFormatter)
     assert "A" * 43 not in formatter.serialize({"message": "created vsSK_" + "A" * 43})
+
+
+# -- typed runtime configuration ---------------------------------------------------------------
+
+
+def test_the_runtime_configuration_names_its_resources() -> None:
+    import json
+
+    from shared.config import config_from_env
+
+    product = {
+        "name": "textlens",
+        "version": "1.0.0",
+        "dimensions": [],
+        "grace_days": 3,
+        "key_max_lifetime_days": 365,
+        "max_active_keys": 5,
+        "audit_retention_days": 90,
+    }
+    env = {
+        "VS_PRODUCT": json.dumps(product),
+        "VS_TABLE_DATA": "vs-data",
+        "VS_TABLE_KEYS": "vs-keys",
+        "VS_KEY_SECRETS": "arn:aws:kms:us-east-1:123456789012:key/secrets",
+        "VS_BUCKET_ARTIFACTS": "artifacts",
+    }
+    config = config_from_env(env)
+    assert (config.tables.data, config.tables.keys, config.keys.secrets) == (
+        "vs-data",
+        "vs-keys",
+        "arn:aws:kms:us-east-1:123456789012:key/secrets",
+    )
+    assert config.buckets.artifacts == "artifacts" and config.tables["data"] == "vs-data"
+    # a resource this function was not given names the variable it lacks, never an empty name
+    with pytest.raises(RuntimeError, match="VS_TABLE_AUDIT"):
+        _ = config.tables.audit
+    with pytest.raises(RuntimeError, match="VS_KEY_MANIFEST"):
+        _ = config.keys.manifest
+    assert config_from_env(env) == config
+
+
+def test_no_runtime_module_looks_resources_up_by_string() -> None:
+    """Named fields, not `tables["data"]`; `.get("keys")` stays for a resource a function may lack."""
+    import re
+
+    from tests.conftest import ROOT
+
+    pattern = re.compile(r"""\.(tables|keys|buckets)\[["']""")
+    offences = [
+        path.relative_to(ROOT / "runtime").as_posix()
+        for path in (ROOT / "runtime").rglob("*.py")
+        if pattern.search(path.read_text())
+    ]
+    assert offences == []
+
+
+def test_metrics_find_a_namespace_set_after_the_import(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """In Lambda the environment exists before the import; a test or tool may set it later."""
+    import json
+
+    monkeypatch.setattr(observability.metrics.provider, "namespace", None)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VendstackLate")
+
+    @observability.metrics.log_metrics
+    def handler(event: dict, context: object) -> str:
+        observability.metrics.add_metric(name="Late", unit="Count", value=1)
+        return "ok"
+
+    assert handler({}, None) == "ok"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert lines and lines[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VendstackLate"

@@ -6,28 +6,34 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from botocore.exceptions import BotoCoreError, ClientError
 
-from activations.dal.delivery import presigning_client
-from activations.dal.releases import ReleaseStore
-from activations.logic.launch import launch_link
 from shared.config import get_config
 from shared.errors import ServiceError
 from shared.http import json_response
 from shared.timestamps import utcnow
+
+if TYPE_CHECKING:
+    from activations.dal.releases import ReleaseStore
 
 router = Router()
 
 
 @lru_cache(maxsize=1)
 def release_store() -> ReleaseStore:
-    return ReleaseStore(get_config().tables["data"])
+    from activations.dal.releases import ReleaseStore  # with the route's first use (see "Cold start")
+
+    return ReleaseStore(get_config().tables.data)
 
 
 def presign_template(bucket: str, key: str, version_id: str, seconds: int) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from activations.dal.delivery import presigning_client
+
     params = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     try:
         return presigning_client().generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
@@ -37,6 +43,8 @@ def presign_template(bucket: str, key: str, version_id: str, seconds: int) -> st
 
 @router.get("/v1/launch")
 def launch() -> Response:
+    from activations.logic.launch import launch_link
+
     config = get_config()
     link = launch_link(
         release_store(),

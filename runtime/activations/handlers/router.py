@@ -31,15 +31,13 @@ NO_STORE = {"Cache-Control": "no-store"}  # presigned URLs are bearer credential
 @lru_cache(maxsize=1)
 def delivery() -> Delivery:
     config = get_config()
-    table = config.tables["data"]
-    bucket = config.buckets.get("artifacts")
-    if not bucket:
-        raise RuntimeError("function environment is missing VS_BUCKET_ARTIFACTS")
+    table = config.tables.data
+    bucket = config.buckets.artifacts  # a RuntimeError naming VS_BUCKET_ARTIFACTS when missing
     return Delivery(
         subscriptions=SubscriptionStore(table),
         releases=ReleaseStore(table),
         activations=ActivationStore(table),
-        signer=ManifestSigner(config.keys["manifest"]),
+        signer=ManifestSigner(config.keys.manifest),
         downloads=Downloads(bucket),
         bucket=bucket,
     )

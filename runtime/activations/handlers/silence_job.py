@@ -19,7 +19,7 @@ from shared.observability import logger, metrics
 
 @lru_cache(maxsize=1)
 def store() -> ActivationStore:
-    return ActivationStore(get_config().tables["data"])
+    return ActivationStore(get_config().tables.data)
 
 
 def run(now: datetime) -> dict:

@@ -43,18 +43,18 @@ ADMIN_AUDIT_CUSTOMER = "vendor-admin"  # audit partition of calls that act on no
 @lru_cache(maxsize=1)
 def audit_log() -> AuditLog:
     config = get_config()
-    return AuditLog(config.tables["audit"], retention_days=config.audit_retention_days)
+    return AuditLog(config.tables.audit, retention_days=config.audit_retention_days)
 
 
 @lru_cache(maxsize=1)
 def standing_store() -> StandingStore:
-    return StandingStore(get_config().tables["data"])
+    return StandingStore(get_config().tables.data)
 
 
 @lru_cache(maxsize=1)
 def directory() -> Directory:
     config = get_config()
-    return Directory(config.tables["data"], config.tables["keys"])
+    return Directory(config.tables.data, config.tables.keys)
 
 
 def operator_of(event: dict) -> str:
@@ -122,7 +122,7 @@ def approve(team_id: str) -> Response:
     team = _team(team_id)
     refuse_query(app)
     _empty_body()
-    approve_customer(SubscriptionStore(get_config().tables["data"]), team, _operator(), utcnow())
+    approve_customer(SubscriptionStore(get_config().tables.data), team, _operator(), utcnow())
     logger.info("subscription approved", extra={"team_id": team, "operator": _operator()})
     return json_response(200, _row(team), NO_STORE)
 
@@ -161,7 +161,7 @@ def resume(team_id: str) -> Response:
 @tracer.capture_method
 def usage() -> Response:
     first, last = parse_range(app.current_event.multi_value_query_string_parameters)
-    items = hourly_items(directory().client, get_config().tables["data"], first, last, None)
+    items = hourly_items(directory().client, get_config().tables.data, first, last, None)
     return json_response(200, usage_document(items, first, last), NO_STORE)
 
 
@@ -171,7 +171,7 @@ def dispute(team_id: str) -> Response:
     team = _team(team_id)
     first, last = parse_range(app.current_event.multi_value_query_string_parameters)
     config = get_config()
-    usage_store = UsageStore(config.tables["data"], retention_days=config.audit_retention_days)
+    usage_store = UsageStore(config.tables.data, retention_days=config.audit_retention_days)
     return json_response(200, dispute_report(usage_store, audit_log(), team, first, last), NO_STORE)
 
 

@@ -9,12 +9,12 @@ and standing before any of these routes runs.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from activations.dal.activation_store import ActivationStore
 from audit.middleware import current_audit
 from keys.dal.key_store import KeyStore
 from keys.dal.secrets import SecretDeriver
@@ -27,6 +27,9 @@ from shared.http import json_response, parse_body, raw_body, refuse_query
 from shared.observability import logger, metrics, tracer
 from shared.timestamps import utcnow
 
+if TYPE_CHECKING:
+    from activations.dal.activation_store import ActivationStore
+
 router = Router()
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -34,18 +37,20 @@ NO_STORE = {"Cache-Control": "no-store"}
 @lru_cache(maxsize=1)
 def key_store() -> KeyStore:
     config = get_config()
-    return KeyStore(config.tables["keys"], retention_days=config.audit_retention_days)
+    return KeyStore(config.tables.keys, retention_days=config.audit_retention_days)
 
 
 @lru_cache(maxsize=1)
 def activation_store() -> ActivationStore:
     """The activations' store, passed to `keys.dal.stacks` (which stacks use each key)."""
-    return ActivationStore(get_config().tables["data"])
+    from activations.dal.activation_store import ActivationStore  # for the key list (see "Cold start")
+
+    return ActivationStore(get_config().tables.data)
 
 
 @lru_cache(maxsize=1)
 def secret_deriver() -> SecretDeriver:
-    return SecretDeriver(get_config().keys["secrets"])
+    return SecretDeriver(get_config().keys.secrets)
 
 
 @router.post("/v1/keys")

@@ -32,10 +32,10 @@ from shared.timestamps import utcnow
 @lru_cache(maxsize=1)
 def verifier() -> Verifier:
     config = get_config()
-    table = config.tables["keys"]
+    table = config.tables.keys
     return Verifier(
         KeyStore(table, retention_days=config.audit_retention_days),
-        SecretDeriver(config.keys["secrets"]),
+        SecretDeriver(config.keys.secrets),
         NonceStore(table),
     )
 
@@ -65,7 +65,7 @@ def authenticate(app: APIGatewayRestResolver) -> Principal:
     try:
         principal = verifier().authenticate(request, now, attempt)
         check_standing(
-            config.tables["data"], principal.customer_id, now, contact=config.support_contact, signed=True
+            config.tables.data, principal.customer_id, now, contact=config.support_contact, signed=True
         )
     except ApiError as exc:
         with single_metric(name="AuthenticationFailures", unit=MetricUnit.Count, value=1) as metric:

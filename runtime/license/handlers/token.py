@@ -31,12 +31,12 @@ NO_STORE = {"Cache-Control": "no-store"}  # a token is a bearer proof of payment
 
 @lru_cache(maxsize=1)
 def signer() -> TokenSigner:
-    return TokenSigner(get_config().keys["manifest"])
+    return TokenSigner(get_config().keys.manifest)
 
 
 @lru_cache(maxsize=1)
 def subscriptions() -> SubscriptionStore:
-    return SubscriptionStore(get_config().tables["data"])
+    return SubscriptionStore(get_config().tables.data)
 
 
 def issuer() -> str:
@@ -81,7 +81,7 @@ def issue() -> Response:
             grace=timedelta(days=config.grace_days),
         ),
     )
-    key_arn = config.keys["manifest"]
+    key_arn = config.keys.manifest
     token = compact_jws(claims, kid=key_id_of(key_arn), sign=signer().sign)
     expires_at = format_timestamp(datetime.fromtimestamp(claims["exp"], UTC))
     logger.info(

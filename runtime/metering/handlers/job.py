@@ -31,7 +31,7 @@ WORKERS = 8
 
 @lru_cache(maxsize=1)
 def stores() -> tuple[MeterStore, SubscriptionReader]:
-    table = get_config().tables["data"]
+    table = get_config().tables.data
     return MeterStore(table, workers=WORKERS), SubscriptionReader(table)
 
 

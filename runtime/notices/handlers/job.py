@@ -25,11 +25,11 @@ def sources() -> Sources:
     if not config.notices_sender:
         raise RuntimeError("function environment is missing VS_NOTICES_SENDER")
     return Sources(
-        keys=ExpiringKeys(config.tables["keys"]),
-        subscriptions=SubscriptionStore(config.tables["data"]),
-        records=NoticeStore(config.tables["data"]),
+        keys=ExpiringKeys(config.tables.keys),
+        subscriptions=SubscriptionStore(config.tables.data),
+        records=NoticeStore(config.tables.data),
         mailer=Mailer(config.notices_sender),
-        teams=TeamStore(config.tables["data"]),
+        teams=TeamStore(config.tables.data),
     )
 
 

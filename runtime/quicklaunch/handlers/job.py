@@ -31,10 +31,10 @@ COUNTS = ("issued", "delivered", "failed", "scheduled", "revoked")
 def context() -> Context:
     config = get_config()
     return Context(
-        subscriptions=SubscriptionStore(config.tables["data"]),
-        records=DeploymentKeyRecords(config.tables["data"]),
-        keys=KeyStore(config.tables["keys"], retention_days=config.audit_retention_days),
-        deriver=SecretDeriver(config.keys["secrets"]),
+        subscriptions=SubscriptionStore(config.tables.data),
+        records=DeploymentKeyRecords(config.tables.data),
+        keys=KeyStore(config.tables.keys, retention_days=config.audit_retention_days),
+        deriver=SecretDeriver(config.keys.secrets),
         deployment=DeploymentParameters(),
         product_id=config.product_id,
         parameter_name=config.deployment_parameter,

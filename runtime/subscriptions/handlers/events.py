@@ -99,7 +99,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         _count(outcome)
         # Quick Launch: the agreement's deployment key is issued, rotated or retired by its job.
         # A failure here raises, so the event comes again (then a DUPLICATE, asking again).
-        request_for_event(ctx.store, DeploymentKeyRecords(get_config().tables["data"]), parsed, utcnow())
+        request_for_event(ctx.store, DeploymentKeyRecords(get_config().tables.data), parsed, utcnow())
         return {"outcome": outcome}
     shape = sorted(str(k)[:64] for k in event)[:10] if isinstance(event, dict) else type(event).__name__
     logger.warning("unrecognized event shape ignored", extra={"shape": shape})

@@ -37,12 +37,12 @@ def create_registration() -> Response:
     answer = register(event_context(), caller, request.registration_token, utcnow())
     # Quick Launch: the job issues and delivers the agreement's deployment key (once the agreement
     # is known). A failure here is a 503: registering again is idempotent and asks again.
-    DeploymentKeyRecords(get_config().tables["data"]).mark_due(caller.customer_id, utcnow())
+    DeploymentKeyRecords(get_config().tables.data).mark_due(caller.customer_id, utcnow())
     return json_response(200, answer, NO_STORE)
 
 
 @router.get("/v1/subscription")
 def get_subscription() -> Response:
     refuse_query(router)
-    sub = SubscriptionStore(get_config().tables["data"]).get(current_caller(router).customer_id)
+    sub = SubscriptionStore(get_config().tables.data).get(current_caller(router).customer_id)
     return json_response(200, status_document(sub, utcnow()), NO_STORE)

@@ -13,8 +13,6 @@ from functools import lru_cache
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from notices.dal.mailer import Mailer
-from notices.dal.notice_store import NoticeStore
 from shared.callers import current_caller
 from shared.config import get_config
 from shared.http import json_response, parse_body, raw_body, refuse_query
@@ -30,7 +28,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 @lru_cache(maxsize=1)
 def team_store() -> TeamStore:
     config = get_config()
-    return TeamStore(config.tables["data"], keys_table=config.tables.get("keys", ""))
+    return TeamStore(config.tables.data, keys_table=config.tables.get("keys", ""))
 
 
 @lru_cache(maxsize=1)
@@ -38,9 +36,12 @@ def invitation_mail() -> InvitationMail:
     config = get_config()
     if not config.notices_sender:
         raise RuntimeError("function environment is missing VS_NOTICES_SENDER")
+    from notices.dal.mailer import Mailer  # with the first invitation (see "Cold start")
+    from notices.dal.notice_store import NoticeStore
+
     return InvitationMail(
         mailer=Mailer(config.notices_sender),
-        records=NoticeStore(config.tables["data"]),
+        records=NoticeStore(config.tables.data),
         product=config.product_name,
         page_url=config.developer_page_url,
     )

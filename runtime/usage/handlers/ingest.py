@@ -35,12 +35,12 @@ logger = Logger(child=True)
 @lru_cache(maxsize=1)
 def usage_store() -> UsageStore:
     config = get_config()
-    return UsageStore(config.tables["data"], retention_days=config.audit_retention_days)
+    return UsageStore(config.tables.data, retention_days=config.audit_retention_days)
 
 
 def activation_store() -> ActivationStore:
     """The activations' store, passed to the attribution (a DAL does not build another feature's)."""
-    return ActivationStore(get_config().tables["data"])
+    return ActivationStore(get_config().tables.data)
 
 
 @lru_cache(maxsize=1)
