@@ -35,10 +35,13 @@ from audit.redaction import make_logger
 class _Metrics(Metrics):
     def _from_environment(self) -> None:
         provider = self.provider
-        provider.namespace = provider.namespace or os.getenv("POWERTOOLS_METRICS_NAMESPACE")
-        provider.service = provider.service or os.getenv("POWERTOOLS_SERVICE_NAME")
+        # None while unset, as Powertools itself leaves it (its stubs say str).
+        provider.namespace = provider.namespace or os.getenv("POWERTOOLS_METRICS_NAMESPACE")  # type: ignore[assignment]
+        provider.service = provider.service or os.getenv("POWERTOOLS_SERVICE_NAME")  # type: ignore[assignment]
 
-    def log_metrics(self, lambda_handler: Callable[..., Any] | None = None, **options: Any) -> Any:
+    def log_metrics(  # type: ignore[override]  # the same call, wrapped
+        self, lambda_handler: Callable[..., Any] | None = None, **options: Any
+    ) -> Any:
         if lambda_handler is None:
             return functools.partial(self.log_metrics, **options)
 

@@ -28,7 +28,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 @lru_cache(maxsize=1)
 def team_store() -> TeamStore:
     config = get_config()
-    return TeamStore(config.tables.data, keys_table=config.tables.get("keys", ""))
+    return TeamStore(config.tables.data, keys_table=config.tables.get("keys") or "")
 
 
 @lru_cache(maxsize=1)
