@@ -138,6 +138,7 @@ def reset_caches(*, clients: bool) -> None:
     import audit.log
     import keys.handlers.router
     import license.handlers.auth
+    import license.handlers.token
     import shared.aws
     import teams.handlers.router
     from shared.config import get_config
@@ -149,6 +150,8 @@ def reset_caches(*, clients: bool) -> None:
         keys.handlers.router.secret_deriver,
         apis.developer_api.audit_log,
         license.handlers.auth.verifier,
+        license.handlers.token.signer,
+        license.handlers.token.subscriptions,
         apis.signed_api.audit_log,
         teams.handlers.router.team_store,
         teams.handlers.router.invitation_mail,

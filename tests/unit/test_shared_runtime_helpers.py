@@ -213,7 +213,7 @@ def test_no_runtime_module_looks_resources_up_by_string() -> None:
     """Named fields, not `tables["data"]`; `.get("keys")` stays for a resource a function may lack."""
     import re
 
-    from tests.conftest import ROOT
+    from tests.plugins import ROOT
 
     pattern = re.compile(r"""\.(tables|keys|buckets)\[["']""")
     offences = [
