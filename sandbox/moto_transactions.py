@@ -9,7 +9,7 @@ sandbox's ingestion. Rollback semantics are unchanged: a cancelled transaction s
 every table it named (tested in `tests/unit/test_moto_transactions.py`).
 
 `install()` is idempotent and called by the sandbox before it starts moto, and by the test
-plugin (`tests.support.moto_speed`).
+plugin (`tests.plugins.moto_speed`).
 """
 
 from __future__ import annotations
