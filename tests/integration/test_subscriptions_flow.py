@@ -266,20 +266,52 @@ def test_subscription_of_another_customer_is_409(world: World) -> None:
 
 
 def test_concurrent_registrations_of_one_account_link_one_customer(
-    world: World, atomic_dynamodb: None
+    world: World, atomic_dynamodb: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Two customers register one account at once, each in its own Lambda: both read "not linked",
+    then both link. The link's conditional transaction lets one win; the other gets 409.
+
+    Each registration runs the registration logic with its own caller (Lambda runs one request
+    per process; one Powertools resolver shared by two threads would mix the callers up), and a
+    barrier holds both until each has read its state, so the writes really race."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    from shared.callers import Caller
+    from shared.errors import Conflict
+    from subscriptions.context import event_context
+    from subscriptions.dal.store import SubscriptionStore
+    from subscriptions.logic.registration import register
+
     token = world.subscribe(world.account())["registration_token"]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        answers = list(
-            pool.map(
-                lambda who: world.register(token, sub=who[0], email=who[1]),
-                [(SUB, EMAIL), (OTHER_SUB, OTHER_EMAIL)],
+    both_read = threading.Barrier(2, timeout=30)
+    link = SubscriptionStore.link
+
+    def link_after_both_read(self, *args, **kwargs):
+        both_read.wait()
+        return link(self, *args, **kwargs)
+
+    monkeypatch.setattr(SubscriptionStore, "link", link_after_both_read)
+
+    def attempt(who: tuple[str, str]) -> int:
+        try:
+            register(
+                event_context(),
+                Caller(customer_id=who[0], email=who[1], sub=who[0]),
+                token,
+                datetime.now(UTC),
             )
-        )
-    assert sorted(a.status for a in answers) == [200, 409]
-    assert len([i for i in world.items("SUB#") if i["sk"] == "SUB"]) == 1
+        except Conflict:
+            return 409
+        return 200
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(attempt, [(SUB, EMAIL), (OTHER_SUB, OTHER_EMAIL)]))
+    assert sorted(answers) == [200, 409]
+    linked = [i for i in world.items("SUB#") if i["sk"] == "SUB"]
+    assert len(linked) == 1
+    links = [i for i in world.items("SUBLINK#")]
+    assert [i["customer_id"] for i in links] == [linked[0]["customer_id"]]
 
 
 def test_invalid_token_is_400(world: World) -> None:
