@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.plugins.delivery_world",
     "tests.plugins.usage_world",
     "tests.plugins.reporter_world",
+    "tests.plugins.subscriptions_world",
 ]

@@ -16,15 +16,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_subscriptions_flow import (
-    World,
-    emulator_fixture,  # noqa: F401 - pytest fixture
-    subs_world_fixture,  # noqa: F401 - pytest fixture
-    world_fixture,  # noqa: F401 - pytest fixture
-)
 
 from sandbox.marketplace import MarketplaceEmulator
 from tests.plugins.keys_world import EMAIL, SUB, Vault
+from tests.plugins.subscriptions_world import World
+
+
+@pytest.fixture(name="world")
+def world_fixture(subscriptions_world: World) -> World:
+    """This module's world is the subscriptions world (not the delivery world of the same name)."""
+    return subscriptions_world
 
 
 class BuyerSecrets:

@@ -8,185 +8,30 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import boto3
 import pytest
 
-from sandbox.marketplace import MarketplaceEmulator
 from tests.plugins.keys_world import (
     EMAIL,
     OTHER_EMAIL,
     OTHER_SUB,
-    PRODUCT,
     SUB,
-    Answer,
     FakeLambdaContext,
-    Vault,
 )
-from tests.plugins.platform_tables import create_data_table
-
-PRODUCT_CODE = "exampleprod1234567890"
-DATA_TABLE = "vs-data"
-REGION = "us-east-1"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def reset_caches() -> None:
-    import shared.aws
-    import subscriptions.dal.marketplace
-    from shared.config import get_config
-
-    get_config.cache_clear()
-    shared.aws.client.cache_clear()
-    subscriptions.dal.marketplace.agreement_client.cache_clear()
-    import subscriptions.handlers.events
-
-    subscriptions.handlers.events.certificates.cache_clear()
-
-
-@pytest.fixture(name="emulator", scope="module")
-def emulator_fixture() -> Iterator[MarketplaceEmulator]:
-    emulator = MarketplaceEmulator(PRODUCT_CODE, ["requests"], clock=Clock(), token_ttl_s=3600)
-    emulator.start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture(name="subs_world", scope="module")
-def subs_world_fixture(aws_world: str, emulator: MarketplaceEmulator) -> Iterator[None]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("VS_TABLE_DATA", DATA_TABLE)
-    patch.setenv("VS_PRODUCT", json.dumps(product_json(emulator)))
-    patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_METERING", emulator.endpoint_url)
-    patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE", emulator.endpoint_url)
-    patch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_AGREEMENT", emulator.endpoint_url)
-    patch.setenv("VS_SANDBOX_SNS_CERTS", json.dumps(emulator.sns_trust()))
-    create_data_table(boto3.client("dynamodb", region_name=REGION))
-    reset_caches()
-    try:
-        yield
-    finally:
-        patch.undo()
-        reset_caches()
-
-
-def product_json(emulator: MarketplaceEmulator, pricing_model: str = "contract_with_usage") -> dict:
-    return {
-        **PRODUCT,
-        "product_code": PRODUCT_CODE,
-        "product_id": emulator.product_id,
-        "pricing_model": pricing_model,
-    }
-
-
-class World:
-    def __init__(self, vault: Vault, emulator: MarketplaceEmulator) -> None:
-        self.vault = vault
-        self.emulator = emulator
-        self.clock: Clock = emulator.clock  # type: ignore[assignment]
-
-    @staticmethod
-    def account() -> str:
-        return str(uuid.uuid4().int)[:12].rjust(12, "1")
-
-    def subscribe(self, account: str, **kwargs: Any) -> dict:
-        return self.emulator.create_subscription(account, **kwargs)
-
-    def register(self, token: Any, *, sub: str = SUB, email: str = EMAIL) -> Answer:
-        body = token if isinstance(token, dict) else {"registration_token": token}
-        return self.vault.keys_api("POST", "/v1/marketplace/registrations", body=body, sub=sub, email=email)
-
-    def status(self, *, sub: str = SUB) -> Answer:
-        return self.vault.keys_api("GET", "/v1/subscription", sub=sub)
-
-    def items(self, prefix: str = "") -> list[dict]:
-        return [i for i in self.vault.scan(DATA_TABLE) if i["pk"].startswith(prefix)]
-
-    def sub_item(self, customer: str = SUB) -> dict | None:
-        found = [i for i in self.items(f"SUB#{customer}") if i["sk"] == "SUB"]
-        return found[0] if found else None
-
-    @staticmethod
-    def deliver(event: dict) -> dict:
-        """As Lambda delivers it: an EventBridge event as is, an SNS envelope inside an SQS record."""
-        import subscriptions.handlers.events
-
-        if "detail-type" in event:
-            return subscriptions.handlers.events.handler(event, FakeLambdaContext())
-        return World.deliver_sqs([json.dumps(event)])
-
-    @staticmethod
-    def deliver_sqs(bodies: list[str], ids: list[str] | None = None) -> dict:
-        import subscriptions.handlers.events
-
-        ids = ids or [str(uuid.uuid4()) for _ in bodies]
-        records = [
-            {
-                "messageId": message_id,
-                "receiptHandle": "AQEB" + message_id,
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1767225600000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1767225600001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "0" * 32,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:444455556666:vs-marketplace-notifications",
-                "awsRegion": REGION,
-            }
-            for message_id, body in zip(ids, bodies, strict=True)
-        ]
-        return subscriptions.handlers.events.handler({"Records": records}, FakeLambdaContext())
-
-    def event(self, kind: str, account: str, *, after: timedelta = timedelta(seconds=1)) -> dict:
-        self.clock.now += after  # events are stamped by the emulator's clock
-        return self.emulator.event(kind, account)
+from tests.plugins.subscriptions_world import (
+    DATA_TABLE,
+    PRODUCT_CODE,
+    World,
+    product_json,
+)
 
 
 @pytest.fixture(name="world")
-def world_fixture(vault: Vault, subs_world: None, emulator: MarketplaceEmulator) -> Iterator[World]:
-    for item in vault.scan(DATA_TABLE):
-        vault.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
-    emulator.clock.now = datetime.now(UTC)  # type: ignore[attr-defined]
-    from shared.config import get_config
-
-    get_config.cache_clear()
-    yield World(vault, emulator)
-
-
-@pytest.fixture(name="atomic_dynamodb")
-def atomic_dynamodb_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB checks a condition and writes atomically; in-process moto does not lock, so
-    threaded tests serialize its writes the way the real service does."""
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
+def world_fixture(subscriptions_world: World) -> World:
+    """This module's world is the subscriptions world (not the delivery world of the same name)."""
+    return subscriptions_world
 
 
 def allows(customer: str, now: datetime) -> bool:

@@ -9,7 +9,11 @@ SUB, Vault`):
   `load_context`/`synth_app`/`synth_cached`; `synth_cache`: the on-disk cache they read.
 - `sandbox`: the sandbox booted once per session (`sandbox`, `api`).
 - `keys_world`: moto in-process with the keys, audit and data tables and the KMS key (`aws_world`
-  per module, `vault` emptied per test, `log_output`).
+  per module, `vault` emptied per test, `log_output`, `atomic_dynamodb` for threaded tests).
+- `subscriptions_world`: the Marketplace emulator and the subscription functions' environment
+  (`marketplace_emulator`, `subscriptions_env`, `subscriptions_world`).
+- `buyers`: helpers (no fixtures) for a buyer in the sandbox: subscribe, register, key, launch,
+  SigV4 calls, the agreement's end.
 - `delivery_world`: the release and activation resources on top (`delivery_outputs`, `world`,
   `customer_key`); `usage_world`: usage and the Marketplace emulator (`usage_env`, `usage`).
 - `hypothesis_profiles`: the `local`/`ci` profiles and `examples(ci=, local=)`;

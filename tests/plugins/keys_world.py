@@ -392,3 +392,22 @@ def log_output_fixture() -> Iterator[io.StringIO]:
     finally:
         for handler, stream in swapped:
             handler.setStream(stream)
+
+
+@pytest.fixture(name="atomic_dynamodb")
+def atomic_dynamodb_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB checks a condition and writes atomically; in-process moto does not lock, so
+    threaded tests serialize its writes the way the real service does."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
