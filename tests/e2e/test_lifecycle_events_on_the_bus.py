@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e.test_admin_api import admin_call, customer, sign_request
+from tests.plugins.admin_calls import admin_call, customer, sign_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 

@@ -19,7 +19,10 @@ SUB, Vault`):
 - `hypothesis_profiles`: the `local`/`ci` profiles and `examples(ci=, local=)`;
   `moto_speed`: moto's transactions made cheaper after collection.
 - Helpers without fixtures: `platform_tables`, `fake_vendor` (the vendor's usage API),
-  `activation_standins` (the activation custom resource's local stand-ins).
+  `activation_standins` (the activation custom resource's local stand-ins), `license_tokens`
+  (tokens signed as KMS signs them), `config_tree` (the shipped configuration, one value changed),
+  `admin_calls` (an operator's SigV4 calls and a customer, in the sandbox). No test module imports
+  another test module.
 
 Heavy libraries (moto, boto3, cryptography) are imported inside the fixtures, so a run that uses
 none of them (the unit tier) does not pay for them.

@@ -6,27 +6,11 @@ import copy
 import json
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from stacks.config import ConfigError, parse_config
-
-CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]["vendstack"]
-
-
-def with_change(path: str, value):
-    tree = copy.deepcopy(CONTEXT)
-    node = tree
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node[int(part)] if part.isdigit() else node[part]
-    last = parts[-1]
-    if value is KeyError:
-        del node[last]
-    else:
-        node[int(last) if last.isdigit() else last] = value
-    return tree
+from tests.plugins.config_tree import CONTEXT, with_change
 
 
 def test_shipped_configuration_parses():

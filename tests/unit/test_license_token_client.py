@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from customer_stack.solution import entitlement
@@ -24,35 +24,9 @@ from customer_stack.solution.license_token import (
     Unreachable,
     Verifier,
 )
+from tests.plugins.license_tokens import _KEY, LIFETIME, PUBLIC_B64, _b64, make_token
 
 T0 = 1_800_000_000
-LIFETIME = 3600
-_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PUBLIC_B64 = base64.b64encode(
-    _KEY.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-).decode()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def make_token(iat: int, *, lifetime: int = LIFETIME, entitlements=("requests", "analysis"), key=_KEY) -> str:
-    header = _b64(json.dumps({"alg": "RS256", "kid": "k", "typ": "JWT"}).encode())
-    claims = {
-        "iss": "https://api.example.com/prod",
-        "sub": "team-1",
-        "aws_account_id": "111122223333",
-        "entitlements": list(entitlements),
-        "iat": iat,
-        "exp": iat + lifetime,
-        "jti": f"lt-{iat}",
-    }
-    body = _b64(json.dumps(claims).encode())
-    signature = key.sign(f"{header}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{header}.{body}.{_b64(signature)}"
 
 
 class Clock:

@@ -9,7 +9,7 @@ import pytest
 
 from shared.config import config_from_env
 from stacks.config import ConfigError, parse_config
-from tests.unit.test_config_gate import CONTEXT, with_change
+from tests.plugins.config_tree import CONTEXT, with_change
 
 
 def test_the_shipped_block_parses_and_reaches_the_functions() -> None:

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from customer_stack.solution import package
-from tests.unit.test_license_token_client import PUBLIC_B64, make_token
+from tests.plugins.license_tokens import PUBLIC_B64, make_token
 
 
 def test_solution_build_artifacts_lists_the_api_and_reporter_zips(tmp_path):
