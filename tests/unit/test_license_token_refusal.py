@@ -7,12 +7,7 @@ unreachable, and only then is the last token kept through the offline grace."""
 
 from __future__ import annotations
 
-import base64
-import json
-
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from customer_stack.solution.license_token import (
     Fetched,
@@ -21,34 +16,16 @@ from customer_stack.solution.license_token import (
     Unreachable,
     Verifier,
 )
+from tests.plugins.license_tokens import PUBLIC_B64
+from tests.plugins.license_tokens import make_token as signed_token
 
 T0 = 1_800_000_000
 LIFETIME = 3600
 GRACE = 3600
-_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PUBLIC_B64 = base64.b64encode(
-    _KEY.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-).decode()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def make_token(iat: int) -> str:
-    header = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-    claims = {
-        "sub": "team-1",
-        "entitlements": ["analysis"],
-        "iat": iat,
-        "exp": iat + LIFETIME,
-        "jti": f"lt-{iat}",
-    }
-    body = _b64(json.dumps(claims).encode())
-    signature = _KEY.sign(f"{header}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{header}.{body}.{_b64(signature)}"
+    return signed_token(iat, lifetime=LIFETIME, entitlements=("analysis",))
 
 
 class Clock:
