@@ -163,7 +163,6 @@ class LambdaAuthorizer:
         self._clock = clock
         self._cache: dict[tuple[str, ...], tuple[float, dict]] = {}
         self._lock = threading.Lock()
-        self.invocations = 0
 
     def authorize(self, request: AuthorizerRequest) -> Decision:
         values = tuple(_identity_value(s, request) or "" for s in self._sources)
@@ -173,7 +172,6 @@ class LambdaAuthorizer:
         answer = self._cached(values)
         if answer is None:
             try:
-                self.invocations += 1
                 answer = self._invoke(self._event(request, arn))
             except FunctionError as exc:
                 if str(exc).rsplit(": ", 1)[-1] == "Unauthorized":
