@@ -15,12 +15,11 @@ from activations.models import (
     customer_activations_pk,
 )
 from shared.aws import all_items, client
-from shared.ddb_items import TypeDeserializer, TypeSerializer
+from shared.ddb_items import TypeSerializer, load
 from shared.errors import ServiceError
 
 INDEX = "gsi1"
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class ActivationOwnedElsewhere(Exception):
@@ -36,7 +35,7 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load(item: dict[str, Any]) -> Activation:
-    return Activation.from_item({k: _deserializer.deserialize(v) for k, v in item.items()})
+    return Activation.from_item(load(item))
 
 
 def _conditional_failed(exc: ClientError) -> bool:

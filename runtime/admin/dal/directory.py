@@ -13,19 +13,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import client
-from shared.ddb_items import TypeDeserializer, TypeSerializer
+from shared.ddb_items import TypeSerializer, load
 from shared.errors import ServiceError
 
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def _dump(values: dict[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in values.items()}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 class Directory:
@@ -43,7 +38,7 @@ class Directory:
             answer = self.client.scan(**request)
         except (ClientError, BotoCoreError) as exc:
             raise ServiceError("The customer directory is unavailable; retry later.") from exc
-        return [_load(item) for item in answer.get("Items", [])], answer.get("LastEvaluatedKey")
+        return [load(item) for item in answer.get("Items", [])], answer.get("LastEvaluatedKey")
 
     def subscriptions_page(self, start: dict | None, limit: int) -> tuple[list[dict[str, Any]], dict | None]:
         request: dict[str, Any] = {
@@ -77,7 +72,7 @@ class Directory:
         except (ClientError, BotoCoreError) as exc:
             raise ServiceError("The customer directory is unavailable; retry later.") from exc
         item = answer.get("Item")
-        return _load(item) if item else None
+        return load(item) if item else None
 
     def keyset(self, team_id: str) -> dict[str, Any] | None:
         return self._get(self._keys, f"CUSTOMER#{team_id}", "KEYSET")
@@ -98,4 +93,4 @@ class Directory:
         except (ClientError, BotoCoreError) as exc:
             raise ServiceError("The customer directory is unavailable; retry later.") from exc
         items = answer.get("Items", [])
-        return str(_load(items[0]).get("hour")) if items else None
+        return str(load(items[0]).get("hour")) if items else None

@@ -15,13 +15,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from admin.models import Standing
 from shared.aws import client
-from shared.ddb_items import TypeDeserializer, TypeSerializer
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
 from shared.timestamps import format_timestamp, parse_timestamp
 
 SK = "STANDING"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class StandingContention(Exception):
@@ -30,10 +28,6 @@ class StandingContention(Exception):
 
 def standing_pk(team_id: str) -> str:
     return f"STANDING#{team_id}"
-
-
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
 
 
 def _unavailable() -> ServiceError:
@@ -79,14 +73,14 @@ class StandingStore:
         """Strongly consistent: a suspension holds from the very next call."""
         try:
             answer = self._client.get_item(
-                TableName=self._table, Key=_dump({"pk": standing_pk(team_id), "sk": SK}), ConsistentRead=True
+                TableName=self._table, Key=dump({"pk": standing_pk(team_id), "sk": SK}), ConsistentRead=True
             )
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable() from exc
         item = answer.get("Item")
         if not item:
             return Standing(team_id=team_id)
-        return standing_from_item({k: _deserializer.deserialize(v) for k, v in item.items()})
+        return standing_from_item(load(item))
 
     def save(self, after: Standing, before: Standing) -> Standing:
         stored = replace(after, version=before.version + 1)
@@ -95,10 +89,10 @@ class StandingStore:
         else:
             condition = {
                 "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": _dump({":v": before.version}),
+                "ExpressionAttributeValues": dump({":v": before.version}),
             }
         try:
-            self._client.put_item(TableName=self._table, Item=_dump(standing_to_item(stored)), **condition)
+            self._client.put_item(TableName=self._table, Item=dump(standing_to_item(stored)), **condition)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise StandingContention() from None

@@ -22,15 +22,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from keys.models import KEYSET_SK, KeyItem, KeySet, keyset_pk
 from shared.aws import all_items, client
 from shared.ddb_errors import cancellation_codes
-from shared.ddb_items import TypeDeserializer, TypeSerializer
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 
 KEY_SK = "KEY"
 OWNER_INDEX = "by-owner"
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class KeySetContention(Exception):
@@ -43,14 +40,6 @@ class AccessKeyTaken(Exception):
 
 def key_pk(access_key: str) -> str:
     return f"KEY#{access_key}"
-
-
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 def _unavailable(_exc: Exception) -> ServiceError:
@@ -113,24 +102,24 @@ class KeyStore:
         try:
             answer = self._client.get_item(
                 TableName=self._table,
-                Key=_dump({"pk": key_pk(access_key), "sk": KEY_SK}),
+                Key=dump({"pk": key_pk(access_key), "sk": KEY_SK}),
                 ConsistentRead=True,
             )
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
         item = answer.get("Item")
-        return key_from_item(_load(item)) if item else None
+        return key_from_item(load(item)) if item else None
 
     def get_keyset(self, customer_id: str) -> KeySet:
         try:
             answer = self._client.get_item(
                 TableName=self._table,
-                Key=_dump({"pk": keyset_pk(customer_id), "sk": KEYSET_SK}),
+                Key=dump({"pk": keyset_pk(customer_id), "sk": KEYSET_SK}),
                 ConsistentRead=True,
             )
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
-        item = _load(answer["Item"]) if answer.get("Item") else None
+        item = load(answer["Item"]) if answer.get("Item") else None
         if item is None:
             return KeySet(customer_id=customer_id, version=0)
         active = {ak: int(exp) for ak, exp in item.get("active", {}).items()}
@@ -151,16 +140,16 @@ class KeyStore:
         if read.version:
             keyset_condition = {
                 "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": _dump({":v": read.version}),
+                "ExpressionAttributeValues": dump({":v": read.version}),
             }
         else:
             keyset_condition = {"ConditionExpression": "attribute_not_exists(pk)"}
         items = [
-            {"Put": {"TableName": self._table, "Item": _dump(keyset), **keyset_condition}},
+            {"Put": {"TableName": self._table, "Item": dump(keyset), **keyset_condition}},
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _dump(key_to_item(key, self._retention_days)),
+                    "Item": dump(key_to_item(key, self._retention_days)),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -189,11 +178,11 @@ class KeyStore:
             "IndexName": OWNER_INDEX,
             "KeyConditionExpression": "#owner = :owner",
             "ExpressionAttributeNames": {"#owner": "owner"},
-            "ExpressionAttributeValues": _dump({":owner": customer_id}),
+            "ExpressionAttributeValues": dump({":owner": customer_id}),
             "ScanIndexForward": False,
         }
         try:
-            keys.extend(key_from_item(_load(item)) for item in all_items(self._client, "query", request))
+            keys.extend(key_from_item(load(item)) for item in all_items(self._client, "query", request))
             return keys
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
@@ -204,11 +193,11 @@ class KeyStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": _dump({"pk": key_pk(key.access_key), "sk": KEY_SK}),
+                    "Key": dump({"pk": key_pk(key.access_key), "sk": KEY_SK}),
                     "UpdateExpression": "SET #status = :revoked, revoked_at = :now",
                     "ConditionExpression": "#owner = :owner AND #status = :active",
                     "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
-                    "ExpressionAttributeValues": _dump(
+                    "ExpressionAttributeValues": dump(
                         {
                             ":revoked": "revoked",
                             ":now": format_timestamp(now),
@@ -221,11 +210,11 @@ class KeyStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": _dump({"pk": keyset_pk(key.owner), "sk": KEYSET_SK}),
+                    "Key": dump({"pk": keyset_pk(key.owner), "sk": KEYSET_SK}),
                     "UpdateExpression": "REMOVE active.#ak SET version = version + :one, updated_at = :now",
                     "ConditionExpression": "attribute_exists(pk)",
                     "ExpressionAttributeNames": {"#ak": key.access_key},
-                    "ExpressionAttributeValues": _dump({":one": 1, ":now": format_timestamp(now)}),
+                    "ExpressionAttributeValues": dump({":one": 1, ":now": format_timestamp(now)}),
                 }
             },
         ]
@@ -247,11 +236,11 @@ class KeyStore:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=_dump({"pk": key_pk(key.access_key), "sk": KEY_SK}),
+                Key=dump({"pk": key_pk(key.access_key), "sk": KEY_SK}),
                 UpdateExpression="SET #status = :revoked, revoked_at = :now",
                 ConditionExpression="#owner = :owner AND #status = :active",
                 ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
-                ExpressionAttributeValues=_dump(
+                ExpressionAttributeValues=dump(
                     {
                         ":revoked": "revoked",
                         ":now": format_timestamp(now),
@@ -273,12 +262,12 @@ class KeyStore:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=_dump({"pk": key_pk(access_key), "sk": KEY_SK}),
+                Key=dump({"pk": key_pk(access_key), "sk": KEY_SK}),
                 UpdateExpression="SET last_used_at = :now",
                 ConditionExpression=(
                     "attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :since)"
                 ),
-                ExpressionAttributeValues=_dump(
+                ExpressionAttributeValues=dump(
                     {":now": format_timestamp(now), ":since": format_timestamp(not_since)}
                 ),
             )

@@ -16,12 +16,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import all_items, client
-from shared.ddb_items import TypeDeserializer, TypeSerializer
+from shared.ddb_items import TypeSerializer, load
 from shared.errors import ServiceError
 from shared.timestamps import parse_timestamp
 
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class ExpiringKeys:
         }
         try:
             for raw in all_items(self._client, "scan", request):
-                item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
+                item = load(raw)
                 yield ExpiringKey(
                     access_key=item["access_key"],
                     owner=item["owner"],

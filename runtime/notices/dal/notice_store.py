@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import client
-from shared.ddb_items import TypeSerializer
+from shared.ddb_items import dump
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp
 
@@ -25,15 +25,9 @@ SENDING = "sending"
 SENT = "sent"
 STALE_CLAIM = timedelta(minutes=15)
 
-_serializer = TypeSerializer()
-
 
 def notice_pk(customer_id: str, subject_key: str) -> str:
     return f"NOTICE#{customer_id}#{subject_key}"
-
-
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
 
 
 def _code(exc: ClientError) -> str:
@@ -54,7 +48,7 @@ class NoticeStore:
         return self._ddb or client("dynamodb")
 
     def _key(self, customer_id: str, subject_key: str) -> dict[str, Any]:
-        return _dump({"pk": notice_pk(customer_id, subject_key), "sk": NOTICE_SK})
+        return dump({"pk": notice_pk(customer_id, subject_key), "sk": NOTICE_SK})
 
     def claim(
         self, customer_id: str, subject_key: str, *, run_id: str, now: datetime, expires: datetime
@@ -74,12 +68,12 @@ class NoticeStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=_dump(item),
+                Item=dump(item),
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR (#status = :sending AND claimed_at < :stale)"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_dump(
+                ExpressionAttributeValues=dump(
                     {":sending": SENDING, ":stale": format_sortable(now - STALE_CLAIM)}
                 ),
             )
@@ -101,7 +95,7 @@ class NoticeStore:
                 UpdateExpression="SET #status = :sent, sent_at = :now, message_id = :mid",
                 ConditionExpression="run_id = :run",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_dump(
+                ExpressionAttributeValues=dump(
                     {":sent": SENT, ":now": format_timestamp(now), ":mid": message_id, ":run": run_id}
                 ),
             )
@@ -119,7 +113,7 @@ class NoticeStore:
                 Key=self._key(customer_id, subject_key),
                 ConditionExpression="run_id = :run AND #status = :sending",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_dump({":run": run_id, ":sending": SENDING}),
+                ExpressionAttributeValues=dump({":run": run_id, ":sending": SENDING}),
             )
         except ClientError as exc:
             if _code(exc) != "ConditionalCheckFailedException":

@@ -21,16 +21,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from quicklaunch.models import DELIVERED, REVOKED, DeploymentKey
 from shared.aws import all_items, client
-from shared.ddb_items import TypeDeserializer, TypeSerializer
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 
 DUE_INDEX_PK = "QLDUE"
 DUE_SK = "DUE"
 INDEX = "gsi1"
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class RecordExists(Exception):
@@ -43,14 +40,6 @@ def key_pk(customer_id: str) -> str:
 
 def due_pk(customer_id: str) -> str:
     return f"QLDUE#{customer_id}"
-
-
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 def _unavailable(exc: Exception) -> ServiceError:
@@ -98,7 +87,7 @@ class DeploymentKeyRecords:
             "gsi1sk": f"{format_sortable(when)}#{customer_id}",
         }
         try:
-            self._client.put_item(TableName=self._table, Item=_dump(item))
+            self._client.put_item(TableName=self._table, Item=dump(item))
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
 
@@ -108,10 +97,10 @@ class DeploymentKeyRecords:
             "TableName": self._table,
             "IndexName": INDEX,
             "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :now",
-            "ExpressionAttributeValues": _dump({":pk": DUE_INDEX_PK, ":now": format_sortable(now) + "#~"}),
+            "ExpressionAttributeValues": dump({":pk": DUE_INDEX_PK, ":now": format_sortable(now) + "#~"}),
         }
         try:
-            items = [_load(item) for item in all_items(self._client, "query", request)]
+            items = [load(item) for item in all_items(self._client, "query", request)]
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
         return [(item["customer_id"], item["gsi1sk"]) for item in items]
@@ -120,9 +109,9 @@ class DeploymentKeyRecords:
         """Move the marker to `next_due` (or delete it), unless it changed since it was `seen`."""
         condition = {
             "ConditionExpression": "gsi1sk = :seen",
-            "ExpressionAttributeValues": _dump({":seen": seen}),
+            "ExpressionAttributeValues": dump({":seen": seen}),
         }
-        key = _dump({"pk": due_pk(customer_id), "sk": DUE_SK})
+        key = dump({"pk": due_pk(customer_id), "sk": DUE_SK})
         try:
             if next_due is None:
                 self._client.delete_item(TableName=self._table, Key=key, **condition)
@@ -132,7 +121,7 @@ class DeploymentKeyRecords:
                     Key=key,
                     UpdateExpression="SET gsi1sk = :next",
                     ConditionExpression="gsi1sk = :seen",
-                    ExpressionAttributeValues=_dump(
+                    ExpressionAttributeValues=dump(
                         {":seen": seen, ":next": f"{format_sortable(next_due)}#{customer_id}"}
                     ),
                 )
@@ -148,11 +137,11 @@ class DeploymentKeyRecords:
         request = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": _dump({":pk": key_pk(customer_id)}),
+            "ExpressionAttributeValues": dump({":pk": key_pk(customer_id)}),
             "ConsistentRead": True,
         }
         try:
-            return [_record(_load(item)) for item in all_items(self._client, "query", request)]
+            return [_record(load(item)) for item in all_items(self._client, "query", request)]
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
 
@@ -169,7 +158,7 @@ class DeploymentKeyRecords:
         }
         try:
             self._client.put_item(
-                TableName=self._table, Item=_dump(item), ConditionExpression="attribute_not_exists(pk)"
+                TableName=self._table, Item=dump(item), ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -186,14 +175,14 @@ class DeploymentKeyRecords:
         )
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Key": _dump({"pk": key_pk(record.customer_id), "sk": f"AGREEMENT#{record.agreement_id}"}),
+            "Key": dump({"pk": key_pk(record.customer_id), "sk": f"AGREEMENT#{record.agreement_id}"}),
             "UpdateExpression": expression,
             "ConditionExpression": "attribute_exists(pk)",
         }
         if "#state" in expression:
             request["ExpressionAttributeNames"] = {"#state": "state"}
         if values:
-            request["ExpressionAttributeValues"] = _dump(values)
+            request["ExpressionAttributeValues"] = dump(values)
         try:
             self._client.update_item(**request)
         except (ClientError, BotoCoreError) as exc:

@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.aws import all_items, client
 from shared.ddb_errors import cancellation_codes
-from shared.ddb_items import TypeDeserializer, TypeSerializer
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp
 from subscriptions.models import (
@@ -50,9 +50,6 @@ from subscriptions.models import (
 LINK_SK = "LINK"
 EVENT_SK = "EVENT"
 EVENT_RETENTION = timedelta(days=90)
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class StoreContention(Exception):
@@ -77,14 +74,6 @@ def account_pending_key(aws_account_id: str) -> str:
 
 def identifier_pending_key(customer_identifier: str) -> str:
     return f"SUBPEND#CID#{customer_identifier}"
-
-
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 def _unavailable(exc: Exception) -> ServiceError:
@@ -128,7 +117,7 @@ def _version_condition(before: Subscription | None) -> dict[str, Any]:
         return {"ConditionExpression": "attribute_not_exists(pk)"}
     return {
         "ConditionExpression": "version = :v",
-        "ExpressionAttributeValues": _dump({":v": before.version}),
+        "ExpressionAttributeValues": dump({":v": before.version}),
     }
 
 
@@ -152,12 +141,12 @@ class SubscriptionStore:
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         try:
             answer = self._client.get_item(
-                TableName=self._table, Key=_dump({"pk": pk, "sk": sk}), ConsistentRead=True
+                TableName=self._table, Key=dump({"pk": pk, "sk": sk}), ConsistentRead=True
             )
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
         item = answer.get("Item")
-        return _load(item) if item else None
+        return load(item) if item else None
 
     def get(self, customer_id: str) -> Subscription | None:
         """Strongly consistent: an event or registration is seen by the very next read."""
@@ -199,7 +188,7 @@ class SubscriptionStore:
             "TableName": self._table,
             "FilterExpression": expression,
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": _dump(values),
+            "ExpressionAttributeValues": dump(values),
             "Limit": limit,
         }
         if cursor:
@@ -208,7 +197,7 @@ class SubscriptionStore:
             answer = self._client.scan(**request)
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
-        subs = [subscription_from_item(_load(item)) for item in answer.get("Items", [])]
+        subs = [subscription_from_item(load(item)) for item in answer.get("Items", [])]
         return subs, answer.get("LastEvaluatedKey")
 
     def list_all(self, *, status: str | None = None, page_size: int = 200) -> Iterator[Subscription]:
@@ -236,7 +225,7 @@ class SubscriptionStore:
         subscription changed since `before` was read.
         """
         stored = _with_version(sub, (before.version if before else 0) + 1, now)
-        me = _dump({":me": sub.customer_id})
+        me = dump({":me": sub.customer_id})
         claim = {
             "ConditionExpression": "attribute_not_exists(pk) OR customer_id = :me",
             "ExpressionAttributeValues": me,
@@ -245,7 +234,7 @@ class SubscriptionStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _dump(subscription_to_item(stored)),
+                    "Item": dump(subscription_to_item(stored)),
                     **_version_condition(before),
                 }
             }
@@ -261,7 +250,7 @@ class SubscriptionStore:
                 "customer_id": sub.customer_id,
                 "linked_at": format_timestamp(now),
             }
-            items.append({"Put": {"TableName": self._table, "Item": _dump(link), **claim}})
+            items.append({"Put": {"TableName": self._table, "Item": dump(link), **claim}})
         releases = []
         if before is not None and before.aws_account_id != sub.aws_account_id:
             releases.append(account_link_pk(before.aws_account_id))
@@ -276,7 +265,7 @@ class SubscriptionStore:
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": _dump({"pk": pk, "sk": LINK_SK}),
+                        "Key": dump({"pk": pk, "sk": LINK_SK}),
                         "ConditionExpression": "attribute_not_exists(pk) OR customer_id = :me",
                         "ExpressionAttributeValues": me,
                     }
@@ -301,7 +290,7 @@ class SubscriptionStore:
         stored = _with_version(sub, before.version + 1, now)
         try:
             self._client.put_item(
-                TableName=self._table, Item=_dump(subscription_to_item(stored)), **_version_condition(before)
+                TableName=self._table, Item=dump(subscription_to_item(stored)), **_version_condition(before)
             )
         except ClientError as exc:
             if _error_code(exc) == "ConditionalCheckFailedException":
@@ -341,7 +330,7 @@ class SubscriptionStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _dump(record),
+                    "Item": dump(record),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -353,7 +342,7 @@ class SubscriptionStore:
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": _dump(subscription_to_item(stored)),
+                        "Item": dump(subscription_to_item(stored)),
                         **_version_condition(before),
                     }
                 }
@@ -381,7 +370,7 @@ class SubscriptionStore:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=_dump({"pk": sub_pk(customer_id), "sk": SUB_SK}),
+                Key=dump({"pk": sub_pk(customer_id), "sk": SUB_SK}),
                 UpdateExpression=(
                     "SET entitlements = :e, entitlements_updated_at = :at, updated_at = :now, "
                     "version = version + :one"
@@ -390,7 +379,7 @@ class SubscriptionStore:
                     "attribute_exists(pk) AND "
                     "(attribute_not_exists(entitlements_updated_at) OR entitlements_updated_at <= :at)"
                 ),
-                ExpressionAttributeValues=_dump(
+                ExpressionAttributeValues=dump(
                     {
                         ":e": entitlements,
                         ":at": format_sortable(fetched_at),
@@ -419,7 +408,7 @@ class SubscriptionStore:
             "ttl": int((now + EVENT_RETENTION).timestamp()),
         }
         try:
-            self._client.put_item(TableName=self._table, Item=_dump(item))
+            self._client.put_item(TableName=self._table, Item=dump(item))
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
 
@@ -428,13 +417,13 @@ class SubscriptionStore:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": _dump({":pk": key}),
+            "ExpressionAttributeValues": dump({":pk": key}),
             "ConsistentRead": True,
         }
         found: list[tuple[str, MarketplaceEvent]] = []
         try:
             for raw in all_items(self._client, "query", request):
-                item = _load(raw)
+                item = load(raw)
                 found.append((item["sk"], event_from_dict(json.loads(item["event"]))))
             return found
         except (ClientError, BotoCoreError) as exc:
@@ -442,7 +431,7 @@ class SubscriptionStore:
 
     def drop_pending(self, key: str, sk: str) -> None:
         try:
-            self._client.delete_item(TableName=self._table, Key=_dump({"pk": key, "sk": sk}))
+            self._client.delete_item(TableName=self._table, Key=dump({"pk": key, "sk": sk}))
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
 

@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from keys.models import KEYSET_SK, keyset_pk
 from shared.aws import all_items, client
 from shared.ddb_errors import cancellation_codes
-from shared.ddb_items import TypeDeserializer, TypeSerializer
+from shared.ddb_items import dump, load
 from shared.errors import ServiceError
 from shared.timestamps import format_sortable, format_timestamp, parse_timestamp
 from subscriptions.models import SUB_SK, sub_pk
@@ -43,10 +43,6 @@ MEMBER_SK = "MEMBER"
 INVITE_SK = "INVITE"
 INDEX = "gsi1"
 INVITATION_KEPT_AFTER_EXPIRY = timedelta(days=30)
-
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class AlreadyExists(Exception):
@@ -76,14 +72,6 @@ def invite_pk(invitation_id: str) -> str:
 def guard_pk(team_id: str, email: str) -> str:
     digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()
     return f"INVITEFOR#{team_id}#{digest}"
-
-
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 def _code(exc: ClientError) -> str:
@@ -168,11 +156,11 @@ class TeamStore:
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         try:
             answer = self._client.get_item(
-                TableName=self._table, Key=_dump({"pk": pk, "sk": sk}), ConsistentRead=True
+                TableName=self._table, Key=dump({"pk": pk, "sk": sk}), ConsistentRead=True
             )
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable() from exc
-        return _load(answer["Item"]) if answer.get("Item") else None
+        return load(answer["Item"]) if answer.get("Item") else None
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         try:
@@ -214,16 +202,16 @@ class TeamStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _dump(membership_item(owner)),
+                            "Item": dump(membership_item(owner)),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _dump(team),
+                            "Item": dump(team),
                             "ConditionExpression": "attribute_not_exists(pk) OR owner_sub = :sub",
-                            "ExpressionAttributeValues": _dump({":sub": owner.sub}),
+                            "ExpressionAttributeValues": dump({":sub": owner.sub}),
                         }
                     },
                 ]
@@ -237,13 +225,13 @@ class TeamStore:
             "TableName": self._table,
             "IndexName": INDEX,
             "KeyConditionExpression": "gsi1pk = :team",
-            "ExpressionAttributeValues": _dump({":team": team_pk(team_id)}),
+            "ExpressionAttributeValues": dump({":team": team_pk(team_id)}),
         }
         members: list[Membership] = []
         invitations: list[Invitation] = []
         try:
             for raw in all_items(self._client, "query", request):
-                item = _load(raw)
+                item = load(raw)
                 if item.get("type") == "member" and item.get("team_id") == team_id:
                     members.append(membership_from(item))
                 elif item.get("type") == "invitation" and item.get("status") == PENDING:
@@ -260,10 +248,10 @@ class TeamStore:
         try:
             self._client.delete_item(
                 TableName=self._table,
-                Key=_dump({"pk": member_pk(membership.sub), "sk": MEMBER_SK}),
+                Key=dump({"pk": member_pk(membership.sub), "sk": MEMBER_SK}),
                 ConditionExpression="team_id = :team AND #role = :role AND #role <> :owner",
                 ExpressionAttributeNames={"#role": "role"},
-                ExpressionAttributeValues=_dump(
+                ExpressionAttributeValues=dump(
                     {":team": membership.team_id, ":role": membership.role, ":owner": OWNER}
                 ),
             )
@@ -297,15 +285,15 @@ class TeamStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _dump(guard),
+                            "Item": dump(guard),
                             "ConditionExpression": "attribute_not_exists(pk) OR expires_epoch <= :now",
-                            "ExpressionAttributeValues": _dump({":now": int(now.timestamp())}),
+                            "ExpressionAttributeValues": dump({":now": int(now.timestamp())}),
                         }
                     },
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _dump(invitation_item(inv)),
+                            "Item": dump(invitation_item(inv)),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -321,18 +309,18 @@ class TeamStore:
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": _dump({"pk": invite_pk(inv.invitation_id), "sk": INVITE_SK}),
+                        "Key": dump({"pk": invite_pk(inv.invitation_id), "sk": INVITE_SK}),
                         "ConditionExpression": "#status = :pending",
                         "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": _dump({":pending": PENDING}),
+                        "ExpressionAttributeValues": dump({":pending": PENDING}),
                     }
                 },
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": _dump({"pk": guard_pk(inv.team_id, inv.email), "sk": INVITE_SK}),
+                        "Key": dump({"pk": guard_pk(inv.team_id, inv.email), "sk": INVITE_SK}),
                         "ConditionExpression": "attribute_not_exists(pk) OR invitation_id = :id",
-                        "ExpressionAttributeValues": _dump({":id": inv.invitation_id}),
+                        "ExpressionAttributeValues": dump({":id": inv.invitation_id}),
                     }
                 },
             ]
@@ -350,14 +338,14 @@ class TeamStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": _dump({"pk": invite_pk(inv.invitation_id), "sk": INVITE_SK}),
+                    "Key": dump({"pk": invite_pk(inv.invitation_id), "sk": INVITE_SK}),
                     "UpdateExpression": (
                         "SET #status = :accepted, accepted_by = :sub, accepted_at = :now "
                         "REMOVE gsi1pk, gsi1sk"
                     ),
                     "ConditionExpression": "#status = :pending AND expires_epoch > :epoch",
                     "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": _dump(
+                    "ExpressionAttributeValues": dump(
                         {
                             ":accepted": ACCEPTED,
                             ":sub": joining.sub,
@@ -371,32 +359,32 @@ class TeamStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _dump(membership_item(joining)),
+                    "Item": dump(membership_item(joining)),
                     "ConditionExpression": "attribute_not_exists(pk) OR (team_id = :own AND #role = :owner)",
                     "ExpressionAttributeNames": {"#role": "role"},
-                    "ExpressionAttributeValues": _dump({":own": own_team, ":owner": OWNER}),
+                    "ExpressionAttributeValues": dump({":own": own_team, ":owner": OWNER}),
                 }
             },
             {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": _dump({"pk": team_pk(own_team), "sk": TEAM_SK}),
+                    "Key": dump({"pk": team_pk(own_team), "sk": TEAM_SK}),
                     "ConditionExpression": "attribute_not_exists(pk) OR owner_sub = :sub",
-                    "ExpressionAttributeValues": _dump({":sub": joining.sub}),
+                    "ExpressionAttributeValues": dump({":sub": joining.sub}),
                 }
             },
             {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": _dump({"pk": guard_pk(inv.team_id, inv.email), "sk": INVITE_SK}),
+                    "Key": dump({"pk": guard_pk(inv.team_id, inv.email), "sk": INVITE_SK}),
                     "ConditionExpression": "attribute_not_exists(pk) OR invitation_id = :id",
-                    "ExpressionAttributeValues": _dump({":id": inv.invitation_id}),
+                    "ExpressionAttributeValues": dump({":id": inv.invitation_id}),
                 }
             },
             {
                 "ConditionCheck": {
                     "TableName": self._table,
-                    "Key": _dump({"pk": sub_pk(own_team), "sk": SUB_SK}),
+                    "Key": dump({"pk": sub_pk(own_team), "sk": SUB_SK}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -406,7 +394,7 @@ class TeamStore:
                 {
                     "ConditionCheck": {
                         "TableName": self._keys_table,
-                        "Key": _dump({"pk": keyset_pk(own_team), "sk": KEYSET_SK}),
+                        "Key": dump({"pk": keyset_pk(own_team), "sk": KEYSET_SK}),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 }
@@ -422,7 +410,7 @@ class TeamStore:
         try:
             answer = self._client.get_item(
                 TableName=self._keys_table,
-                Key=_dump({"pk": keyset_pk(own_team), "sk": KEYSET_SK}),
+                Key=dump({"pk": keyset_pk(own_team), "sk": KEYSET_SK}),
                 ConsistentRead=True,
                 ProjectionExpression="pk",
             )
