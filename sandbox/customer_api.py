@@ -20,7 +20,7 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox import sigv4
-from sandbox.gateway import ApiGateway, GatewayResponse, HttpRequest
+from sandbox.gateway import ApiGateway, GatewayResponse, HttpRequest, write_response
 
 MAX_BODY = 10 * 1024 * 1024
 MISMATCH = sigv4.MISMATCH[1]
@@ -129,15 +129,7 @@ class SolutionApi:
                     except Exception as exc:  # the emulator failed: say so, keep serving
                         api._log.write(f"solution-api: error {type(exc).__name__}: {exc}\n")
                         response = GatewayResponse(500, json.dumps({"message": "Internal server error"}), {})
-                data = response.body.encode("utf-8")
-                self.send_response(response.status)
-                for name, value in {"Content-Type": "application/json", **response.headers}.items():
-                    if name.lower() not in {"content-length", "connection"}:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if data and self.command != "HEAD":
-                    self.wfile.write(data)
+                write_response(self, response)
 
             do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
 

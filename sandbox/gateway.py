@@ -27,6 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
@@ -62,6 +63,20 @@ class GatewayResponse:
     status: int
     body: str
     headers: dict[str, str]
+
+
+def write_response(handler: BaseHTTPRequestHandler, response: GatewayResponse) -> None:
+    """Sends `response` on an HTTP/1.1 connection: JSON by default, the length the body has (a
+    function's own Content-Length or Connection header is not passed on), no body for HEAD."""
+    data = response.body.encode("utf-8")
+    handler.send_response(response.status)
+    for name, value in {"Content-Type": "application/json", **response.headers}.items():
+        if name.lower() not in {"content-length", "connection"}:
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if data and handler.command != "HEAD":
+        handler.wfile.write(data)
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:

@@ -35,6 +35,7 @@ from sandbox.gateway import (
     gateway_responses,
     preflight_headers,
     routes_from_template,
+    write_response,
 )
 from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
 from sandbox.marketplace import MarketplaceEmulator
@@ -376,16 +377,7 @@ class Sandbox:
                 )
 
             def _send(self, response: GatewayResponse) -> None:
-                data = response.body.encode("utf-8")
-                self.send_response(response.status)
-                headers = {"Content-Type": "application/json", **response.headers}
-                for name, value in headers.items():
-                    if name.lower() not in {"content-length", "connection"}:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if data and self.command != "HEAD":
-                    self.wfile.write(data)
+                write_response(self, response)
 
             do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
