@@ -163,8 +163,8 @@ class LatentMarketplace:
 def _seed(ddb: LatentDynamo, marketplace: LatentMarketplace, customers: int, dims: tuple[str, ...]) -> None:
     from subscriptions.dal.store import subscription_to_item
     from subscriptions.models import Subscription
+    from tests.bench.usage import settled_aggregate
     from usage.dal.usage_store import dump
-    from usage.models import due_pk, due_shard, hour_sk, queue_sk
 
     hour = HOUR.strftime("%Y-%m-%dT%H:00:00Z")
     raw = []
@@ -181,19 +181,7 @@ def _seed(ddb: LatentDynamo, marketplace: LatentMarketplace, customers: int, dim
         )
         raw.append(dump(subscription_to_item(sub)))
         for n, d in enumerate(dims):
-            aggregate = {
-                "pk": f"USAGE#{cid}",
-                "sk": hour_sk(hour, d),
-                "type": "usage-hour",
-                "customer_id": cid,
-                "dimension": d,
-                "hour": hour,
-                "quantity": 1000 + i + n,
-                "records": 1,
-                "gsi1pk": due_pk(due_shard(cid)),
-                "gsi1sk": queue_sk(hour, cid, d),
-            }
-            raw.append(dump(aggregate))
+            raw.append(dump(settled_aggregate(cid, hour, d, 1000 + i + n)))
     ddb.load(raw)
 
 

@@ -39,6 +39,24 @@ JOB_TIME = HOUR + timedelta(hours=4, minutes=5)  # closed (1 h + 3 h window + se
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
 
+def settled_aggregate(customer_id: str, hour: str, dimension: str, quantity: int) -> dict[str, Any]:
+    """An hourly usage aggregate as ingestion leaves it, queued for the metering job."""
+    from usage.models import due_pk, due_shard, hour_sk, queue_sk
+
+    return {
+        "pk": f"USAGE#{customer_id}",
+        "sk": hour_sk(hour, dimension),
+        "type": "usage-hour",
+        "customer_id": customer_id,
+        "dimension": dimension,
+        "hour": hour,
+        "quantity": quantity,
+        "records": 1,
+        "gsi1pk": due_pk(due_shard(customer_id)),
+        "gsi1sk": queue_sk(hour, customer_id, dimension),
+    }
+
+
 def _aws_env() -> None:
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE":
@@ -251,7 +269,6 @@ def bench_metering(row: Callable[[str, str, str], None], customers: int = 10_000
     from moto import mock_aws
 
     from sandbox.marketplace import MarketplaceEmulator
-    from usage.models import due_pk, due_shard, hour_sk, queue_sk
 
     dims = ("requests", "characters", "storage_gb")
     records = customers * len(dims)
@@ -271,20 +288,7 @@ def bench_metering(row: Callable[[str, str, str], None], customers: int = 10_000
                     _subscription_item(cid, account, emulator.create_subscription(account)["license_arn"])
                 )
                 for n, d in enumerate(dims):
-                    aggregates.append(
-                        {
-                            "pk": f"USAGE#{cid}",
-                            "sk": hour_sk(hour, d),
-                            "type": "usage-hour",
-                            "customer_id": cid,
-                            "dimension": d,
-                            "hour": hour,
-                            "quantity": 1000 + i + n,
-                            "records": 1,
-                            "gsi1pk": due_pk(due_shard(cid)),
-                            "gsi1sk": queue_sk(hour, cid, d),
-                        }
-                    )
+                    aggregates.append(settled_aggregate(cid, hour, d, 1000 + i + n))
             _batch_put(ddb, subs + aggregates)
             seeded = time.perf_counter() - started
 
