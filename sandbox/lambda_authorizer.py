@@ -178,11 +178,10 @@ class LambdaAuthorizer:
                     return Decision(UNAUTHORIZED, message="Unauthorized")
                 return Decision(CONFIGURATION_ERROR, message="the authorizer function failed")
             decision = judge(answer, arn)
-            if decision.refusal == CONFIGURATION_ERROR:
-                return decision
-            if self._ttl > 0:
+            if decision.refusal != CONFIGURATION_ERROR and self._ttl > 0:
                 with self._lock:
                     self._cache[values] = (self._clock() + self._ttl, answer)
+            return decision
         return judge(answer, arn)
 
     def _cached(self, values: tuple[str, ...]) -> dict | None:
