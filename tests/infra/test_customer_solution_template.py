@@ -24,7 +24,12 @@ def template(tmp_path_factory) -> Template:
     config = dataclasses.replace(
         parse_config(context["vendstack"]), solution=vendor_service(tmp_path_factory.mktemp("vendor"))
     )
-    app = cdk.App(context=context, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    # As in every test synth (tests/plugins/synth.py): no asset copies, no built-in CFN validation.
+    app = cdk.App(
+        context={**context, "aws:cdk:disable-asset-staging": True},
+        outdir=str(tmp_path_factory.mktemp("cdk.out")),
+        builtin_cloud_formation_validation=False,
+    )
     stack = CustomerStack(app, "VendorSolution", config=config, synthesizer=cdk.BootstraplessSynthesizer())
     acknowledge_customer_findings(stack)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))

@@ -31,45 +31,64 @@ def load_context(*, sandbox: bool = True) -> dict:
 BOTH = ("VendstackVendorPlatform", "VendstackCustomer")
 
 
-def synth_app(outdir: Path, context: dict | None = None, *, stacks: tuple[str, ...] = BOTH):
+def synth_app(
+    outdir: Path,
+    context: dict | None = None,
+    *,
+    stacks: tuple[str, ...] = BOTH,
+    stage_assets: bool = False,
+):
     """Synthesize the real app (with its cdk-nag gate) into `outdir`; returns the cloud assembly.
 
     `stacks` names the stacks to build (`app.build_app`'s own parameter): a test of one stack's
     variant builds that stack alone, through the same path as the whole app.
 
-    aws-cdk-lib's built-in CloudFormation validation (a WebAssembly engine, on by default since
-    2.2xx) is left out of the tests' synths: it costs about 2.5 s of CPU to load once per process
-    and 1-2 s per synth, and it cannot fail a synth here (without the context key
+    Assets are copied into the assembly only with `stage_assets` (the session's `assembly`, which
+    the sandbox runs from): a variant's tests read its templates, which are the same either way
+    (asset hashes are fingerprints of the sources), and copying the 33 MB SDK layer and `runtime/`
+    into every variant's folder costs about 1.5 s of CPU each. The switch is CDK's context key
+    `aws:cdk:disable-asset-staging` (AWS CDK: cx-api `DISABLE_ASSET_STAGING_CONTEXT`, "copyable
+    assets will not be copied to the output directory and will be referenced with absolute paths",
+    https://unpkg.com/aws-cdk-lib@2.248.0/cx-api/lib/app.d.ts).
+
+    aws-cdk-lib's built-in CloudFormation validation (a WebAssembly engine, on by default in recent
+    aws-cdk-lib releases) is left out of the tests' synths: it costs about 2.5 s of CPU to load once
+    per process and 1-2 s per synth, and it cannot fail a synth here (without the context key
     `@aws-cdk/core:validateAgainstDefaultRules`, which cdk.json does not set, its findings are
-    downgraded to warnings; AWS docs: aws-cdk-lib README, "Validation"). The project's template
-    gates are cdk-nag (a failure stops every synth here) and cfn-lint (tests/infra), both tested
-    to bite; `make synth` and `cdk deploy` still run the built-in validation."""
+    downgraded to warnings; AWS CDK API reference: aws-cdk-lib README, "Validation",
+    `builtinCloudFormationValidation`). The project's template gates are cdk-nag (a finding stops
+    every synth here) and cfn-lint (tests/infra), both tested to bite; `make synth` and
+    `cdk deploy` still run the built-in validation."""
     import aws_cdk as cdk
 
     from app import build_app
 
-    app = cdk.App(
-        context=context or load_context(), outdir=str(outdir), builtin_cloud_formation_validation=False
-    )
+    context = dict(context or load_context())
+    if not stage_assets:
+        context["aws:cdk:disable-asset-staging"] = True
+    app = cdk.App(context=context, outdir=str(outdir), builtin_cloud_formation_validation=False)
     build_app(app, stacks=stacks)
     return app.synth()
 
 
-def synth_cached(context: dict | None = None, *, stacks: tuple[str, ...] = BOTH):
-    """The cloud assembly of the real app for `context` (and `stacks`), from the on-disk synth cache
-    when nothing it reads has changed. Read-only: copy before writing into it."""
+def synth_cached(context: dict | None = None, *, stacks: tuple[str, ...] = BOTH, stage_assets: bool = False):
+    """The cloud assembly of the real app for `context` (`stacks`, `stage_assets`: see `synth_app`),
+    from the on-disk synth cache when nothing it reads has changed. Read-only: copy before writing
+    into it."""
     context = context or load_context()
     if not synth_cache.enabled():
-        return synth_app(Path(tempfile.mkdtemp(prefix="cdk.out-")), context, stacks=stacks)
+        outdir = Path(tempfile.mkdtemp(prefix="cdk.out-"))
+        return synth_app(outdir, context, stacks=stacks, stage_assets=stage_assets)
     return synth_cache.cached_assembly(
-        {"context": context, "stacks": list(stacks)},
-        lambda outdir: synth_app(outdir, context, stacks=stacks),
+        {"context": context, "stacks": list(stacks), "stage_assets": stage_assets},
+        lambda outdir: synth_app(outdir, context, stacks=stacks, stage_assets=stage_assets),
     )
 
 
 @pytest.fixture(scope="session")
 def assembly():
-    return synth_cached()
+    """The whole app, its assets staged (the sandbox runs the handlers from them)."""
+    return synth_cached(stage_assets=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,14 @@
 """Synthesized apps cached on disk, keyed by everything the synth reads.
 
 Synthesizing the whole app costs several seconds of CPU (jsii, cdk-nag, two stacks of ~200
-resources); the suite needs it once per session and once more per configuration variant. A run
-whose inputs have not changed since the last one reads the cloud assembly from
-`.build/synth-cache/<key>/` instead. The key is a SHA-256 over the files the synth reads (`app.py`,
-`cdk.json`, `requirements.txt` and every file under `stacks/`, `constructs/`, `runtime/`,
-`customer_stack/` and `web/`), the installed versions of the CDK libraries, the `CDK_*`/`AWS_*`
-environment and the context passed. Any edit is a miss and a fresh synth. Only synths that depend
-on nothing else may use it: a test that monkeypatches the app's code synthesizes afresh.
-`VS_SYNTH_CACHE=0` turns the cache off.
+resources); the suite needs it once per session and once more per configuration variant. A run whose
+inputs have not changed since the last one reads the cloud assembly from `.build/synth-cache/<key>/`
+instead. The key is a SHA-256 over the files the synth reads (`app.py`, `cdk.json`,
+`requirements.txt` and every file under `stacks/`, `constructs/`, `runtime/`, `customer_stack/` and
+`web/`), the installed versions of the CDK libraries, the `CDK_*`/`AWS_*` environment and what the
+caller passes (context, stacks built, asset staging). Any edit is a miss and a fresh synth. Only
+synths that depend on nothing else may use it: a test that monkeypatches the app's code synthesizes
+afresh. `VS_SYNTH_CACHE=0` turns the cache off.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _package(name: str) -> str:
         return "-"
 
 
-def key(context: dict[str, Any]) -> str:
+def key(inputs: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     paths = [ROOT / name for name in FILES]
     for folder in FOLDERS:
@@ -56,16 +56,16 @@ def key(context: dict[str, Any]) -> str:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     environment = {k: v for k, v in os.environ.items() if k.startswith(("CDK_", "AWS_"))}
-    extra = {"packages": [_package(p) for p in PACKAGES], "env": environment, "context": context}
+    extra = {"packages": [_package(p) for p in PACKAGES], "env": environment, "inputs": inputs}
     digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:32]
 
 
-def cached_assembly(context: dict[str, Any], synth: Callable[[Path], Any]) -> Any:
-    """The cloud assembly for `context`: read from the cache, or `synth(outdir)` and stored."""
+def cached_assembly(inputs: dict[str, Any], synth: Callable[[Path], Any]) -> Any:
+    """The cloud assembly for `inputs`: read from the cache, or `synth(outdir)` and stored."""
     from aws_cdk import cx_api
 
-    entry = CACHE / key(context)
+    entry = CACHE / key(inputs)
     CACHE.mkdir(parents=True, exist_ok=True)
     # One synth per key at a time: a second xdist worker waits for the first, then reads its result.
     with (CACHE / ".lock").open("w") as lock:
