@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from constructs.admin_api import ADMIN_RESOURCE, ROUTES
 from tests.plugins.synth import load_context
-
-pytestmark = pytest.mark.xdist_group("synth")
 
 
 def _resources(template: dict, kind: str) -> dict[str, dict]:
@@ -32,6 +27,8 @@ def _methods(template: dict) -> dict[tuple[str, str], dict]:
 
 
 def test_every_admin_method_takes_aws_iam_and_nothing_else_does(vendor_template: dict) -> None:
+    from constructs.admin_api import ROUTES
+
     methods = _methods(vendor_template)
     for method, path in ROUTES:
         assert methods[(method, path)]["AuthorizationType"] == "AWS_IAM", (method, path)
@@ -45,6 +42,8 @@ def test_every_admin_method_takes_aws_iam_and_nothing_else_does(vendor_template:
 
 
 def test_the_resource_policy_admits_only_the_configured_operators(vendor_template: dict) -> None:
+    from constructs.admin_api import ADMIN_RESOURCE
+
     (api,) = _resources(vendor_template, "AWS::ApiGateway::RestApi").values()
     statements = api["Properties"]["Policy"]["Statement"]
     denies = [s for s in statements if s["Effect"] == "Deny"]

@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import TYPE_CHECKING
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Template
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.config import ROOT, parse_config
-from stacks.customer import CustomerStack
-from stacks.nag import acknowledge_customer_findings
 from tests.solution_fixtures import vendor_service
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Template:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+    from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+    from stacks.customer import CustomerStack
+    from stacks.nag import acknowledge_customer_findings
+
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     config = dataclasses.replace(
         parse_config(context["vendstack"]), solution=vendor_service(tmp_path_factory.mktemp("vendor"))

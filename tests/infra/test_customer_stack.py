@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from aws_cdk.assertions import Match, Template
 
-from constructs.activation import inline_code
 from customer_stack.render import RenderError, render_template
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
 
 SANDBOX_FLAG = "VS_ACTIVATION_SANDBOX"
 RENDER_VALUES = {
@@ -26,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def template(customer_template) -> Template:
+    from aws_cdk.assertions import Template
+
     return Template.from_json(customer_template)
 
 
@@ -53,6 +57,8 @@ def test_parameters_per_contract(customer_template):
 
 
 def test_secret_holds_the_key_pair(template: Template):
+    from aws_cdk.assertions import Match
+
     template.has_resource_properties(
         "AWS::SecretsManager::Secret",
         # The pasted pair, unless Quick Launch gave the key (tests/infra/test_quick_launch_template.py)
@@ -69,6 +75,8 @@ def test_secret_holds_the_key_pair(template: Template):
 
 
 def test_staging_bucket_encrypted_private_ssl_only(template: Template):
+    from aws_cdk.assertions import Match
+
     template.has_resource_properties(
         "AWS::S3::Bucket",
         {
@@ -111,6 +119,8 @@ def test_activation_resource_answers_well_within_an_hour(template: Template, cus
 
 
 def test_activation_code_is_inline_and_is_the_shipped_source(customer_template):
+    from constructs.activation import inline_code
+
     fn = next(
         r
         for r in customer_template["Resources"].values()
@@ -150,6 +160,8 @@ def test_solution_api_uses_iam_by_default(customer_template):
 
 
 def test_usage_is_queued_and_reported_hourly_by_a_signed_reporter(template: Template, customer_template):
+    from aws_cdk.assertions import Match
+
     resources = customer_template["Resources"]
     reporter = next(
         r
@@ -268,6 +280,8 @@ def test_render_sets_the_release_version_default(customer_template):
 def test_no_template_sets_the_sandbox_flag(customer_template, vendor_template):
     """http to loopback is for the local sandbox only: neither the synthesized nor the rendered
     template (nor the vendor's) gives any function the flag that allows it."""
+    from constructs.activation import inline_code
+
     assert SANDBOX_FLAG in inline_code()  # the flag the activation code reads is this one
     rendered = render_template(customer_template, release_version="1.0.0", **RENDER_VALUES)
     for template in (customer_template, rendered, vendor_template):

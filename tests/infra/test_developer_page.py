@@ -7,15 +7,20 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from aws_cdk.assertions import Match, Template
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
 
 HEADERS = json.loads((Path(__file__).resolve().parents[2] / "web" / "security-headers.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def template(vendor_template) -> Template:
+    from aws_cdk.assertions import Template
+
     return Template.from_json(vendor_template)
 
 
@@ -31,6 +36,8 @@ def _text(node) -> str:
 
 
 def test_bucket_is_private_encrypted_and_read_by_cloudfront_only(template: Template):
+    from aws_cdk.assertions import Match
+
     template.has_resource_properties(
         "AWS::S3::Bucket",
         {
@@ -135,6 +142,8 @@ def test_fulfillment_route_is_public_and_redirects_to_the_distribution(template:
 
 
 def test_page_client_allows_password_and_srp_sign_in_only(template: Template):
+    from aws_cdk.assertions import Match
+
     template.has_resource_properties(
         "AWS::Cognito::UserPoolClient",
         {

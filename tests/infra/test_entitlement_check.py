@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from constructs.entitlement_check import DEFAULT_BODY, DENIED_BODY
-
-pytestmark = pytest.mark.xdist_group("synth")
 SETTINGS = {
     "VS_LICENSE_URL",
     "VS_LICENSE_PUBLIC_KEY",
@@ -87,6 +82,8 @@ def test_the_authorizer_caches_by_method_and_path_for_the_configured_ttl(custome
 
 
 def test_denials_are_402_and_401_only_with_the_authorizer(customer_template) -> None:
+    from constructs.entitlement_check import DEFAULT_BODY, DENIED_BODY
+
     responses = {
         r["Properties"]["ResponseType"]: r["Properties"]
         for r in _of_type(customer_template, "AWS::ApiGateway::GatewayResponse").values()

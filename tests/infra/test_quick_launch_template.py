@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 
-from stacks.customer import DEPLOYMENT_KEY_PARAMETER
-
 SECRET_ARN = (
     "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
     "marketplace-deployment!prod-exampleprodid123!DeploymentKey-AbCdEf"
@@ -39,6 +37,8 @@ def _evaluate(node, values: dict[str, str]):
 
 
 def _allowed(template: dict, **given: str) -> bool:
+    from stacks.customer import DEPLOYMENT_KEY_PARAMETER
+
     values = {"AccessKey": "", "SecretKey": "", DEPLOYMENT_KEY_PARAMETER: "", **given}
     for name, value in values.items():  # each parameter's own pattern first, as CloudFormation does
         if not re.match(template["Parameters"][name]["AllowedPattern"], value):
@@ -59,6 +59,8 @@ def test_exactly_one_way_to_give_the_key(customer_template):
 
 
 def test_deployment_key_parameter_holds_a_reference_never_the_key(customer_template):
+    from stacks.customer import DEPLOYMENT_KEY_PARAMETER
+
     parameter = customer_template["Parameters"][DEPLOYMENT_KEY_PARAMETER]
     assert parameter["Default"] == ""
     pattern = parameter["AllowedPattern"]
@@ -72,6 +74,8 @@ def test_deployment_key_parameter_holds_a_reference_never_the_key(customer_templ
 
 
 def test_dynamic_reference_only_in_the_stacks_own_secret(customer_template):
+    from stacks.customer import DEPLOYMENT_KEY_PARAMETER
+
     resources = customer_template["Resources"]
     holders = [logical for logical, r in resources.items() if "{{resolve:" in json.dumps(r)]
     [secret] = [logical for logical, r in resources.items() if r["Type"] == "AWS::SecretsManager::Secret"]
@@ -91,6 +95,8 @@ def test_dynamic_reference_only_in_the_stacks_own_secret(customer_template):
 
 
 def test_quick_launch_parameter_is_labelled_for_the_buyer(customer_template):
+    from stacks.customer import DEPLOYMENT_KEY_PARAMETER
+
     interface = customer_template["Metadata"]["AWS::CloudFormation::Interface"]
     groups = {g["Label"]["default"]: g["Parameters"] for g in interface["ParameterGroups"]}
     assert [DEPLOYMENT_KEY_PARAMETER] in groups.values()

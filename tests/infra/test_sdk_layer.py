@@ -8,18 +8,12 @@ import subprocess
 
 import pytest
 
-from constructs.sdk_layer import (
-    BUILD_ROOT,
-    SDK_PACKAGES,
-    SdkLayerError,
-    build_key,
-    build_sdk_layer,
-    sdk_pins,
-)
 from tests.plugins import ROOT
 
 
 def test_every_vendor_function_runs_the_pinned_sdk_layer(vendor_template):
+    from constructs.sdk_layer import sdk_pins
+
     layers = {
         k: r
         for k, r in vendor_template["Resources"].items()
@@ -50,6 +44,8 @@ def test_the_customer_template_has_no_layer(customer_template):
 
 
 def test_pins_come_from_requirements_txt():
+    from constructs.sdk_layer import SDK_PACKAGES, sdk_pins
+
     pins = sdk_pins()
     assert [p.split("==")[0] for p in pins] == list(SDK_PACKAGES)
     text = (ROOT / "requirements.txt").read_text()
@@ -58,6 +54,8 @@ def test_pins_come_from_requirements_txt():
 
 
 def test_a_missing_pin_is_a_clear_error(tmp_path):
+    from constructs.sdk_layer import SdkLayerError, sdk_pins
+
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("boto3==1.0.0\nbotocore>=1.0\n")
     with pytest.raises(SdkLayerError, match="must pin botocore, jmespath"):
@@ -65,6 +63,8 @@ def test_a_missing_pin_is_a_clear_error(tmp_path):
 
 
 def test_the_layer_holds_exactly_the_pins_and_nothing_machine_specific(vendor_template):
+    from constructs.sdk_layer import BUILD_ROOT, build_key, sdk_pins
+
     pins = sdk_pins()
     folder = BUILD_ROOT / build_key(pins, "3.14")
     site = folder / "python"
@@ -83,6 +83,8 @@ def test_building_twice_gives_the_same_asset_hash(tmp_path, vendor_template):
     """A second build, here, against the one the synth made (another pip run, at another time)."""
     import aws_cdk as cdk
 
+    from constructs.sdk_layer import BUILD_ROOT, build_key, build_sdk_layer, sdk_pins
+
     pins = sdk_pins()
     first = build_sdk_layer(pins, "3.14", tmp_path / "first")
     synthesized = BUILD_ROOT / build_key(pins, "3.14")
@@ -96,6 +98,8 @@ def test_building_twice_gives_the_same_asset_hash(tmp_path, vendor_template):
 
 
 def test_pip_failure_is_reported_and_leaves_no_half_built_layer(tmp_path, monkeypatch):
+    from constructs.sdk_layer import SdkLayerError, build_sdk_layer
+
     def failing_pip(*args, **kwargs):
         return subprocess.CompletedProcess(
             args, 1, "", "ERROR: Could not find a version that satisfies boto3"

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("synth")
-
 
 def _of_type(template: dict, kind: str) -> dict:
     return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}

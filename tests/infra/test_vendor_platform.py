@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
-from aws_cdk.assertions import Match, Template
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
 
 
 @pytest.fixture(scope="module")
 def template(vendor_template) -> Template:
+    from aws_cdk.assertions import Template
+
     return Template.from_json(vendor_template)
 
 
 def test_key_vault_table_is_protected(template: Template):
+    from aws_cdk.assertions import Match
+
     template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
@@ -77,6 +85,8 @@ def test_buckets_are_encrypted_private_and_ssl_only(template: Template):
 
 
 def test_artifact_bucket_uses_kms_access_logs_and_lifecycle(template: Template):
+    from aws_cdk.assertions import Match
+
     template.has_resource_properties(
         "AWS::S3::Bucket",
         {
@@ -102,6 +112,8 @@ def test_signing_profile_is_lambda_ecdsa(template: Template):
 
 
 def test_user_pool_email_sign_up_with_strong_passwords(template: Template):
+    from aws_cdk.assertions import Match
+
     template.has_resource_properties(
         "AWS::Cognito::UserPool",
         {
@@ -136,6 +148,8 @@ def test_user_pool_email_sign_up_with_strong_passwords(template: Template):
 
 
 def test_api_stage_has_access_logs_throttling_and_tracing(template: Template):
+    from aws_cdk.assertions import Match
+
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {

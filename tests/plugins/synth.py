@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,34 @@ import pytest
 from tests.plugins import ROOT, synth_cache
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+# The xdist group of every test that needs jsii. Importing aws_cdk starts a node process that loads
+# aws-cdk-lib (seconds of CPU), and each process then warms its own caches (node modules, the SDK
+# layer's fingerprint). The sandbox's tests need jsii too (they read the session's cloud assembly),
+# so the tests that build or read the app join their group: one worker holds jsii, the other never
+# starts it. That holds only while collecting imports no aws_cdk: test modules import the CDK (and
+# `constructs/`, `stacks/customer.py`, `app.py`) inside the tests that use it, and
+# tests/unit/test_session_costs.py checks that the collection started no jsii.
+JSII_GROUP = "sandbox"
+INFRA = ROOT / "tests" / "infra"
+JSII_FIXTURES = {"assembly"}  # vendor_template, customer_template and sandbox all ask for it
+jsii_at_collection: bool | None = None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if (
+            item.path.is_relative_to(INFRA)
+            or JSII_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or item.get_closest_marker("cdk")
+        ):
+            item.add_marker(pytest.mark.xdist_group(JSII_GROUP))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    global jsii_at_collection
+    jsii_at_collection = "jsii" in sys.modules
 
 
 def load_context(*, sandbox: bool = True) -> dict:

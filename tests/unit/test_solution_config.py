@@ -105,6 +105,7 @@ def test_bad_function_lists_name_the_key(tmp_path, functions, message) -> None:
         parse_solution({"solution": {"functions": items}}, tmp_path)
 
 
+@pytest.mark.cdk
 def test_a_bad_solution_stops_the_synth_naming_the_key() -> None:
     from app import build_app
 
