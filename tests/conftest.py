@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.plugins.hypothesis_profiles",
     "tests.plugins.moto_speed",
     "tests.plugins.slow",
+    "tests.plugins.xdist_groups",
     "tests.plugins.synth",
     "tests.plugins.sandbox",
     "tests.plugins.keys_world",

@@ -5,6 +5,7 @@ needs jsii runs in the one xdist group that holds it (tests/plugins/synth.py).""
 from __future__ import annotations
 
 from tests.plugins import synth
+from tests.plugins.xdist_groups import group_of, has_group_suffix
 
 
 def test_collecting_the_tests_started_no_jsii() -> None:
@@ -28,3 +29,17 @@ def test_the_tests_that_need_jsii_share_one_xdist_group(request) -> None:
     assert all(found == {synth.JSII_GROUP} for found in groups.values()), {
         k: v for k, v in groups.items() if v != {synth.JSII_GROUP}
     }
+
+
+def test_grouped_tests_carry_their_group_where_loadgroup_schedules(request) -> None:
+    """pytest-xdist reads a test's group from an `@<group>` suffix of its node id, which pytest 9.2
+    no longer keeps without tests/plugins/xdist_groups.py: on a `--dist loadgroup` worker (as in
+    `make test`) every grouped test collected carries it; elsewhere no id is touched."""
+    grouped = [item for item in request.session.items if group_of(item)]
+    if getattr(request.config.option, "loadgroup", False):
+        assert grouped, "the sandbox's and the CDK's tests are grouped"
+        assert all(item.nodeid.endswith(f"@{group_of(item)}") for item in grouped), [
+            item.nodeid for item in grouped if not has_group_suffix(item.nodeid)
+        ][:5]
+    else:
+        assert not any(has_group_suffix(item.nodeid) for item in grouped)
