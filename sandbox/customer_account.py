@@ -40,6 +40,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -945,11 +946,13 @@ class CustomerAccounts:
         return out
 
     def stop(self) -> None:
-        for stack in list(self.stacks.values()):
-            if stack.api:
-                stack.api.stop()
-            for worker in stack.workers.values():
-                worker.stop()
+        """Every stack's API and workers at once, as `Sandbox.stop` stops the vendor's workers: one
+        after another, a run that launched dozens of stacks spent seconds here."""
+        apis = [stack.api for stack in self.stacks.values() if stack.api]
+        workers = [worker for stack in self.stacks.values() for worker in stack.workers.values()]
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(apis) + len(workers)))) as pool:
+            list(pool.map(lambda api: api.stop(), apis))
+            list(pool.map(lambda worker: worker.stop(), workers))
 
     def no_echo_values(self, stack: Stack) -> list[str]:
         return [stack.parameters[p] for p in no_echo_parameters(stack.template) if p in stack.parameters]

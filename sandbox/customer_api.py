@@ -136,7 +136,10 @@ class SolutionApi:
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}/{self.stage}/"
-        threading.Thread(target=self._http.serve_forever, name="solution-api", daemon=True).start()
+        # A short poll: `shutdown()` waits up to one poll, and every deleted stack stops its API.
+        threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="solution-api", daemon=True
+        ).start()
         return self.url
 
     def stop(self) -> None:

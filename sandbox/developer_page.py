@@ -94,7 +94,10 @@ class DeveloperPageServer:
         self.origin = f"http://{self.host}"
 
     def start(self) -> None:
-        threading.Thread(target=self._http.serve_forever, name="sandbox-page", daemon=True).start()
+        # A short poll, so `stop()` does not wait out the default half second.
+        threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-page", daemon=True
+        ).start()
 
     def configure(self, config: dict[str, str], api_origin: str) -> None:
         """What `BucketDeployment` and the response headers policy do on AWS."""

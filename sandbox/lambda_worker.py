@@ -57,6 +57,15 @@ def main() -> None:
             traceback.print_exc()
             reply = {"error": {"type": type(exc).__name__, "message": str(exc)}}
         channel.write(json.dumps(reply, default=str) + "\n")
+    # End of input: the environment shuts down. Lambda does not wait for a runtime to tidy up (it
+    # ends the process with SIGKILL once the shutdown's short limit has passed), so nothing may
+    # count on the interpreter's own finalization; skipping it saves a quarter of a second of CPU
+    # per process, and the sandbox stops dozens of them in a run (every delete, every recycle).
+    # AWS docs: "Understanding the Lambda execution environment lifecycle", Shutdown phase
+    # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html).
+    channel.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -384,7 +384,10 @@ class Sandbox:
         self._http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._http.daemon_threads = True
         self.api_url = f"http://127.0.0.1:{self._http.server_address[1]}"
-        threading.Thread(target=self._http.serve_forever, name="sandbox-api", daemon=True).start()
+        # A short poll, so `stop()` does not wait out the default half second.
+        threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-api", daemon=True
+        ).start()
 
     def _start_customer_accounts(self, product: str) -> None:
         """The buyer's side: releases and customer accounts (sandbox/customer_account.py)."""

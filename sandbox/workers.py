@@ -44,6 +44,12 @@ class FunctionWorker:
             "AWS_LAMBDA_FUNCTION_NAME": self.spec.name,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.spec.timeout_s),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
+            # Set in every Lambda environment (the function's code), and read by libraries to know
+            # they run in Lambda: without it the X-Ray SDK's recorder builds its centralized
+            # sampler, two botocore clients at import (about 0.5 s of every cold start here, none
+            # on AWS). AWS docs: "Defined runtime environment variables"
+            # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html).
+            "LAMBDA_TASK_ROOT": str(self.spec.asset_dir),
         }
         process = subprocess.Popen(  # noqa: S603 - runs this project's own worker with the venv's python
             [sys.executable, str(WORKER_SCRIPT), str(self.spec.asset_dir), self.spec.handler],
