@@ -128,8 +128,7 @@ def team_fixture(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team
     sesv2 = boto3.client("sesv2", region_name=REGION)
     if SENDER not in [i["IdentityName"] for i in sesv2.list_email_identities()["EmailIdentities"]]:
         sesv2.create_email_identity(EmailIdentity=SENDER)
-    for item in vault.scan(DATA_TABLE):
-        vault.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    vault.empty(DATA_TABLE)
     ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages.clear()
     for cached in (get_config, teams.handlers.router.team_store, teams.handlers.router.invitation_mail):
         cached.cache_clear()

@@ -262,8 +262,7 @@ def world_fixture(vault: Vault, delivery_outputs: dict[str, str], tmp_path: Path
     from shared.config import get_config
 
     world = DeliveryWorld(vault, delivery_outputs, tmp_path)
-    for item in world.data_items():
-        world.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    world.vault.empty(DATA_TABLE)
     get_config.cache_clear()
     reset_delivery_caches()
     link_active_subscription(SUB, "111122223330")

@@ -2,6 +2,11 @@
 
 Fixtures: `aws_world` (one per test module), `vault` (emptied before each test), `log_output`.
 
+Emptying a table between tests restores the copy of it taken right after it was created
+(`TableSnapshot`), the way moto itself rolls back a cancelled transaction (it deep-copies the
+`Table` objects and puts the copies back in its backend); scanning and deleting item by item cost
+tens of milliseconds per table per test through the API.
+
 The tables and the KMS HMAC key are created exactly as the vendor platform's CDK does:
 keys table `pk`/`sk` + TTL `ttl` + GSI `by-owner` (`owner`/`created_at`, ALL); audit table
 `pk`/`sk` + TTL `ttl`; a KMS key of spec HMAC_256 for GENERATE_VERIFY_MAC.
@@ -170,6 +175,10 @@ class Vault:
         self.kms = _client("kms")
         self.kms_key_id = kms_key_id
 
+    def empty(self, *tables: str) -> None:
+        """Empties the named tables of this world (keys, audit, data): back to as created."""
+        _EMPTY[self.kms_key_id].restore(*tables)
+
     # --- storage views -------------------------------------------------------------------
     def scan(self, table: str) -> list[dict]:
         items: list[dict] = []
@@ -258,6 +267,33 @@ class Vault:
 
     def whoami(self, access_key: str, secret: str, **kwargs: Any) -> Answer:
         return self.license_api(self.signed_event(access_key, secret, **kwargs))
+
+
+class TableSnapshot:
+    """Copies of named tables of this process's moto DynamoDB (us-east-1, moto's default account),
+    put back by `restore`: the items, indexes and settings all return to the copied state."""
+
+    def __init__(self, *tables: str) -> None:
+        backend = _dynamodb_backend()
+        self.tables = {name: copy.deepcopy(backend.tables[name]) for name in tables}
+
+    def restore(self, *tables: str) -> None:
+        """Puts back the named tables (all of them when none is named), each as a fresh copy, so
+        the snapshot can be restored again."""
+        backend = _dynamodb_backend()
+        for name in tables or tuple(self.tables):
+            backend.tables[name] = copy.deepcopy(self.tables[name])
+
+
+def _dynamodb_backend() -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+
+
+# The tables of each module's world as they were created (empty), by the world's KMS key ARN.
+_EMPTY: dict[str, TableSnapshot] = {}
 
 
 def _plain(item: dict) -> dict:
@@ -357,9 +393,11 @@ def aws_world_fixture() -> Iterator[str]:
             kms = boto3.client("kms", region_name="us-east-1")
             key_arn = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
             patch.setenv("VS_KEY_SECRETS", key_arn)
+            _EMPTY[key_arn] = TableSnapshot(KEYS_TABLE, AUDIT_TABLE, DATA_TABLE)
             reset_caches(clients=True)
             yield key_arn
     finally:
+        _EMPTY.pop(os.environ.get("VS_KEY_SECRETS", ""), None)
         reset_caches(clients=True)
         patch.undo()
 
@@ -367,9 +405,7 @@ def aws_world_fixture() -> Iterator[str]:
 @pytest.fixture(name="vault")
 def vault_fixture(aws_world: str) -> Iterator[Vault]:
     vault = Vault(aws_world)
-    for table in (KEYS_TABLE, AUDIT_TABLE):
-        for item in vault.scan(table):
-            vault.ddb.delete_item(TableName=table, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    vault.empty(KEYS_TABLE, AUDIT_TABLE)
     reset_caches(clients=False)
     yield vault
     reset_caches(clients=False)
