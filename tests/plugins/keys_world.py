@@ -361,9 +361,9 @@ def aws_world_fixture() -> Iterator[str]:
     import boto3
     from moto import mock_aws
 
-    from sandbox.moto_transactions import install
+    from tests.plugins.moto_speed import install
 
-    install()  # moto imported here, after collection: the same once-per-table transactions
+    install()  # moto imported here, after collection: the same cheaper moto
     patch = pytest.MonkeyPatch()
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS"):
         patch.delenv(name, raising=False)

@@ -1,7 +1,8 @@
 """moto and botocore, made cheaper for the tests without changing what moto checks.
 
-After collection, when any collected test module imported moto, three things are installed in
-this process (the sandbox's moto runs in its own process and applies only the first):
+After collection, when any collected test module imported moto (and by the fixtures that start
+moto: `aws_world`, `moto_url`), these are installed in this process (the sandbox's moto runs in
+its own process and applies only the first):
 
 - DynamoDB transactions back up each table once instead of once per item
   (`sandbox.moto_transactions`, tested in `tests/integration/test_moto_transactions.py`).
@@ -15,6 +16,16 @@ this process (the sandbox's moto runs in its own process and applies only the fi
   User-Agent twice per call, sanitising a dozen fixed strings character by character each time;
   the function is a pure map of (string, flag) to string, so the cached answer is the same
   string. (The header is read: moto takes the region from it.)
+- `moto.core.utils.camelcase_to_underscores` is memoised where moto's request dispatch and its
+  SQS models call it (once per request, and once per queue attribute each time a queue's
+  attributes are listed): a pure map of a name to its snake_case form.
+- moto's SQS `receive_message` asks, for every message it hands out, whether the message is
+  still within the queue's retention period, by listing *all* the queue's attributes three times
+  (`get_queue_attributes(["MessageRetentionPeriod"])`); listing them counts the queue's visible,
+  invisible and delayed messages. Receiving n messages from a queue of n thus costs n² clock
+  reads: 1,000 messages cost seconds. The patched check reads the one attribute those listings
+  return, `queue.message_retention_period` (the listing is `getattr(queue,
+  camelcase_to_underscores(name))`), and compares it with the same clock in the same way.
 
 Runs that collect no moto user do not pay for importing it.
 """
@@ -29,12 +40,32 @@ import pytest
 
 
 def install() -> None:
-    """Install the three patches (idempotent)."""
+    """Install the patches (idempotent)."""
     from sandbox.moto_transactions import install as install_transactions
 
     install_transactions()
     _memoise("moto.core.responses", "method_names_from_class", maxsize=None)
     _memoise("botocore.useragent", "sanitize_user_agent_string_component", maxsize=4096)
+    for module in ("moto.core.responses", "moto.sqs.models"):
+        _memoise(module, "camelcase_to_underscores", maxsize=4096)
+    _retention_read_from_the_queue()
+
+
+def _retention_read_from_the_queue() -> None:
+    from moto.sqs import models
+
+    backend = models.SQSBackend
+    if getattr(backend.is_message_valid_based_on_retention_period, "_vendstack", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = self.get_queue(queue_name).message_retention_period
+        retain_until = retention_period + message.sent_timestamp / 1000
+        return not retain_until <= models.unix_time()
+
+    is_message_valid_based_on_retention_period._vendstack = True  # type: ignore[attr-defined]
+    is_message_valid_based_on_retention_period.original = backend.is_message_valid_based_on_retention_period  # type: ignore[attr-defined]
+    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
 def _memoise(module_name: str, name: str, *, maxsize: int | None) -> None:

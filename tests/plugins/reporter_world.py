@@ -41,6 +41,9 @@ def moto_url_fixture():
     import moto.sqs.models as sqs_models
     from moto.server import ThreadedMotoServer
 
+    from tests.plugins.moto_speed import install
+
+    install()  # moto imported here, after collection: the same cheaper moto
     patch = pytest.MonkeyPatch()
     patch.setattr(sqs_models, "unix_time_millis", lambda dt=None: time.time() * 1000.0)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
