@@ -57,3 +57,34 @@ def test_the_memoised_functions_answer_as_the_originals(sqs) -> None:
         snake = module.camelcase_to_underscores
         assert snake("MessageRetentionPeriod") == snake.__wrapped__("MessageRetentionPeriod")
         assert snake("MessageRetentionPeriod") == "message_retention_period"
+
+
+def test_the_vault_s_table_view_is_what_a_consistent_scan_returns(vault) -> None:
+    """`Vault.scan` reads moto's backend directly: the same items, values and types as the API's
+    paginated Scan, for every attribute type the functions store (shared/ddb_items)."""
+    from tests.plugins.platform_tables import DATA_TABLE
+
+    big = "x" * 350_000  # four items of 350 kB: the API's Scan takes two pages (1 MB each)
+    items = [
+        {
+            "pk": {"S": f"P#{i}"},
+            "sk": {"S": "A"},
+            "n": {"N": "12.50"},
+            "b": {"B": b"\x00\xffbytes"},
+            "bs": {"BS": [b"\x01", b"\x02"]},
+            "ss": {"SS": ["a", "b"]},
+            "ns": {"NS": ["1", "2.5"]},
+            "flag": {"BOOL": True},
+            "none": {"NULL": True},
+            "m": {"M": {"inner": {"B": b"\xfe"}, "list": {"L": [{"N": "3"}, {"S": big}, {"M": {}}]}}},
+        }
+        for i in range(4)
+    ]
+    for item in items:
+        vault.ddb.put_item(TableName=DATA_TABLE, Item=item)
+    vault.ddb.put_item(TableName=DATA_TABLE, Item={"pk": {"S": "P#0"}, "sk": {"S": "0"}})
+    direct, through_the_api = vault.scan(DATA_TABLE), vault.scan_through_the_api(DATA_TABLE)
+    assert len(direct) == 5 and direct[1]["m"]["inner"].value == b"\xfe"
+    assert direct == through_the_api
+    for mine, theirs in zip(direct, through_the_api, strict=True):
+        assert [type(v) for v in mine.values()] == [type(v) for v in theirs.values()]

@@ -181,6 +181,21 @@ class Vault:
 
     # --- storage views -------------------------------------------------------------------
     def scan(self, table: str) -> list[dict]:
+        """Every item of the table, read from moto's backend in this process, as a consistent
+        Scan would return them: the same items, each through the same DynamoDB JSON. A view for
+        assertions: going through the API (botocore, moto's serializer) cost up to a second for
+        a table of a few hundred items, and the functions' own reads still go through it."""
+        from moto.dynamodb.models import Item
+
+        items: list[Item] = _dynamodb_backend().get_table(table).all_items()
+        stored = (item.to_json()["Attributes"] for item in items)
+        return sorted(
+            (_plain({name: _wire(typed) for name, typed in attributes.items()}) for attributes in stored),
+            key=_by_key,
+        )
+
+    def scan_through_the_api(self, table: str) -> list[dict]:
+        """The same view through a paginated, consistent Scan (to check `scan` against)."""
         items: list[dict] = []
         request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
         while True:
@@ -189,7 +204,7 @@ class Vault:
             if "LastEvaluatedKey" not in answer:
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return sorted(items, key=lambda i: (i["pk"], i["sk"]))
+        return sorted(items, key=_by_key)
 
     def key_items(self) -> list[dict]:
         return [i for i in self.scan(KEYS_TABLE) if i["sk"] == "KEY"]
@@ -294,6 +309,27 @@ def _dynamodb_backend() -> Any:
 
 # The tables of each module's world as they were created (empty), by the world's KMS key ARN.
 _EMPTY: dict[str, TableSnapshot] = {}
+
+
+def _by_key(item: dict) -> tuple[str, str]:
+    return (item["pk"], item["sk"])
+
+
+def _wire(typed: dict[str, Any]) -> dict[str, Any]:
+    """One attribute value of moto's stored DynamoDB JSON as the SDK receives it: binary values
+    are base64 text in moto's JSON (as on the wire) or already bytes; botocore hands out bytes."""
+    import base64
+
+    [(kind, value)] = typed.items()
+    if kind == "B":
+        return {"B": value if isinstance(value, bytes) else base64.b64decode(value)}
+    if kind == "BS":
+        return {"BS": [m if isinstance(m, bytes) else base64.b64decode(m) for m in value]}
+    if kind == "M":
+        return {"M": {name: _wire(member) for name, member in value.items()}}
+    if kind == "L":
+        return {"L": [_wire(member) for member in value]}
+    return typed
 
 
 def _plain(item: dict) -> dict:
