@@ -88,8 +88,7 @@ class Job:
 
 @pytest.fixture(name="job")
 def job_fixture(vault: Vault, notices_world: None) -> Iterator[Job]:
-    for item in vault.scan(DATA_TABLE):
-        vault.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    vault.empty(DATA_TABLE)
     ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages.clear()
     from shared.config import get_config
 

@@ -16,11 +16,14 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from tests.plugins.keys_world import (
+    AUDIT_TABLE,
     EMAIL,
+    KEYS_TABLE,
     SUB,
     TOKEN,
     Answer,
     FakeLambdaContext,
+    TableSnapshot,
     Vault,
     _answer,
     cognito_claims,
@@ -128,8 +131,7 @@ def team_fixture(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team
     sesv2 = boto3.client("sesv2", region_name=REGION)
     if SENDER not in [i["IdentityName"] for i in sesv2.list_email_identities()["EmailIdentities"]]:
         sesv2.create_email_identity(EmailIdentity=SENDER)
-    for item in vault.scan(DATA_TABLE):
-        vault.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    vault.empty(DATA_TABLE)
     ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages.clear()
     for cached in (get_config, teams.handlers.router.team_store, teams.handlers.router.invitation_mail):
         cached.cache_clear()
@@ -138,11 +140,30 @@ def team_fixture(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team
         cached.cache_clear()
 
 
+@pytest.fixture(name="seeded_team", scope="module")
+def seeded_team_fixture(aws_world: str) -> dict[str, Any]:
+    """The full team as the first test that needs it built it through the API, kept for the rest
+    of the module (the tables and the emails sent), so the others need not repeat its 6 calls."""
+    return {}
+
+
 @pytest.fixture(name="full_team")
-def full_team_fixture(team: Team) -> Team:
-    team.join(ADMIN, "admin")
-    team.join(DEV, "developer")
-    team.join(VIEWER, "viewer")
+def full_team_fixture(team: Team, seeded_team: dict[str, Any]) -> Team:
+    """Owner, admin, developer and viewer: invited and accepted through the API (the first time
+    in the module: the invitation tests prove that path), then restored from that state, the
+    tables as moto copies them and the same three emails."""
+    ses = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+    if not seeded_team:
+        team.join(ADMIN, "admin")
+        team.join(DEV, "developer")
+        team.join(VIEWER, "viewer")
+        seeded_team["tables"] = TableSnapshot(KEYS_TABLE, AUDIT_TABLE, DATA_TABLE)
+        seeded_team["mails"] = (list(ses.sent_messages), ses.sent_message_count)
+        return team
+    seeded_team["tables"].restore()
+    mails, count = seeded_team["mails"]
+    ses.sent_messages[:] = mails
+    ses.sent_message_count = count
     return team
 
 

@@ -21,15 +21,26 @@ def solution(tmp_path):
     return vendor_service(tmp_path / "vendor")
 
 
+@pytest.fixture(name="built_once", scope="module")
+def built_once_fixture(tmp_path_factory):
+    """The vendor's service and its artifacts, built once for the module (pip runs in each build):
+    the contents test reads them, the reproducibility test builds again and compares."""
+    root = tmp_path_factory.mktemp("built-once")
+    solution = vendor_service(root / "vendor")
+    artifacts = build_artifacts(root / "out", solution=solution)
+    return solution, root / "out", artifacts
+
+
 def _names(data: bytes) -> set[str]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return set(archive.namelist())
 
 
-def test_the_artifact_holds_the_vendor_code_the_recorder_and_the_dependency(solution, tmp_path) -> None:
-    built = {a["name"]: a for a in build_artifacts(tmp_path / "out", solution=solution)}
+def test_the_artifact_holds_the_vendor_code_the_recorder_and_the_dependency(built_once) -> None:
+    solution, out, artifacts = built_once
+    built = {a["name"]: a for a in artifacts}
     assert sorted(built) == ["usage-reporter", "worker"]
-    worker = (tmp_path / "out" / "worker.zip").read_bytes()
+    worker = (out / "worker.zip").read_bytes()
     names = _names(worker)
     assert {
         "app.py",
@@ -45,15 +56,20 @@ def test_the_artifact_holds_the_vendor_code_the_recorder_and_the_dependency(solu
     assert built["worker"]["sha256"] == hashlib.sha256(worker).hexdigest()
 
 
-@pytest.mark.slow(reason="pip builds the vendor's service three times (twice the same, once changed)")
-def test_building_twice_gives_the_same_sha256(solution, tmp_path) -> None:
-    first = build_artifacts(tmp_path / "a", solution=solution)
+@pytest.mark.slow(reason="pip builds the vendor's service twice more (once the same, once changed)")
+def test_building_twice_gives_the_same_sha256(built_once, tmp_path) -> None:
+    solution, _, first = built_once  # the first build, shared with the contents test
     second = build_artifacts(tmp_path / "b", solution=solution)
     assert [(a["name"], a["sha256"], a["size"]) for a in first] == [
         (a["name"], a["sha256"], a["size"]) for a in second
     ]
-    (solution[0].source / "app.py").write_text((solution[0].source / "app.py").read_text() + "\n# changed\n")
-    third = {a["name"]: a["sha256"] for a in build_artifacts(tmp_path / "c", solution=solution)}
+    app = solution[0].source / "app.py"
+    original = app.read_text()
+    app.write_text(original + "\n# changed\n")
+    try:
+        third = {a["name"]: a["sha256"] for a in build_artifacts(tmp_path / "c", solution=solution)}
+    finally:
+        app.write_text(original)  # the module's service stays as built
     assert third["worker"] != first[1]["sha256"] and third["usage-reporter"] == first[0]["sha256"]
 
 

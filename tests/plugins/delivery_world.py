@@ -84,14 +84,12 @@ def reset_delivery_caches() -> None:
 class DeliveryWorld:
     """Publishing and the activation routes, called like the CLI and API Gateway would."""
 
-    def __init__(self, vault: Vault, outputs: dict[str, str], tmp: Path) -> None:
+    def __init__(self, vault: Vault, outputs: dict[str, str], tmp: Path, session: Any, s3: Any) -> None:
         self.vault = vault
         self.outputs = outputs
         self.tmp = tmp
-        import boto3
-
-        self.session = boto3.session.Session(region_name=REGION)
-        self.s3 = self.session.client("s3")
+        self.session = session
+        self.s3 = s3
         self.ddb = vault.ddb
         self.kms = vault.kms
         self.template_path = tmp / "customer.template.json"
@@ -222,12 +220,20 @@ def parse_rfc3339(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-@pytest.fixture(name="delivery_outputs", scope="module")
-def delivery_outputs_fixture(aws_world: str) -> Iterator[dict[str, str]]:
-    """Adds the delivery resources to the module's moto world and points the license function at them."""
+@pytest.fixture(name="delivery_session", scope="module")
+def delivery_session_fixture(aws_world: str) -> tuple[Any, Any]:
+    """One boto3 session and S3 client per module's moto world: a new session loads botocore's
+    service models again (about 0.3 s); the tests and publish only make clients from it."""
     import boto3
 
-    outputs = create_delivery_resources(boto3.session.Session(region_name=REGION))
+    session = boto3.session.Session(region_name=REGION)
+    return session, session.client("s3")
+
+
+@pytest.fixture(name="delivery_outputs", scope="module")
+def delivery_outputs_fixture(delivery_session: tuple[Any, Any]) -> Iterator[dict[str, str]]:
+    """Adds the delivery resources to the module's moto world and points the license function at them."""
+    outputs = create_delivery_resources(delivery_session[0])
     patch = pytest.MonkeyPatch()
     patch.setenv("VS_TABLE_DATA", DATA_TABLE)
     patch.setenv("VS_BUCKET_ARTIFACTS", ARTIFACT_BUCKET)
@@ -257,13 +263,14 @@ def link_active_subscription(customer_id: str, aws_account_id: str) -> None:
 
 
 @pytest.fixture(name="world")
-def world_fixture(vault: Vault, delivery_outputs: dict[str, str], tmp_path: Path) -> Iterator[DeliveryWorld]:
+def world_fixture(
+    vault: Vault, delivery_outputs: dict[str, str], delivery_session: tuple[Any, Any], tmp_path: Path
+) -> Iterator[DeliveryWorld]:
     """An empty data table for every test (objects stay: each publish makes new object versions)."""
     from shared.config import get_config
 
-    world = DeliveryWorld(vault, delivery_outputs, tmp_path)
-    for item in world.data_items():
-        world.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    world = DeliveryWorld(vault, delivery_outputs, tmp_path, *delivery_session)
+    world.vault.empty(DATA_TABLE)
     get_config.cache_clear()
     reset_delivery_caches()
     link_active_subscription(SUB, "111122223330")

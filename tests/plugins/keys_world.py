@@ -2,6 +2,11 @@
 
 Fixtures: `aws_world` (one per test module), `vault` (emptied before each test), `log_output`.
 
+Emptying a table between tests restores the copy of it taken right after it was created
+(`TableSnapshot`), the way moto itself rolls back a cancelled transaction (it deep-copies the
+`Table` objects and puts the copies back in its backend); scanning and deleting item by item cost
+tens of milliseconds per table per test through the API.
+
 The tables and the KMS HMAC key are created exactly as the vendor platform's CDK does:
 keys table `pk`/`sk` + TTL `ttl` + GSI `by-owner` (`owner`/`created_at`, ALL); audit table
 `pk`/`sk` + TTL `ttl`; a KMS key of spec HMAC_256 for GENERATE_VERIFY_MAC.
@@ -170,8 +175,27 @@ class Vault:
         self.kms = _client("kms")
         self.kms_key_id = kms_key_id
 
+    def empty(self, *tables: str) -> None:
+        """Empties the named tables of this world (keys, audit, data): back to as created."""
+        _EMPTY[self.kms_key_id].restore(*tables)
+
     # --- storage views -------------------------------------------------------------------
     def scan(self, table: str) -> list[dict]:
+        """Every item of the table, read from moto's backend in this process, as a consistent
+        Scan would return them: the same items, each through the same DynamoDB JSON. A view for
+        assertions: going through the API (botocore, moto's serializer) cost up to a second for
+        a table of a few hundred items, and the functions' own reads still go through it."""
+        from moto.dynamodb.models import Item
+
+        items: list[Item] = _dynamodb_backend().get_table(table).all_items()
+        stored = (item.to_json()["Attributes"] for item in items)
+        return sorted(
+            (_plain({name: _wire(typed) for name, typed in attributes.items()}) for attributes in stored),
+            key=_by_key,
+        )
+
+    def scan_through_the_api(self, table: str) -> list[dict]:
+        """The same view through a paginated, consistent Scan (to check `scan` against)."""
         items: list[dict] = []
         request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
         while True:
@@ -180,7 +204,7 @@ class Vault:
             if "LastEvaluatedKey" not in answer:
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return sorted(items, key=lambda i: (i["pk"], i["sk"]))
+        return sorted(items, key=_by_key)
 
     def key_items(self) -> list[dict]:
         return [i for i in self.scan(KEYS_TABLE) if i["sk"] == "KEY"]
@@ -260,6 +284,54 @@ class Vault:
         return self.license_api(self.signed_event(access_key, secret, **kwargs))
 
 
+class TableSnapshot:
+    """Copies of named tables of this process's moto DynamoDB (us-east-1, moto's default account),
+    put back by `restore`: the items, indexes and settings all return to the copied state."""
+
+    def __init__(self, *tables: str) -> None:
+        backend = _dynamodb_backend()
+        self.tables = {name: copy.deepcopy(backend.tables[name]) for name in tables}
+
+    def restore(self, *tables: str) -> None:
+        """Puts back the named tables (all of them when none is named), each as a fresh copy, so
+        the snapshot can be restored again."""
+        backend = _dynamodb_backend()
+        for name in tables or tuple(self.tables):
+            backend.tables[name] = copy.deepcopy(self.tables[name])
+
+
+def _dynamodb_backend() -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+
+
+# The tables of each module's world as they were created (empty), by the world's KMS key ARN.
+_EMPTY: dict[str, TableSnapshot] = {}
+
+
+def _by_key(item: dict) -> tuple[str, str]:
+    return (item["pk"], item["sk"])
+
+
+def _wire(typed: dict[str, Any]) -> dict[str, Any]:
+    """One attribute value of moto's stored DynamoDB JSON as the SDK receives it: binary values
+    are base64 text in moto's JSON (as on the wire) or already bytes; botocore hands out bytes."""
+    import base64
+
+    [(kind, value)] = typed.items()
+    if kind == "B":
+        return {"B": value if isinstance(value, bytes) else base64.b64decode(value)}
+    if kind == "BS":
+        return {"BS": [m if isinstance(m, bytes) else base64.b64decode(m) for m in value]}
+    if kind == "M":
+        return {"M": {name: _wire(member) for name, member in value.items()}}
+    if kind == "L":
+        return {"L": [_wire(member) for member in value]}
+    return typed
+
+
 def _plain(item: dict) -> dict:
     """A DynamoDB item as Python values."""
     from boto3.dynamodb.types import TypeDeserializer
@@ -325,9 +397,9 @@ def aws_world_fixture() -> Iterator[str]:
     import boto3
     from moto import mock_aws
 
-    from sandbox.moto_transactions import install
+    from tests.plugins.moto_speed import install
 
-    install()  # moto imported here, after collection: the same once-per-table transactions
+    install()  # moto imported here, after collection: the same cheaper moto
     patch = pytest.MonkeyPatch()
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS"):
         patch.delenv(name, raising=False)
@@ -357,9 +429,11 @@ def aws_world_fixture() -> Iterator[str]:
             kms = boto3.client("kms", region_name="us-east-1")
             key_arn = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
             patch.setenv("VS_KEY_SECRETS", key_arn)
+            _EMPTY[key_arn] = TableSnapshot(KEYS_TABLE, AUDIT_TABLE, DATA_TABLE)
             reset_caches(clients=True)
             yield key_arn
     finally:
+        _EMPTY.pop(os.environ.get("VS_KEY_SECRETS", ""), None)
         reset_caches(clients=True)
         patch.undo()
 
@@ -367,9 +441,7 @@ def aws_world_fixture() -> Iterator[str]:
 @pytest.fixture(name="vault")
 def vault_fixture(aws_world: str) -> Iterator[Vault]:
     vault = Vault(aws_world)
-    for table in (KEYS_TABLE, AUDIT_TABLE):
-        for item in vault.scan(table):
-            vault.ddb.delete_item(TableName=table, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    vault.empty(KEYS_TABLE, AUDIT_TABLE)
     reset_caches(clients=False)
     yield vault
     reset_caches(clients=False)

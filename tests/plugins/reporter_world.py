@@ -8,7 +8,8 @@ asks for it with `pytestmark = pytest.mark.usefixtures("no_secret_in_logs")`). H
 `run_reporter`, `invocations`, `log_events`, `dead_url`.
 
 moto's SQS reads its clock through `unix_time_millis` (whole-second timestamps); the `moto_url`
-fixture swaps that clock for time.time(), same semantics, so 1,000-message tests stay fast.
+fixture swaps that clock for time.time(), same semantics, so 1,000-message tests stay fast, and
+makes each receive atomic, as SQS's visibility timeout is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -41,8 +43,22 @@ def moto_url_fixture():
     import moto.sqs.models as sqs_models
     from moto.server import ThreadedMotoServer
 
+    from tests.plugins.moto_speed import install
+
+    install()  # moto imported here, after collection: the same cheaper moto
     patch = pytest.MonkeyPatch()
     patch.setattr(sqs_models, "unix_time_millis", lambda dt=None: time.time() * 1000.0)
+    # A received message is invisible to every other receive at once, as in SQS; moto's threaded
+    # server runs two receives of one queue side by side without a lock, so both could pick the
+    # same visible message before either marks it received (seen under load: 121 reads of 120).
+    lock = threading.Lock()
+    receive = sqs_models.SQSBackend.receive_message
+
+    def receive_message(self, *args, **kwargs):
+        with lock:
+            return receive(self, *args, **kwargs)
+
+    patch.setattr(sqs_models.SQSBackend, "receive_message", receive_message)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

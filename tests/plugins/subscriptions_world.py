@@ -159,8 +159,7 @@ def subscriptions_world_fixture(
     vault: Vault, subscriptions_env: None, marketplace_emulator: MarketplaceEmulator
 ) -> Iterator[World]:
     emulator = marketplace_emulator
-    for item in vault.scan(DATA_TABLE):
-        vault.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    vault.empty(DATA_TABLE)
     emulator.clock.now = datetime.now(UTC)  # type: ignore[attr-defined]
     from shared.config import get_config
 

@@ -231,8 +231,7 @@ def usage_env_fixture(aws_world: str) -> Iterator[None]:
 
 @pytest.fixture(name="usage")
 def usage_fixture(usage_env: None, vault: Vault) -> Iterator[UsageWorld]:
-    for item in vault.scan(DATA_TABLE):
-        vault.ddb.delete_item(TableName=DATA_TABLE, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
+    vault.empty(DATA_TABLE)
     reset_usage_caches()
     from sandbox.marketplace import MarketplaceEmulator
 
