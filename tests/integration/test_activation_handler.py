@@ -186,7 +186,23 @@ def test_activation_create_stages_verified_artifacts(act, aws, cfn, vendor, vend
     _assert_no_leak(capsys.readouterr().out + json.dumps(response))
 
 
-def test_activation_create_fails_fast_when_vendor_unreachable(act, aws, cfn, vendor_key):
+@pytest.fixture
+def backoff_sleeps(act, monkeypatch):
+    """The work's backoff, recorded instead of slept: a test adds it to the time it measured.
+
+    The shipped retry policies stay as they are; only the wait itself is skipped (a cancelled
+    budget still ends it at once, as the real sleep does)."""
+    slept: list[float] = []
+
+    def sleep(budget, seconds):
+        if not budget.cancel.is_set():
+            slept.append(max(0.0, seconds))
+
+    monkeypatch.setattr(act._CrBudget, "sleep", sleep)
+    return slept
+
+
+def test_activation_create_fails_fast_when_vendor_unreachable(act, aws, cfn, vendor_key, backoff_sleeps):
     closed = f"http://127.0.0.1:{fx.free_port()}/prod"
     response, elapsed = _invoke(act, cfn, "Create", closed, fx.public_key_b64(vendor_key))
 
@@ -194,7 +210,9 @@ def test_activation_create_fails_fast_when_vendor_unreachable(act, aws, cfn, ven
     assert "unreachable" in response["Reason"]
     assert closed.removeprefix("http://").removesuffix("/prod") in response["Reason"]
     assert response["PhysicalResourceId"].startswith("activation-failed-")
-    assert elapsed < 5.0  # three attempts with 0.5 s + 1 s backoff, far from any Lambda timeout
+    # Three attempts with the shipped 0.5 s + 1 s backoff (equal jitter), far from any Lambda timeout.
+    assert len(backoff_sleeps) == 2
+    assert elapsed + sum(backoff_sleeps) < 5.0
 
 
 def test_activation_create_fails_on_changed_byte_and_stages_nothing(act, aws, cfn, vendor, vendor_key):
@@ -292,35 +310,47 @@ def test_activation_create_retries_5xx_then_fails(act, aws, cfn, vendor, vendor_
 
 
 def test_activation_answers_before_the_lambda_timeout(act, aws, cfn, vendor, vendor_key):
-    vendor.delay_s = 6.0  # the vendor hangs longer than the time left
-    # 14 s left: the work must stop 12 s before the end, i.e. after about 2 s.
+    vendor.delay_s = 3.0  # the vendor hangs longer than the time left
+    # 12.3 s left: the work must stop at the shipped 12 s reserve, i.e. after about 0.3 s, and
+    # answer itself, before the watchdog would (at the 10 s hard reserve, after 2.3 s).
+    remaining_s = 12.3
     response, elapsed = _invoke(
-        act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key), remaining_s=14
+        act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key), remaining_s=remaining_s
     )
 
     assert response["Status"] == "FAILED"
     assert "Lambda timeout" in response["Reason"]
-    assert elapsed < 4.0  # answered with more than 10 s of the Lambda's time to spare
+    assert elapsed < remaining_s - 10.0  # answered with more than 10 s of the Lambda's time to spare
 
 
 def test_activation_watchdog_answers_for_a_stuck_worker(act, aws, cfn, vendor, vendor_key, monkeypatch):
+    """The worker stays stuck past the hard reserve (10 s before the timeout; 0.1 s here) and
+    wakes only once the watchdog has answered: it must not answer a second time."""
     released = threading.Event()
+    put_response = act._cr_put_response
+
+    def put_then_release(url, body):
+        put_response(url, body)
+        released.set()
 
     def stuck(secret_arn, state):
         released.wait(5)
         raise RuntimeError("released")
 
+    monkeypatch.setattr(act, "_cr_put_response", put_then_release)
     monkeypatch.setattr(act, "_cr_read_credentials", stuck)
     try:
         response, elapsed = _invoke(
-            act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key), remaining_s=10.5
+            act, cfn, "Create", vendor.api_url, fx.public_key_b64(vendor_key), remaining_s=10.1
         )
     finally:
         released.set()
-    time.sleep(0.2)  # the worker wakes up and must not answer a second time
+    for worker in threading.enumerate():  # the woken worker has run to its end
+        if worker.name == "activation":
+            worker.join(5)
     assert response["Status"] == "FAILED"
     assert "Lambda timeout" in response["Reason"]
-    assert elapsed < 2.0
+    assert elapsed < 1.6
     assert len(cfn.responses) == 1
 
 
@@ -412,14 +442,15 @@ def test_activation_delete_tells_the_vendor(act, aws, cfn, vendor, vendor_key):
     assert vendor.signature_failures == 0
 
 
-def test_activation_delete_succeeds_when_vendor_unreachable(act, aws, cfn, vendor_key):
+def test_activation_delete_succeeds_when_vendor_unreachable(act, aws, cfn, vendor_key, backoff_sleeps):
     closed = f"http://127.0.0.1:{fx.free_port()}"
     response, elapsed = _invoke(
         act, cfn, "Delete", closed, fx.public_key_b64(vendor_key), physical_id="act-0007"
     )
 
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", "act-0007")
-    assert elapsed < 5.0
+    assert len(backoff_sleeps) == 1  # two attempts
+    assert elapsed + sum(backoff_sleeps) < 5.0
 
 
 def test_activation_delete_of_a_failed_create_skips_the_vendor(act, aws, cfn, vendor, vendor_key):
