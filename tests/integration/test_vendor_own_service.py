@@ -56,10 +56,29 @@ def test_the_artifact_holds_the_vendor_code_the_recorder_and_the_dependency(buil
     assert built["worker"]["sha256"] == hashlib.sha256(worker).hexdigest()
 
 
-@pytest.mark.slow(reason="pip builds the vendor's service twice more (once the same, once changed)")
-def test_building_twice_gives_the_same_sha256(built_once, tmp_path) -> None:
+@pytest.mark.slow(reason="pip builds the vendor's service once more")
+def test_building_twice_gives_the_same_sha256(built_once, tmp_path, monkeypatch) -> None:
+    """pip runs in the second build (its output must be the same bytes in another folder); the
+    third, whose claim is that a changed source changes the worker's sha256 and only it, gets the
+    second build's vendored dependency as pip made it."""
+    import shutil
+
+    from customer_stack.solution import package
+
+    vendor_requirements = package.vendor_requirements
+    pip_made = tmp_path / "pip-made"
+
+    def vendor_once(function, into):
+        if pip_made.exists():
+            shutil.copytree(pip_made, into, dirs_exist_ok=True)
+        else:
+            vendor_requirements(function, into)
+            shutil.copytree(into, pip_made)
+
+    monkeypatch.setattr(package, "vendor_requirements", vendor_once)
     solution, _, first = built_once  # the first build, shared with the contents test
     second = build_artifacts(tmp_path / "b", solution=solution)
+    assert pip_made.joinpath(DEPENDENCY, "__init__.py").is_file()
     assert [(a["name"], a["sha256"], a["size"]) for a in first] == [
         (a["name"], a["sha256"], a["size"]) for a in second
     ]
@@ -103,10 +122,21 @@ def test_publish_then_activation_delivers_the_vendor_solution(
 
 
 def test_a_dependency_that_cannot_be_vendored_refuses_the_publish_and_writes_nothing(
-    world: DeliveryWorld, solution
+    world: DeliveryWorld, solution, monkeypatch
 ) -> None:
+    """The build's refusal is pip's, as `test_a_dependency_that_cannot_be_vendored_stops_the_build`
+    proves; here the build raises that BuildError without running pip, and the publish must turn
+    it into a refusal that writes nothing."""
     from customer_stack.publish import BadInput
+    from customer_stack.solution import package
 
+    def pip_refuses(function, into):
+        raise package.BuildError(
+            f"vendoring {function.requirements} for {function.name!r} failed: "
+            "ERROR: No matching distribution found for vs-tinydep==9.9.9"
+        )
+
+    monkeypatch.setattr(package, "vendor_requirements", pip_refuses)
     solution[0].requirements.write_text(solution[0].requirements.read_text().replace("1.0.0", "9.9.9"))
     objects = world.object_versions()  # objects of earlier tests stay in the session's moto
     with pytest.raises(BadInput, match="vendoring .*for 'worker' failed"):
