@@ -15,9 +15,9 @@ import uuid
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.plugins import activation_standins as fx
+from tests.plugins.moto_server import MotoServer
 
 MiB = 1024 * 1024
 LEAKS = (fx.SECRET_KEY, "PRESIGNEDQUERYSECRET", "RESPONSEURLSECRET", "Signature=", "X-Amz-Signature")
@@ -35,7 +35,7 @@ def vendor_key():
 
 @pytest.fixture(scope="module")
 def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = MotoServer()
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"

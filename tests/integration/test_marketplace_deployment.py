@@ -12,12 +12,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
-from moto.server import ThreadedMotoServer
 
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_deployment import MAX_PARAMETERS, MotoBuyerSecrets
 from sandbox.marketplace_model import DEPLOYMENT, service_model, validate
 from tests.aws_fixtures import AWS_FIXTURES
+from tests.plugins.moto_server import MotoServer
 
 PRODUCT_CODE = "exampleprod1234567890"
 BUYER = "111122223333"
@@ -27,7 +27,7 @@ SECRET = "vsSK_" + "s3cr3t" * 8  # noqa: S105 - a test value
 
 @pytest.fixture(scope="module")
 def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = MotoServer()
     server.start()
     yield f"http://127.0.0.1:{server._server.server_port}"
     server.stop()

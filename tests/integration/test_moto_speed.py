@@ -126,3 +126,26 @@ def test_the_send_path_skips_only_the_counts_it_does_not_read(sqs) -> None:
     assert len(backend.queues["content.fifo"]._messages) == 1  # deduplicated by content
     with pytest.raises(sqs.exceptions.ClientError, match="ContentBasedDeduplication"):
         sqs.send_message(QueueUrl=explicit, MessageBody="no id", MessageGroupId="g")
+
+
+def test_the_quick_stopping_moto_server_serves_and_stops_at_once() -> None:
+    import time
+
+    from tests.plugins.moto_server import POLL_INTERVAL_S, MotoServer
+
+    server = MotoServer()
+    server.start()
+    host, port = server.get_host_and_port()
+    s3 = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=f"http://{host}:{port}",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(Bucket="served")
+    assert "served" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert server._server.serve_forever.keywords == {"poll_interval": POLL_INTERVAL_S}
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 0.25  # moto's default poll would wait up to 0.5 s

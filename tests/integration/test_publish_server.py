@@ -8,15 +8,15 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from customer_stack import publish as publishing
 from tests.plugins.delivery_world import PRODUCT, REGION, create_delivery_resources, customer_template
+from tests.plugins.moto_server import MotoServer
 
 
 @pytest.fixture(scope="module")
 def emulator():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = MotoServer()
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"

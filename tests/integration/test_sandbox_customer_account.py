@@ -14,11 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from sandbox import customer_account
 from sandbox.customer_account import CustomerAccounts, StackError, VendorSide
 from sandbox.customer_routes import RESPONSES, CustomerRoutes
+from tests.plugins.moto_server import MotoServer
 
 ACCOUNT = "210987654321"
 # The inline function: records each request it gets, then answers as its properties say.
@@ -112,7 +112,7 @@ def template(record: Path, **props: str) -> dict:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto = MotoServer()
     moto.start()
     host, port = moto.get_host_and_port()
     tmp = tmp_path_factory.mktemp("customer")

@@ -41,8 +41,8 @@ def dead_url():
 @pytest.fixture(name="moto_url", scope="module")
 def moto_url_fixture():
     import moto.sqs.models as sqs_models
-    from moto.server import ThreadedMotoServer
 
+    from tests.plugins.moto_server import MotoServer
     from tests.plugins.moto_speed import install
 
     install()  # moto imported here, after collection: the same cheaper moto
@@ -59,7 +59,7 @@ def moto_url_fixture():
             return receive(self, *args, **kwargs)
 
     patch.setattr(sqs_models.SQSBackend, "receive_message", receive_message)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = MotoServer()
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
