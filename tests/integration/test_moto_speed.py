@@ -90,44 +90,6 @@ def test_the_vault_s_table_view_is_what_a_consistent_scan_returns(vault) -> None
         assert [type(v) for v in mine.values()] == [type(v) for v in theirs.values()]
 
 
-def test_the_send_path_skips_only_the_counts_it_does_not_read(sqs) -> None:
-    """The send path's view of a queue's attributes differs from moto's only in the three counts;
-    every other reader still gets moto's counts, and FIFO deduplication and validation, the send
-    path's readers of `ContentBasedDeduplication`, answer as before."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.sqs.models import Queue, sqs_backends
-
-    patched = Queue.attributes.fget
-    assert patched is not patched.original
-    backend = sqs_backends[DEFAULT_ACCOUNT_ID][REGION]
-    plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
-    content = sqs.create_queue(
-        QueueName="content.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-    )["QueueUrl"]
-    explicit = sqs.create_queue(QueueName="explicit.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    sqs.send_message(QueueUrl=plain, MessageBody="visible")
-    sqs.send_message(QueueUrl=plain, MessageBody="delayed", DelaySeconds=60)
-    sqs.send_message(QueueUrl=plain, MessageBody="in flight")
-    sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=1, VisibilityTimeout=60)
-    counts = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
-    assert (
-        counts["ApproximateNumberOfMessages"],
-        counts["ApproximateNumberOfMessagesDelayed"],
-        counts["ApproximateNumberOfMessagesNotVisible"],
-    ) == ("1", "1", "1")
-    for name in ("plain", "content.fifo", "explicit.fifo"):
-        queue = backend.queues[name]
-        assert patched(queue) == patched.original(queue)  # read here, not from the send path
-        backend._validate_message(queue, "x", 0, "dedup", "group")  # a send path reader
-    again = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
-    assert again == counts  # the skipping ended with the send path's read
-    for _ in range(2):
-        sqs.send_message(QueueUrl=content, MessageBody="same", MessageGroupId="g")
-    assert len(backend.queues["content.fifo"]._messages) == 1  # deduplicated by content
-    with pytest.raises(sqs.exceptions.ClientError, match="ContentBasedDeduplication"):
-        sqs.send_message(QueueUrl=explicit, MessageBody="no id", MessageGroupId="g")
-
-
 def test_the_quick_stopping_moto_server_serves_and_stops_at_once() -> None:
     import time
 

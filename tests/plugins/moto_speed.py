@@ -26,13 +26,6 @@ its own process and applies only the first):
   reads: 1,000 messages cost seconds. The patched check reads the one attribute those listings
   return, `queue.message_retention_period` (the listing is `getattr(queue,
   camelcase_to_underscores(name))`), and compares it with the same clock in the same way.
-- moto's SQS send path (`send_message`, `_validate_message`, `Queue.add_message`) reads one
-  attribute, `ContentBasedDeduplication`, through `queue.attributes`, which also counts the
-  queue's visible, invisible and delayed messages (a clock read per message each): sending n
-  messages costs n² clock reads. When the caller of `Queue.attributes` is one of those three
-  functions (they only `.get("ContentBasedDeduplication")` from it: lines read in moto 5's
-  source), the three counts are skipped (0) while the same dict is built; every other reader
-  (GetQueueAttributes, CreateQueue's comparison) gets moto's own counts.
 
 Runs that collect no moto user do not pay for importing it.
 """
@@ -41,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import threading
 from typing import Any
 
 import pytest
@@ -57,53 +49,6 @@ def install() -> None:
     for module in ("moto.core.responses", "moto.sqs.models"):
         _memoise(module, "camelcase_to_underscores", maxsize=4096)
     _retention_read_from_the_queue()
-    _no_counting_in_the_send_path()
-
-
-_COUNTS = (
-    "approximate_number_of_messages",
-    "approximate_number_of_messages_delayed",
-    "approximate_number_of_messages_not_visible",
-)
-
-
-def _no_counting_in_the_send_path() -> None:
-    from moto.sqs import models
-
-    queue = models.Queue
-    if getattr(queue.attributes.fget, "_vendstack", False):  # type: ignore[attr-defined]
-        return
-    full = queue.attributes.fget  # type: ignore[attr-defined]
-    skipping = threading.local()
-    for name in _COUNTS:
-        setattr(queue, name, property(_skippable(getattr(queue, name).fget, skipping)))
-    readers = frozenset(
-        (
-            models.SQSBackend.send_message.__code__,
-            models.SQSBackend._validate_message.__code__,
-            queue.add_message.__code__,
-        )
-    )
-
-    def attributes(self: Any) -> dict[str, Any]:
-        if sys._getframe(1).f_code not in readers:
-            return full(self)
-        skipping.on = True
-        try:
-            return full(self)
-        finally:
-            skipping.on = False
-
-    attributes._vendstack = True  # type: ignore[attr-defined]
-    attributes.original = full  # type: ignore[attr-defined]
-    queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
-
-
-def _skippable(count: Any, skipping: threading.local) -> Any:
-    def counted(self: Any) -> int:
-        return 0 if getattr(skipping, "on", False) else count(self)
-
-    return counted
 
 
 def _retention_read_from_the_queue() -> None:
