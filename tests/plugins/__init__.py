@@ -18,7 +18,7 @@ SUB, Vault`):
   `customer_key`); `usage_world`: usage and the Marketplace emulator (`usage_env`, `usage`).
 - `hypothesis_profiles`: the `local`/`ci` profiles and `examples(ci=, local=)`;
   `moto_speed`: moto and botocore made cheaper (transactions, memoised pure functions, SQS retention
-  check, SQS send path without message counts).
+  check).
 - Helpers without fixtures: `moto_server` (moto's threaded server, quick to stop),
   `platform_tables`, `fake_vendor` (the vendor's usage API),
   `activation_standins` (the activation custom resource's local stand-ins), `license_tokens`
