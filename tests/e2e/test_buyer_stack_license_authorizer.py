@@ -17,13 +17,14 @@ from tests.plugins.synth import load_context
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("sandbox"),
-    pytest.mark.slow(reason="launches buyer stacks and waits out a grace period of real time (6 s)"),
+    pytest.mark.slow(reason="launches buyer stacks and waits out a grace period of real time (10 s)"),
 ]
 # The grace period is made to end this long after the cancellation. It only has to hold ending the
-# agreement and reading the subscription (about 2 s on an idle machine): the stack is launched
-# before, so the grace is not waited out for a launch. (That a launch's activation still succeeds
-# in grace is tested through the activations API, tests/e2e/test_usage_to_marketplace.py.)
-GRACE_LEFT_S = 6
+# agreement and reading the subscription (about 2 s on an idle machine; 10 s leaves room for a
+# loaded CI machine): the stack is launched before, so the grace is not waited out for a launch.
+# (That a launch's activation still succeeds in grace is tested through the activations API,
+# tests/e2e/test_usage_to_marketplace.py.)
+GRACE_LEFT_S = 10
 
 
 def launch_open(api_url: str, who: dict) -> dict:
