@@ -9,7 +9,7 @@ asks for it with `pytestmark = pytest.mark.usefixtures("no_secret_in_logs")`). H
 
 moto's SQS reads its clock through `unix_time_millis` (whole-second timestamps); the `moto_url`
 fixture swaps that clock for time.time(), same semantics, so 1,000-message tests stay fast, and
-makes each receive atomic, as SQS's visibility timeout is.
+makes each receive, delete and send atomic, as SQS's are.
 """
 
 from __future__ import annotations
@@ -48,17 +48,25 @@ def moto_url_fixture():
     install()  # moto imported here, after collection: the same cheaper moto
     patch = pytest.MonkeyPatch()
     patch.setattr(sqs_models, "unix_time_millis", lambda dt=None: time.time() * 1000.0)
-    # A received message is invisible to every other receive at once, as in SQS; moto's threaded
-    # server runs two receives of one queue side by side without a lock, so both could pick the
-    # same visible message before either marks it received (seen under load: 121 reads of 120).
-    lock = threading.Lock()
-    receive = sqs_models.SQSBackend.receive_message
+    # SQS changes a queue atomically; moto's threaded server runs two runs' requests side by side
+    # without a lock. Two receives could pick the same visible message before either marks it
+    # received (seen under load: 121 reads of 120), and `Queue.delete_message` rebuilds the queue's
+    # message list and assigns it back, so two concurrent deletes (or a delete and a send) lose one
+    # side's change (seen under load: a run's batch of 10 deleted messages back on the queue). One
+    # re-entrant lock (a receive may delete expired messages) serialises what reads and rebuilds
+    # the list: receives, deletes and sends.
+    lock = threading.RLock()
 
-    def receive_message(self, *args, **kwargs):
-        with lock:
-            return receive(self, *args, **kwargs)
+    def locked(original):
+        def call(*args, **kwargs):
+            with lock:
+                return original(*args, **kwargs)
 
-    patch.setattr(sqs_models.SQSBackend, "receive_message", receive_message)
+        return call
+
+    patch.setattr(sqs_models.SQSBackend, "receive_message", locked(sqs_models.SQSBackend.receive_message))
+    patch.setattr(sqs_models.Queue, "delete_message", locked(sqs_models.Queue.delete_message))
+    patch.setattr(sqs_models.Queue, "add_message", locked(sqs_models.Queue.add_message))
     server = MotoServer()
     server.start()
     host, port = server.get_host_and_port()
