@@ -28,35 +28,15 @@ from sandbox.marketplace_model import (
     validate_input,
     validate_output,
 )
-from tests.aws_fixtures import AWS_FIXTURES
+from tests.aws_fixtures import aws_fixture, structure
+from tests.plugins.clock import Clock
 
-FIXTURES = AWS_FIXTURES
 PRODUCT = "exampleprod1234567890"
 BUYER = "111122223333"
 OTHER_BUYER = "222233334444"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # the fixture records are stamped 08:00 and 09:00 that day
 COMMON_ERRORS = {"ValidationException", "SerializationException", "UnknownOperationException"}
 SERVICES = {"marketplace-metering": METERING, "marketplace-entitlement-service": ENTITLEMENT}
-
-
-def fixture(name: str):
-    return json.loads((FIXTURES / name).read_text())
-
-
-def structure(value):
-    if isinstance(value, dict):
-        return {key: structure(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [structure(item) for item in value]
-    return type(value).__name__
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Wire:
@@ -253,14 +233,14 @@ def test_resolve_customer(emulator, metering, wire):
     assert result["ProductCode"] == PRODUCT
     assert result["LicenseArn"] == sub["license_arn"]
     assert "CustomerIdentifier" not in result
-    assert structure(wire.last_body()) == structure(fixture("resolve-customer-response.json"))
+    assert structure(wire.last_body()) == structure(aws_fixture("resolve-customer-response.json"))
 
 
 def test_resolve_customer_legacy(emulator, metering, wire):
     sub = emulator.create_subscription(BUYER, legacy=True)
     result = metering.resolve_customer(RegistrationToken=sub["registration_token"])
     assert result["CustomerIdentifier"] == sub["customer_identifier"]
-    assert structure(wire.last_body()) == structure(fixture("resolve-customer-response-legacy.json"))
+    assert structure(wire.last_body()) == structure(aws_fixture("resolve-customer-response-legacy.json"))
 
 
 def test_resolve_customer_invalid_token(emulator, metering):
@@ -306,8 +286,8 @@ def test_batch_meter_usage_success(emulator, metering):
 
 
 def test_the_request_fixture_gets_the_response_fixture_shape(emulator, metering, wire):
-    request = fixture("batch-meter-usage-request.json")
-    expected = fixture("batch-meter-usage-response.json")
+    request = aws_fixture("batch-meter-usage-request.json")
+    expected = aws_fixture("batch-meter-usage-response.json")
     assert validate_input(METERING, "BatchMeterUsage", request) == []
     emulator.create_subscription(BUYER, license_id="l-0123456789abcdef0123456789abcdef")
     emulator.create_subscription(OTHER_BUYER, license_id="l-fedcba9876543210fedcba9876543210")
@@ -513,14 +493,14 @@ def entitled(emulator):
 
 def test_get_entitlements_shape(emulator, entitlement, entitled, wire):
     a, _ = entitled
-    request = fixture("get-entitlements-request.json")
+    request = aws_fixture("get-entitlements-request.json")
     request["Filter"]["LICENSE_ARN"] = [a["license_arn"]]
     result = entitlement.get_entitlements(**request)
     assert [(e["Dimension"], e["Value"]) for e in result["Entitlements"]] == [
         ("seats", {"IntegerValue": 10}),
         ("premium_support", {"BooleanValue": True}),
     ]
-    expected = fixture("get-entitlements-response.json")
+    expected = aws_fixture("get-entitlements-response.json")
     body = wire.last_body()
     assert structure(body["Entitlements"]) == structure(expected["Entitlements"])
     assert "NextToken" not in body

@@ -19,8 +19,8 @@ SUB, Vault`):
 - `hypothesis_profiles`: the `local`/`ci` profiles and `examples(ci=, local=)`;
   `moto_speed`: moto and botocore made cheaper (transactions, memoised pure functions, SQS retention
   check).
-- Helpers without fixtures: `moto_server` (moto's threaded server, quick to stop),
-  `platform_tables`, `fake_vendor` (the vendor's usage API),
+- Helpers without fixtures: `clock` (a clock the test sets), `moto_server` (moto's threaded
+  server, quick to stop), `platform_tables`, `fake_vendor` (the vendor's usage API),
   `activation_standins` (the activation custom resource's local stand-ins), `license_tokens`
   (tokens signed as KMS signs them), `config_tree` (the shipped configuration, one value changed),
   `admin_calls` (an operator's SigV4 calls and a customer, in the sandbox). No test module imports

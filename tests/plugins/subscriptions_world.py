@@ -18,20 +18,13 @@ from typing import Any
 import pytest
 
 from sandbox.marketplace import MarketplaceEmulator
+from tests.plugins.clock import Clock
 from tests.plugins.keys_world import EMAIL, PRODUCT, SUB, Answer, FakeLambdaContext, Vault
 from tests.plugins.platform_tables import create_data_table
 
 PRODUCT_CODE = "exampleprod1234567890"
 DATA_TABLE = "vs-data"
 REGION = "us-east-1"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def reset_caches() -> None:
@@ -49,7 +42,9 @@ def reset_caches() -> None:
 
 @pytest.fixture(name="marketplace_emulator", scope="module")
 def marketplace_emulator_fixture() -> Iterator[MarketplaceEmulator]:
-    emulator = MarketplaceEmulator(PRODUCT_CODE, ["requests"], clock=Clock(), token_ttl_s=3600)
+    emulator = MarketplaceEmulator(
+        PRODUCT_CODE, ["requests"], clock=Clock(datetime.now(UTC)), token_ttl_s=3600
+    )
     emulator.start()
     try:
         yield emulator

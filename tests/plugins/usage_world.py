@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.plugins.clock import Clock
 from tests.plugins.keys_world import PRODUCT, SUB, Answer, Vault
 from tests.plugins.platform_tables import create_data_table
 
@@ -68,16 +68,6 @@ def reset_usage_caches() -> None:
         metering.dal.marketplace.metering_client,
     ):
         cached.cache_clear()
-
-
-@dataclass
-class Clock:
-    """The Marketplace emulator's clock: tests move it to the metering job's `now`."""
-
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class UsageWorld:
@@ -235,7 +225,7 @@ def usage_fixture(usage_env: None, vault: Vault) -> Iterator[UsageWorld]:
     reset_usage_caches()
     from sandbox.marketplace import MarketplaceEmulator
 
-    clock = Clock()
+    clock = Clock(datetime.now(UTC))  # the Marketplace emulator's: tests move it to the job's `now`
     emulator = MarketplaceEmulator(PRODUCT_CODE, list(DIMENSIONS), clock=clock)
     emulator.start()
     try:

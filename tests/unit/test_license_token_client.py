@@ -24,17 +24,10 @@ from customer_stack.solution.license_token import (
     Unreachable,
     Verifier,
 )
+from tests.plugins.clock import Clock
 from tests.plugins.license_tokens import _KEY, LIFETIME, PUBLIC_B64, _b64, make_token
 
 T0 = 1_800_000_000
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Vendor:
@@ -146,7 +139,7 @@ def test_expiry_and_a_future_iat_are_refused() -> None:
 
 
 def test_a_hundred_concurrent_cold_callers_cause_exactly_one_fetch() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     vendor = Vendor(clock)
     vendor.gate = threading.Event()  # the one fetch waits until every caller has arrived
     client = make_client(clock, vendor)
@@ -176,7 +169,7 @@ def test_a_hundred_concurrent_cold_callers_cause_exactly_one_fetch() -> None:
 
 
 def test_warm_calls_use_the_cache_and_refresh_ahead_with_jitter() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     vendor = Vendor(clock)
     client = make_client(clock, vendor, rng=lambda: 0.0)
     client.claims()
@@ -195,7 +188,7 @@ def test_warm_calls_use_the_cache_and_refresh_ahead_with_jitter() -> None:
 def test_jitter_spreads_the_refresh_of_a_fleet() -> None:
     moments = set()
     for draw in (0.0, 0.25, 0.5, 0.99):
-        clock = Clock()
+        clock = Clock(T0)
         client = make_client(clock, Vendor(clock), rng=lambda draw=draw: draw)
         client.claims()
         moments.add(client._refresh_at)
@@ -204,7 +197,7 @@ def test_jitter_spreads_the_refresh_of_a_fleet() -> None:
 
 
 def test_during_a_refresh_the_others_keep_serving_the_valid_token() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     vendor = Vendor(clock)
     client = make_client(clock, vendor, rng=lambda: 0.0)
     client.claims()
@@ -221,7 +214,7 @@ def test_during_a_refresh_the_others_keep_serving_the_valid_token() -> None:
 
 
 def test_through_a_vendor_outage_it_serves_then_fails_closed_after_the_grace() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     vendor = Vendor(clock)
     client = make_client(clock, vendor, grace=600)
     client.claims()
@@ -242,7 +235,7 @@ def test_through_a_vendor_outage_it_serves_then_fails_closed_after_the_grace() -
 
 
 def test_a_5xx_counts_as_unreachable_and_a_cold_outage_fails_closed_at_once() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     vendor = Vendor(clock)
     vendor.mode = "5xx"
     client = make_client(clock, vendor)
@@ -257,7 +250,7 @@ def test_a_5xx_counts_as_unreachable_and_a_cold_outage_fails_closed_at_once() ->
 def test_an_ended_subscription_gets_no_offline_grace() -> None:
     """A refusal is not an outage: at the first refresh the vendor refuses, the cached token is
     dropped (it would still be valid for 100 s) and the call fails closed with the vendor's code."""
-    clock = Clock()
+    clock = Clock(T0)
     vendor = Vendor(clock)
     client = make_client(clock, vendor, grace=86400)
     client.claims()
@@ -273,7 +266,7 @@ def test_an_ended_subscription_gets_no_offline_grace() -> None:
 
 
 def test_a_token_that_does_not_verify_is_not_used() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     client = LicenseTokenClient(
         Verifier(PUBLIC_B64),

@@ -16,6 +16,7 @@ from customer_stack.solution.license_token import (
     Unreachable,
     Verifier,
 )
+from tests.plugins.clock import Clock
 from tests.plugins.license_tokens import PUBLIC_B64
 from tests.plugins.license_tokens import make_token as signed_token
 
@@ -26,14 +27,6 @@ GRACE = 3600
 
 def make_token(iat: int) -> str:
     return signed_token(iat, lifetime=LIFETIME, entitlements=("analysis",))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(T0)
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Scripted:
@@ -78,7 +71,7 @@ REFRESH_DUE = T0 + LIFETIME - 600
     ],
 )
 def test_a_refusal_drops_the_cached_token_at_once(answer, status) -> None:
-    clock = Clock()
+    clock = Clock(float(T0))
     vendor = Scripted(clock)
     client = _client(clock, vendor)
     client.claims()
@@ -106,7 +99,7 @@ def test_a_refusal_drops_the_cached_token_at_once(answer, status) -> None:
     "answer", ["down", (503, "ServiceUnavailable"), (500, "InternalError"), (429, "Throttled")]
 )
 def test_an_outage_keeps_the_token_through_the_offline_grace(answer) -> None:
-    clock = Clock()
+    clock = Clock(float(T0))
     vendor = Scripted(clock)
     client = _client(clock, vendor)
     client.claims()
@@ -123,7 +116,7 @@ def test_an_outage_keeps_the_token_through_the_offline_grace(answer) -> None:
 
 
 def test_a_refusal_during_an_outage_ends_the_offline_grace() -> None:
-    clock = Clock()
+    clock = Clock(float(T0))
     vendor = Scripted(clock)
     client = _client(clock, vendor)
     client.claims()
@@ -140,7 +133,7 @@ def test_a_refusal_during_an_outage_ends_the_offline_grace() -> None:
 def test_another_4xx_is_no_outage_but_keeps_the_token_until_its_exp() -> None:
     """A request the vendor cannot read (400, 404) says nothing about the subscription: the token
     serves until its own `exp` and no further (no offline grace), then 401."""
-    clock = Clock()
+    clock = Clock(float(T0))
     vendor = Scripted(clock)
     client = _client(clock, vendor)
     client.claims()
@@ -154,7 +147,7 @@ def test_another_4xx_is_no_outage_but_keeps_the_token_until_its_exp() -> None:
 
 
 def test_an_error_body_of_the_wrong_shape_still_fails_closed() -> None:
-    clock = Clock()
+    clock = Clock(float(T0))
     client = LicenseTokenClient(
         Verifier(PUBLIC_B64), lambda: Fetched(402, {"error": "no"}), clock=clock, rng=lambda: 0.0
     )

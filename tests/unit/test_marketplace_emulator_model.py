@@ -11,36 +11,15 @@ import pytest
 from sandbox import marketplace_events
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_model import ENTITLEMENT, METERING, validate_input, validate_output
-from tests.aws_fixtures import AWS_FIXTURES
+from tests.aws_fixtures import aws_fixture, structure
+from tests.plugins.clock import Clock
 
-FIXTURES = AWS_FIXTURES
 PRODUCT = "exampleprod1234567890"
 BUYER = "111122223333"
 OTHER_BUYER = "222233334444"
 NOW = datetime(2026, 3, 2, 10, 15, 30, 123000, tzinfo=UTC)
 METER = "AWSMPMeteringService."
 ENTITLE = "AWSMPEntitlementService."
-
-
-def fixture(name: str):
-    return json.loads((FIXTURES / name).read_text())
-
-
-def structure(value):
-    """Keys, nesting and leaf value types, recursively."""
-    if isinstance(value, dict):
-        return {key: structure(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [structure(item) for item in value]
-    return type(value).__name__
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -79,7 +58,7 @@ def record(sub: dict, account: str = BUYER, *, ts: datetime = NOW, dimension="ap
     ],
 )
 def test_request_fixtures_pass_the_input_model(service, operation, name):
-    assert validate_input(service, operation, fixture(name)) == []
+    assert validate_input(service, operation, aws_fixture(name)) == []
 
 
 @pytest.mark.parametrize(
@@ -92,7 +71,7 @@ def test_request_fixtures_pass_the_input_model(service, operation, name):
     ],
 )
 def test_response_fixtures_pass_the_output_model(service, operation, name):
-    assert validate_output(service, operation, fixture(name)) == []
+    assert validate_output(service, operation, aws_fixture(name)) == []
 
 
 @pytest.mark.parametrize(
@@ -161,10 +140,10 @@ def test_resolve_customer_shapes_match_the_fixtures(emulator):
     assert "customer_identifier" not in new and legacy["customer_identifier"]
     status, body = call(emulator, METER + "ResolveCustomer", {"RegistrationToken": new["registration_token"]})
     assert status == 200
-    assert structure(body) == structure(fixture("resolve-customer-response.json"))
+    assert structure(body) == structure(aws_fixture("resolve-customer-response.json"))
     assert body == {"CustomerAWSAccountId": BUYER, "ProductCode": PRODUCT, "LicenseArn": new["license_arn"]}
     _, body = call(emulator, METER + "ResolveCustomer", {"RegistrationToken": legacy["registration_token"]})
-    assert structure(body) == structure(fixture("resolve-customer-response-legacy.json"))
+    assert structure(body) == structure(aws_fixture("resolve-customer-response-legacy.json"))
     assert body["CustomerIdentifier"] == legacy["customer_identifier"]
 
 
@@ -299,7 +278,7 @@ def test_every_kind_has_a_fixture():
 def test_event_payloads_have_the_fixture_shapes(emulator, kind):
     sub = emulator.create_subscription(BUYER)
     payload = emulator.event(kind, BUYER)
-    expected = fixture(EVENT_FIXTURES[kind])
+    expected = aws_fixture(EVENT_FIXTURES[kind])
     assert structure(payload) == structure(expected)
     assert list(payload) == list(expected)
     if "Message" in expected:
@@ -382,13 +361,13 @@ def test_describe_agreement_names_the_product_in_the_documented_shape(emulator):
     assert status == 200 and emulator.response_problems == []
     assert body["proposalSummary"]["resources"] == [{"id": emulator.product_id, "type": "SaaSProduct"}]
     assert body["acceptor"] == {"accountId": BUYER} and body["status"] == "ACTIVE"
-    assert _shape(body) == _shape(fixture("marketplace-agreement-describe-agreement-response.json"))
+    assert _shape(body) == _shape(aws_fixture("marketplace-agreement-describe-agreement-response.json"))
     assert validate_output("marketplace-agreement", "DescribeAgreement", body) == []
     assert (
         validate_input(
             "marketplace-agreement",
             "DescribeAgreement",
-            fixture("marketplace-agreement-describe-agreement-request.json"),
+            aws_fixture("marketplace-agreement-describe-agreement-request.json"),
         )
         == []
     )

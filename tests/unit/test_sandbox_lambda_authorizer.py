@@ -22,6 +22,7 @@ from sandbox.lambda_authorizer import (
 )
 from sandbox.workers import FunctionError
 from tests.aws_fixtures import AWS_FIXTURES
+from tests.plugins.clock import Clock
 
 ALLOW = json.loads((AWS_FIXTURES / "apigw-authorizer-policy-response.json").read_text())
 DENY = json.loads((AWS_FIXTURES / "apigw-authorizer-policy-response-deny.json").read_text())
@@ -50,20 +51,12 @@ class Function:
         return answer
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_method_arn_names_account_api_stage_method_and_path() -> None:
     assert method_arn(request()) == "arn:aws:execute-api:us-east-1:444455556666:abcde12345/prod/GET/items/42"
 
 
 def test_an_allow_passes_its_context_and_principal_and_is_cached_per_identity() -> None:
-    function, clock = Function(ALLOW), Clock()
+    function, clock = Function(ALLOW), Clock(1000.0)
     authorizer = LambdaAuthorizer(function, SOURCES, 300, clock)
     decision = authorizer.authorize(request())
     assert decision.refusal is None
