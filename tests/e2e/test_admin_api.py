@@ -15,7 +15,7 @@ import pytest
 
 from customer_stack import admin as admin_cli
 from tests.plugins import ROOT
-from tests.plugins.admin_calls import _iso, admin_call, customer, signed_headers, whoami_headers
+from tests.plugins.admin_calls import admin_call, customer, iso, signed_headers, whoami_headers
 
 sys.path.insert(0, str(ROOT / "runtime"))
 from shared.signing import sign_request  # noqa: E402 - the one signing module
@@ -116,7 +116,7 @@ def test_suspension_refuses_signed_calls_and_writes_but_not_reads(sandbox, api):
     status, body, _ = api.call("GET", "/v1/whoami", headers=whoami_headers(who["key"]))
     assert "support@example.com" in body["error"]["message"]
     assert "unpaid" not in body["error"]["message"]  # the vendor's reason stays the vendor's
-    expires = _iso(datetime.now(UTC) + timedelta(days=30))
+    expires = iso(datetime.now(UTC) + timedelta(days=30))
     status, body, _ = api.call("POST", "/v1/keys", {"expires_at": expires}, headers=who["bearer"])
     assert (status, body["error"]["code"]) == (403, "AccountSuspended")
     status, body, _ = api.call("DELETE", f"/v1/keys/{who['key']['access_key']}", headers=who["bearer"])
@@ -217,7 +217,7 @@ def test_usage_and_dispute_reports(sandbox, api):
                     "id": f"r-{uuid.uuid4().hex[:8]}",
                     "dimension": "requests",
                     "quantity": 7,
-                    "timestamp": _iso(hour),
+                    "timestamp": iso(hour),
                 }
             ]
         }

@@ -4,13 +4,11 @@ the translator and an EventBridge rule, as a vendor's own consumer would receive
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections import Counter
 
 import pytest
 
-from tests.plugins.admin_calls import admin_call, customer, sign_request
+from tests.plugins.admin_calls import activate, admin_call, customer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sandbox")]
 
@@ -23,19 +21,7 @@ def events_of(api, team_id: str) -> list[dict]:
 
 def test_each_transition_is_one_event_with_a_stable_id(sandbox, api):
     who = customer(api, account="210000000011")
-    account = "210000000011"
-    body = json.dumps(
-        {
-            "stack_id": f"arn:aws:cloudformation:us-east-1:{account}:stack/textlens/{uuid.uuid4()}",
-            "account_id": account,
-            "region": "us-east-1",
-            "request_type": "Create",
-        }
-    ).encode()
-    headers = sign_request(
-        who["key"]["access_key"], who["key"]["secret_key"], "POST", "/v1/activations", (), body
-    )
-    status, answer, _ = api.call("POST", "/v1/activations", headers=headers, raw=body)
+    status, answer = activate(api, who)
     assert status == 200, answer
     assert (
         admin_call(sandbox, api, "POST", f"/v1/admin/customers/{who['team_id']}/suspend", {"reason": "test"})[

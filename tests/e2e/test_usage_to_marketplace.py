@@ -16,58 +16,17 @@ import boto3
 import pytest
 
 from tests.plugins import ROOT
+from tests.plugins.admin_calls import activate, customer, iso
 from tests.plugins.synth import load_context
 
 sys.path.insert(0, str(ROOT / "runtime"))
-from shared.signing import sign_request  # noqa: E402 - the one signing module
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("sandbox"),
     pytest.mark.slow(reason="usage through the reporter, the usage API and the metering job"),
 ]
-PASSWORD = "Usage-e2e-Passw0rd!"
 TEXTS = ["Good service, great results.", "x" * 2500, "Das ist nicht schlecht, aber langsam."]
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def customer(api, account: str) -> dict:
-    email = f"usage-{uuid.uuid4().hex[:8]}@example.com"
-    assert api.call("POST", "/_sandbox/users", {"email": email, "password": PASSWORD})[0] == 201
-    token = api.call("POST", "/_sandbox/tokens", {"email": email, "password": PASSWORD})[1]["id_token"]
-    bearer = {"Authorization": f"Bearer {token}"}
-    expires = iso(datetime.now(UTC) + timedelta(days=60))
-    status, key, _ = api.call("POST", "/v1/keys", {"label": "usage", "expires_at": expires}, headers=bearer)
-    assert status == 201
-    status, made, _ = api.call("POST", "/_sandbox/marketplace/subscriptions", {"aws_account_id": account})
-    assert status == 201
-    status, linked, _ = api.call(
-        "POST",
-        "/v1/marketplace/registrations",
-        {"registration_token": made["registration_token"]},
-        headers=bearer,
-    )
-    assert (status, linked["status"]) == (200, "active")
-    return {"bearer": bearer, "key": key, "license_arn": made["license_arn"], "account": account}
-
-
-def activate(api, who: dict) -> tuple[int, dict]:
-    body = json.dumps(
-        {
-            "stack_id": f"arn:aws:cloudformation:us-east-1:{who['account']}:stack/textlens/{uuid.uuid4()}",
-            "account_id": who["account"],
-            "region": "us-east-1",
-            "request_type": "Create",
-        }
-    ).encode()
-    headers = sign_request(
-        who["key"]["access_key"], who["key"]["secret_key"], "POST", "/v1/activations", (), body
-    )
-    status, answer, _ = api.call("POST", "/v1/activations", headers=headers, raw=body)
-    return status, answer
 
 
 @pytest.fixture
@@ -114,7 +73,7 @@ def test_usage_from_the_solution_to_batch_meter_usage_exactly_once(sandbox, api,
     from customer_stack.usage import reporter
 
     session, queue_url = customer_side
-    who = customer(api, f"{uuid.uuid4().int % 10**12:012d}")
+    who = customer(api, f"{uuid.uuid4().int % 10**12:012d}", label="usage")
     started = datetime.now(UTC)
     for text in TEXTS:
         answer = solution({"httpMethod": "POST", "path": "/analyze", "body": json.dumps({"text": text})})
@@ -167,7 +126,7 @@ def test_usage_from_the_solution_to_batch_meter_usage_exactly_once(sandbox, api,
 
 
 def test_ended_subscription_keeps_working_in_grace_then_stops(sandbox, api):
-    who = customer(api, f"{uuid.uuid4().int % 10**12:012d}")
+    who = customer(api, f"{uuid.uuid4().int % 10**12:012d}", label="usage")
     assert activate(api, who)[0] == 200
     status, answer, _ = api.call(
         "POST",
@@ -182,7 +141,7 @@ def test_ended_subscription_keeps_working_in_grace_then_stops(sandbox, api):
     # A customer whose agreement ended more than grace_days ago: inactive, and activation is refused.
     old = datetime.now(UTC) - timedelta(days=11)
     assert api.call("POST", "/_sandbox/jobs/notices", {"now": iso(old)})[0] == 200  # moves the sandbox clock
-    lapsed = customer(api, f"{uuid.uuid4().int % 10**12:012d}")
+    lapsed = customer(api, f"{uuid.uuid4().int % 10**12:012d}", label="usage")
     api.call(
         "POST",
         "/_sandbox/marketplace/events",
