@@ -40,9 +40,12 @@ from sandbox.gateway import (
 from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_deployment import MotoBuyerSecrets
+from sandbox.moto_expressions import install as install_moto_expressions
+from sandbox.moto_server_dispatch import install as install_moto_server_dispatch
 from sandbox.moto_transactions import install as install_moto_transactions
 from sandbox.provision import Provisioned, provision
 from sandbox.releases import Releases
+from sandbox.sdk_loader import install as install_shared_sdk_loader
 from sandbox.streams import EventCollector, StreamPump, event_buses, stream_mappings
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
@@ -93,6 +96,9 @@ class Sandbox:
     def start(self, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         install_moto_transactions()  # one table backup per transaction, not per item
+        install_moto_expressions()  # an update expression parsed once per text
+        install_moto_server_dispatch()  # moto's package listed once, not per request
+        install_shared_sdk_loader()  # botocore's data files parsed once, not per session
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

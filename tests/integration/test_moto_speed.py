@@ -111,3 +111,125 @@ def test_the_quick_stopping_moto_server_serves_and_stops_at_once() -> None:
     started = time.monotonic()
     server.stop()
     assert time.monotonic() - started < 0.25  # moto's default poll would wait up to 0.5 s
+
+
+def test_every_botocore_session_of_the_process_reads_one_loader() -> None:
+    """`sandbox.sdk_loader`: a new session's data loader is the first one's (its cache already holds
+    the parsed data files), a session with another data path gets its own, and clients made
+    through the shared loader answer as through a loader of their own."""
+    import botocore.loaders
+    import botocore.session
+
+    install()
+    first, second = botocore.session.get_session(), botocore.session.get_session()
+    assert first.get_component("data_loader") is second.get_component("data_loader")
+    assert first.get_component("data_loader").load_data("endpoints") is second.get_component(
+        "data_loader"
+    ).load_data("endpoints")
+    other = botocore.session.Session()
+    other.set_config_variable("data_path", "/nonexistent/vendstack")
+    assert other.get_component("data_loader") is not first.get_component("data_loader")
+    unshared = botocore.session.create_loader.original()
+    for service in ("dynamodb", "sqs", "meteringmarketplace"):
+        assert unshared.load_service_model(service, "service-2") == first.get_component(
+            "data_loader"
+        ).load_service_model(service, "service-2")
+
+
+def _shape(node):
+    """A parsed expression as nested (node type, children), leaves as their repr."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if isinstance(node, Node):
+        return (type(node).__name__, tuple(_shape(child) for child in node.children or ()))
+    return repr(node)
+
+
+def test_update_expressions_parse_once_and_validate_as_moto_does(monkeypatch) -> None:
+    """`sandbox.moto_expressions`: the memoised parse gives the tree moto's parser gives, and every
+    validator's remembered handler map is the one `_processing_map` builds, for every validator
+    class moto defines; updates (and their refusals) answer as with moto's own traversal."""
+    import inspect
+
+    from moto.dynamodb.parsing import ast_nodes, expressions, validators
+
+    install()
+    parser = expressions.UpdateExpressionParser
+    text = "SET #a = :a, b = if_not_exists(b, :zero) + :one REMOVE c ADD n :one"
+    tree = parser.make(text)
+    assert parser.make(text) is tree and _shape(tree) == _shape(parser.make.__wrapped__(parser, text))
+    with pytest.raises(Exception) as refused:
+        parser.make("SET = nonsense")
+    with pytest.raises(type(refused.value)):
+        parser.make.__wrapped__(parser, "SET = nonsense")
+
+    traverser = ast_nodes.DepthFirstTraverser
+    kinds = [
+        kind
+        for _, kind in inspect.getmembers(validators, inspect.isclass)
+        if issubclass(kind, traverser) and kind is not traverser
+    ]
+    assert len(kinds) >= 10
+    for kind in kinds:
+        params = list(inspect.signature(kind.__init__).parameters)[1:]
+        instance = kind(*[{} for _ in params]) if kind.__init__ is not object.__init__ else kind()
+        built = instance._processing_map()
+        assert traverser.nodes_to_be_processed(instance) == traverser.nodes_to_be_processed.original(instance)
+        assert [(c, f.__func__) for c, f in built.items()] == [
+            (c, getattr(kind, f.__name__)) for c, f in built.items()
+        ]
+
+    def answers(table: str) -> list:
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name=REGION)
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            got = []
+            for expression, names, values in (
+                ("SET #a = :a, b = if_not_exists(b, :zero) + :one ADD n :one", {"#a": "a"}, None),
+                ("SET b = b + :one, l = list_append(if_not_exists(l, :empty), :items)", None, None),
+                ("REMOVE #a ADD s :set", {"#a": "a"}, None),
+                ("SET pk = :a", None, None),  # a key attribute: refused
+                ("SET a = :a ADD a :one", None, None),  # overlapping paths: refused
+                ("SET missing = nothere + :one", None, None),  # no such attribute: refused
+            ):
+                all_values = {
+                    ":a": {"S": "x"},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                    ":empty": {"L": []},
+                    ":items": {"L": [{"S": "i"}]},
+                    ":set": {"SS": ["s"]},
+                }
+                used = {k: v for k, v in all_values.items() if k in expression}
+                request = {"UpdateExpression": expression, "ExpressionAttributeValues": values or used}
+                if names:
+                    request["ExpressionAttributeNames"] = names
+                try:
+                    got.append(
+                        ddb.update_item(
+                            TableName=table, Key={"pk": {"S": "k"}}, ReturnValues="ALL_NEW", **request
+                        )["Attributes"]
+                    )
+                except ddb.exceptions.ClientError as error:
+                    got.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
+            return got
+
+    patched = answers("patched")
+    monkeypatch.setattr(traverser, "process", traverser.process.original)
+    monkeypatch.setattr(traverser, "nodes_to_be_processed", traverser.nodes_to_be_processed.original)
+    monkeypatch.setattr(parser, "make", classmethod(parser.make.__wrapped__))
+    assert patched == answers("original")
+    assert [type(a) for a in patched] == [dict, dict, dict, tuple, tuple, tuple], patched
+
+
+def test_moto_s_server_lists_its_modules_as_moto_does() -> None:
+    from moto import backends
+
+    install()
+    listing = backends.list_of_moto_modules
+    assert list(listing()) == list(listing.original()) and "dynamodb" in listing()
