@@ -20,28 +20,37 @@ from tests.plugins import ROOT, synth_cache
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-# The xdist group of every test that needs jsii. Importing aws_cdk starts a node process that loads
-# aws-cdk-lib (seconds of CPU), and each process then warms its own caches (node modules, the SDK
-# layer's fingerprint). The sandbox's tests need jsii too (they read the session's cloud assembly),
-# so the tests that build or read the app join their group: one worker holds jsii, the other never
-# starts it. That holds only while collecting imports no aws_cdk: test modules import the CDK (and
-# `constructs/`, `stacks/customer.py`, `app.py`) inside the tests that use it, and
-# tests/unit/test_session_costs.py checks that the collection started no jsii.
-JSII_GROUP = "sandbox"
+# The xdist groups of the tests that need jsii. Importing aws_cdk starts a node process that loads
+# aws-cdk-lib (about 1.5 s of CPU), and each process then warms its own caches (node modules, the
+# SDK layer's fingerprint), so these tests gather on as few workers as possible, and the rest of the
+# suite never starts node. Two groups, not one: the sandbox's tests (which read the session's cloud
+# assembly through jsii) run one after another on one worker for most of the run, and the tests that
+# build or read the app (`tests/infra/`, the `cdk` marker, whatever asks for `assembly` without the
+# sandbox) would otherwise queue behind them; as their own group they run on the other worker, at
+# the cost of a second node process. That holds only while collecting imports no aws_cdk: test
+# modules import the CDK (and `constructs/`, `stacks/customer.py`, `app.py`) inside the tests that
+# use it, and tests/unit/test_session_costs.py checks that the collection started no jsii.
+SANDBOX_GROUP = "sandbox"  # every end-to-end and browser test carries it (their modules' marks)
+CDK_GROUP = "cdk"
+JSII_GROUPS = {SANDBOX_GROUP, CDK_GROUP}
 INFRA = ROOT / "tests" / "infra"
 JSII_FIXTURES = {"assembly"}  # vendor_template, customer_template and sandbox all ask for it
 jsii_at_collection: bool | None = None
 
 
+def needs_jsii(item: pytest.Item) -> bool:
+    return bool(
+        item.path.is_relative_to(INFRA)
+        or JSII_FIXTURES & set(getattr(item, "fixturenames", ()))
+        or item.get_closest_marker("cdk")
+    )
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if (
-            item.path.is_relative_to(INFRA)
-            or JSII_FIXTURES & set(getattr(item, "fixturenames", ()))
-            or item.get_closest_marker("cdk")
-        ):
-            item.add_marker(pytest.mark.xdist_group(JSII_GROUP))
+        if needs_jsii(item) and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(CDK_GROUP))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

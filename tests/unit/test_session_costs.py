@@ -1,6 +1,6 @@
 """What keeps the test session's fixed costs down stays true: collecting the suite starts no jsii
 (a node process loading aws-cdk-lib, seconds of CPU on every xdist worker), and every test that
-needs jsii runs in the one xdist group that holds it (tests/plugins/synth.py)."""
+needs jsii runs in one of the two xdist groups that hold it (tests/plugins/synth.py)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,25 @@ def test_collecting_the_tests_started_no_jsii() -> None:
     )
 
 
-def test_the_tests_that_need_jsii_share_one_xdist_group(request) -> None:
-    """Over the tests collected with this one (all of them, in `make test`): one group name each, so
-    no module's own xdist_group splits them off (an item with two names gets a third group)."""
+def test_the_tests_that_need_jsii_run_in_the_two_groups_that_hold_it(request) -> None:
+    """Over the tests collected with this one (all of them, in `make test`): each test that needs
+    jsii has exactly one group name (an item with two gets a group of its own), one of the two; the
+    end-to-end and browser tests are in the sandbox's, which nothing else joins."""
     items = request.session.items
-    groups = {
-        item.nodeid: {m.args[0] for m in item.iter_markers("xdist_group")}
-        for item in items
-        if item.path.is_relative_to(synth.INFRA)
-        or "assembly" in item.fixturenames
-        or item.get_closest_marker("cdk")
+    groups = {item.nodeid: {m.args[0] for m in item.iter_markers("xdist_group")} for item in items}
+    needing = {item.nodeid for item in items if synth.needs_jsii(item)}
+    misplaced = {
+        nodeid: found
+        for nodeid, found in groups.items()
+        if nodeid in needing and (len(found) != 1 or not found <= synth.JSII_GROUPS)
     }
-    assert all(found == {synth.JSII_GROUP} for found in groups.values()), {
-        k: v for k, v in groups.items() if v != {synth.JSII_GROUP}
-    }
+    assert not misplaced, misplaced
+    sandbox_users = {item.nodeid for item in items if "sandbox" in item.fixturenames}
+    in_sandbox_group = {nodeid for nodeid, found in groups.items() if synth.SANDBOX_GROUP in found}
+    assert sandbox_users <= in_sandbox_group
+    assert all("/e2e/" in nodeid or "/browser/" in nodeid for nodeid in in_sandbox_group), sorted(
+        in_sandbox_group
+    )[:5]
 
 
 def test_grouped_tests_carry_their_group_where_loadgroup_schedules(request) -> None:
