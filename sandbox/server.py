@@ -41,6 +41,7 @@ from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_deployment import MotoBuyerSecrets
 from sandbox.moto_expressions import install as install_moto_expressions
+from sandbox.moto_kms import install as install_moto_kms
 from sandbox.moto_server_dispatch import install as install_moto_server_dispatch
 from sandbox.moto_transactions import install as install_moto_transactions
 from sandbox.provision import Provisioned, provision
@@ -98,6 +99,7 @@ class Sandbox:
         install_moto_transactions()  # one table backup per transaction, not per item
         install_moto_expressions()  # an update expression parsed once per text
         install_moto_server_dispatch()  # moto's package listed once, not per request
+        install_moto_kms()  # a KMS key's private key made when first used, not at creation
         install_shared_sdk_loader()  # botocore's data files parsed once, not per session
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()

@@ -233,3 +233,41 @@ def test_moto_s_server_lists_its_modules_as_moto_does() -> None:
     install()
     listing = backends.list_of_moto_modules
     assert list(listing()) == list(listing.original()) and "dynamodb" in listing()
+
+
+def test_a_kms_key_s_private_key_is_made_when_first_used_and_signs_as_moto_s() -> None:
+    """`sandbox.moto_kms`: creating keys generates no private key; Sign and Verify answer as
+    moto's do; an asymmetric key keeps one key pair across calls; a replica signs with its
+    primary's key, as with moto's eager keys."""
+    from unittest import mock
+
+    from moto.kms import utils
+
+    install()
+    with mock_aws(), mock.patch.object(utils, "RSAPrivateKey", wraps=utils.RSAPrivateKey) as generated:
+        kms = boto3.client("kms", region_name=REGION)
+        kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+        kms.create_key()  # SYMMETRIC_DEFAULT
+        signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY", MultiRegion=True)["KeyMetadata"]
+        assert generated.call_count == 0
+        public = kms.get_public_key(KeyId=signing["KeyId"])["PublicKey"]
+        signed = kms.sign(KeyId=signing["KeyId"], Message=b"m", SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256")[
+            "Signature"
+        ]
+        assert generated.call_count == 1
+        assert kms.get_public_key(KeyId=signing["KeyId"])["PublicKey"] == public
+        verify = {"Message": b"m", "Signature": signed, "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256"}
+        assert kms.verify(KeyId=signing["KeyId"], **verify)["SignatureValid"]
+        try:  # AWS answers KMSInvalidSignatureException; moto 5.2 answers SignatureValid false
+            forged = kms.verify(KeyId=signing["KeyId"], **{**verify, "Message": b"other"})["SignatureValid"]
+        except kms.exceptions.KMSInvalidSignatureException:
+            forged = False
+        assert forged is False
+        fresh = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY", MultiRegion=True)["KeyMetadata"]
+        replica = kms.replicate_key(KeyId=fresh["KeyId"], ReplicaRegion="eu-west-1")["ReplicaKeyMetadata"]
+        there = boto3.client("kms", region_name="eu-west-1")
+        assert (
+            there.get_public_key(KeyId=replica["KeyId"])["PublicKey"]
+            == kms.get_public_key(KeyId=fresh["KeyId"])["PublicKey"]
+        )
+        assert generated.call_count == 2

@@ -2,13 +2,15 @@
 
 After collection, when any collected test module imported moto (and by the fixtures that start
 moto: `aws_world`, `moto_url`), these are installed in this process (the sandbox's moto runs in
-its own process and applies the first four):
+its own process and applies the first five):
 
 - DynamoDB transactions back up each table once instead of once per item
   (`sandbox.moto_transactions`, tested in `tests/integration/test_moto_transactions.py`).
 - DynamoDB update expressions are parsed once per text, and moto's validators build their
   handler maps once (`sandbox.moto_expressions`).
 - moto's server lists its own package once, not on every request (`sandbox.moto_server_dispatch`).
+- moto's KMS makes a key's private key (RSA-2048 for every spec, even symmetric and HMAC keys) when
+  first used, not when the key is created (`sandbox.moto_kms`).
 - Every botocore session of the process shares one data loader, so a new session does not
   parse botocore's JSON data files again (`sandbox.sdk_loader`; moto resets boto3's default
   session each time it starts, so the tests make hundreds of sessions).
@@ -48,6 +50,7 @@ import pytest
 def install() -> None:
     """Install the patches (idempotent)."""
     from sandbox.moto_expressions import install as install_expressions
+    from sandbox.moto_kms import install as install_kms
     from sandbox.moto_server_dispatch import install as install_server_dispatch
     from sandbox.moto_transactions import install as install_transactions
     from sandbox.sdk_loader import install as install_shared_sdk_loader
@@ -55,6 +58,7 @@ def install() -> None:
     install_transactions()
     install_expressions()
     install_server_dispatch()
+    install_kms()
     install_shared_sdk_loader()
     _memoise("moto.core.responses", "method_names_from_class", maxsize=None)
     _memoise("botocore.useragent", "sanitize_user_agent_string_component", maxsize=4096)
