@@ -46,7 +46,7 @@ from sandbox.moto_server_dispatch import install as install_moto_server_dispatch
 from sandbox.moto_transactions import install as install_moto_transactions
 from sandbox.provision import Provisioned, provision
 from sandbox.releases import Releases
-from sandbox.sdk_loader import install as install_shared_sdk_loader
+from sandbox.sdk_sessions import install as install_shared_sdk_sessions
 from sandbox.streams import EventCollector, StreamPump, event_buses, stream_mappings
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
@@ -100,7 +100,7 @@ class Sandbox:
         install_moto_expressions()  # an update expression parsed once per text
         install_moto_server_dispatch()  # moto's package listed once, not per request
         install_moto_kms()  # a KMS key's private key made when first used, not at creation
-        install_shared_sdk_loader()  # botocore's data files parsed once, not per session
+        install_shared_sdk_sessions()  # botocore sessions share their data files and caches
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

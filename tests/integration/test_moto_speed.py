@@ -113,27 +113,65 @@ def test_the_quick_stopping_moto_server_serves_and_stops_at_once() -> None:
     assert time.monotonic() - started < 0.25  # moto's default poll would wait up to 0.5 s
 
 
-def test_every_botocore_session_of_the_process_reads_one_loader() -> None:
-    """`sandbox.sdk_loader`: a new session's data loader is the first one's (its cache already holds
-    the parsed data files), a session with another data path gets its own, and clients made
-    through the shared loader answer as through a loader of their own."""
-    import botocore.loaders
+def test_every_botocore_session_of_the_process_shares_its_data_and_caches() -> None:
+    """`sandbox.sdk_sessions`: a new session's data loader is the first one's (its cache already
+    holds the parsed data files), a session with another data path gets its own, and what the
+    shared loader answers is what a loader of its own answers. Event-name aliases and the
+    `**kwargs` check answer as botocore's own."""
+    import copy
+
     import botocore.session
+    from botocore import hooks
 
     install()
     first, second = botocore.session.get_session(), botocore.session.get_session()
-    assert first.get_component("data_loader") is second.get_component("data_loader")
-    assert first.get_component("data_loader").load_data("endpoints") is second.get_component(
-        "data_loader"
-    ).load_data("endpoints")
+    loader = first.get_component("data_loader")
+    assert second.get_component("data_loader") is loader
+    assert second.get_component("data_loader").load_data("endpoints") is loader.load_data("endpoints")
     other = botocore.session.Session()
     other.set_config_variable("data_path", "/nonexistent/vendstack")
-    assert other.get_component("data_loader") is not first.get_component("data_loader")
+    assert other.get_component("data_loader") is not loader
     unshared = botocore.session.create_loader.original()
     for service in ("dynamodb", "sqs", "meteringmarketplace"):
-        assert unshared.load_service_model(service, "service-2") == first.get_component(
-            "data_loader"
-        ).load_service_model(service, "service-2")
+        assert unshared.load_service_model(service, "service-2") == loader.load_service_model(
+            service, "service-2"
+        )
+
+    names = [
+        "before-call.apigateway",
+        "before-parameter-build.s3.PutObject",
+        "request-created.cloudsearchdomain.Search",
+        "after-call.sagemaker-runtime.InvokeEndpoint",
+        "before-call.runtime.sagemaker.InvokeEndpoint",
+        "needs-retry.dynamodb.GetItem",
+    ]
+    for name in names:
+        mine = hooks.EventAliaser(hooks.HierarchicalEmitter())
+        theirs = hooks.EventAliaser.__new__(hooks.EventAliaser)
+        hooks.EventAliaser.__init__.original(theirs, hooks.HierarchicalEmitter())
+        assert mine._alias_event_name(name) == theirs._alias_event_name(name)
+    copied = copy.copy(hooks.EventAliaser(hooks.HierarchicalEmitter()))  # a client's copy shares too
+    assert copied._alias_name_cache is hooks.EventAliaser(hooks.HierarchicalEmitter())._alias_name_cache
+    own = hooks.EventAliaser(hooks.HierarchicalEmitter(), {"before-call": "elsewhere"})
+    assert own._alias_event_name("before-call.x") == "elsewhere.x"
+    assert (
+        hooks.EventAliaser(hooks.HierarchicalEmitter())._alias_event_name("before-call.x") == "before-call.x"
+    )
+
+    def with_kwargs(a, **kwargs):
+        return a
+
+    def without(a):
+        return a
+
+    class Handler:
+        def __call__(self, **kwargs):
+            return kwargs
+
+    for handler in (with_kwargs, without, Handler(), Handler().__call__):
+        assert hooks.accepts_kwargs(handler) == hooks.accepts_kwargs.original(handler)
+    with pytest.raises(ValueError):  # botocore refuses a handler without **kwargs, as before
+        hooks.HierarchicalEmitter().register("x", without)
 
 
 def _shape(node):

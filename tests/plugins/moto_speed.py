@@ -11,9 +11,10 @@ its own process and applies the first five):
 - moto's server lists its own package once, not on every request (`sandbox.moto_server_dispatch`).
 - moto's KMS makes a key's private key (RSA-2048 for every spec, even symmetric and HMAC keys) when
   first used, not when the key is created (`sandbox.moto_kms`).
-- Every botocore session of the process shares one data loader, so a new session does not
-  parse botocore's JSON data files again (`sandbox.sdk_loader`; moto resets boto3's default
-  session each time it starts, so the tests make hundreds of sessions).
+- Every botocore session of the process shares one data loader (a new session does not parse
+  botocore's JSON data files again), one cache of event-name aliases, and the answer to whether a
+  handler function takes `**kwargs` (`sandbox.sdk_sessions`; moto resets boto3's default session
+  each time it starts, so the tests make hundreds of sessions).
 - `moto.core.utils.method_names_from_class` is memoised per class. moto calls it on *every*
   dispatched request (`BaseResponse.call_action`) to ask whether the action names a method of the
   response class; it walks the whole class with `inspect.getmembers`, about 0.6 ms a call. Its
@@ -53,13 +54,13 @@ def install() -> None:
     from sandbox.moto_kms import install as install_kms
     from sandbox.moto_server_dispatch import install as install_server_dispatch
     from sandbox.moto_transactions import install as install_transactions
-    from sandbox.sdk_loader import install as install_shared_sdk_loader
+    from sandbox.sdk_sessions import install as install_shared_sdk_sessions
 
     install_transactions()
     install_expressions()
     install_server_dispatch()
     install_kms()
-    install_shared_sdk_loader()
+    install_shared_sdk_sessions()
     _memoise("moto.core.responses", "method_names_from_class", maxsize=None)
     _memoise("botocore.useragent", "sanitize_user_agent_string_component", maxsize=4096)
     for module in ("moto.core.responses", "moto.sqs.models"):
