@@ -2,7 +2,7 @@
 
 moto 5.2 generates an RSA-2048 private key in `Key.__init__` for *every* KMS key, whatever its
 spec: a `SYMMETRIC_DEFAULT` or `HMAC_256` key gets one too (moto's `generate_private_key` falls
-back to RSA-2048), and only `Sign`, `Verify` and `GetPublicKey` ever read it. Each costs 50-100 ms
+back to RSA-2048), and only `Sign`, `Verify` and `GetPublicKey` ever read it. Each costs 40-200 ms
 of CPU; the vendor template alone creates several KMS keys when the sandbox boots, and the tests
 create one for most customers' key vault.
 
