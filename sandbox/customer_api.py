@@ -12,7 +12,6 @@ permissions".
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sandbox import sigv4
 from sandbox.gateway import ApiGateway, GatewayResponse, HttpRequest, write_response
+from sandbox.local_http import local_server, serve_in_background
 
 MAX_BODY = 10 * 1024 * 1024
 MISMATCH = sigv4.MISMATCH[1]
@@ -133,13 +133,9 @@ class SolutionApi:
 
             do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
+        self._http = local_server(Handler)
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}/{self.stage}/"
-        # A short poll: `shutdown()` waits up to one poll, and every deleted stack stops its API.
-        threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="solution-api", daemon=True
-        ).start()
+        serve_in_background(self._http, "solution-api")
         return self.url
 
     def stop(self) -> None:

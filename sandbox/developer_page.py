@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError, ParamValidationError
+
+from sandbox.local_http import local_server, serve_in_background
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 HEADERS_FILE = WEB_DIR / "security-headers.json"
@@ -87,17 +89,13 @@ class DeveloperPageServer:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
+        self._http = local_server(Handler)
         self.host = f"127.0.0.1:{self._http.server_address[1]}"
         self.url = f"http://{self.host}/"
         self.origin = f"http://{self.host}"
 
     def start(self) -> None:
-        # A short poll, so `stop()` does not wait out the default half second.
-        threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-page", daemon=True
-        ).start()
+        serve_in_background(self._http, "sandbox-page")
 
     def configure(self, config: dict[str, str], api_origin: str) -> None:
         """What `BucketDeployment` and the response headers policy do on AWS."""

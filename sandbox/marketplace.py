@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sandbox import marketplace_events as events
+from sandbox.local_http import local_server, serve_in_background
 from sandbox.marketplace_deployment import AgreementFacts, DeploymentService
 from sandbox.marketplace_model import (
     AGREEMENT,
@@ -229,17 +230,10 @@ class MarketplaceEmulator:
         """Serve on 127.0.0.1 (port 0 = any free port); returns the endpoint URL."""
         if self._server is not None:
             return self.endpoint_url
-        server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        server.daemon_threads = True
+        server = local_server(_Handler, port)
         server.emulator = self  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="marketplace-emulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(server, "marketplace-emulator")
         return self.endpoint_url
 
     def stop(self) -> None:

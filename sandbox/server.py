@@ -7,7 +7,6 @@ import base64
 import functools
 import json
 import logging
-import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from sandbox.gateway import (
     write_response,
 )
 from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
+from sandbox.local_http import local_server, serve_in_background
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_deployment import MotoBuyerSecrets
 from sandbox.moto_expressions import install as install_moto_expressions
@@ -389,13 +389,9 @@ class Sandbox:
 
             do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._http.daemon_threads = True
+        self._http = local_server(Handler, self.port)
         self.api_url = f"http://127.0.0.1:{self._http.server_address[1]}"
-        # A short poll, so `stop()` does not wait out the default half second.
-        threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-api", daemon=True
-        ).start()
+        serve_in_background(self._http, "sandbox-api")
 
     def _start_customer_accounts(self, product: str) -> None:
         """The buyer's side: releases and customer accounts (sandbox/customer_account.py)."""

@@ -12,11 +12,10 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 import types
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from customer_stack.activation.assemble import inline_code
+from sandbox.local_http import local_server, serve_in_background
 from tests.aws_fixtures import AWS_FIXTURES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,10 +107,8 @@ def cfn_event(
 
 class _Server:
     def __init__(self, handler_class: type[BaseHTTPRequestHandler]) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.httpd = local_server(handler_class)
+        self.thread = serve_in_background(self.httpd, f"standin-{handler_class.__name__}")
 
     @property
     def url(self) -> str:

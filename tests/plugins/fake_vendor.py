@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from sandbox.local_http import serve_in_background
 from shared import signing
 
 ACCESS_KEY = "VSAKUSAGETESTKEY2345"
@@ -33,8 +34,7 @@ class FakeVendor:
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _VendorHandler)
         self.server.vendor = self
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.thread = serve_in_background(self.server, "fake-vendor")
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}{STAGE}"
 
     def stop(self):

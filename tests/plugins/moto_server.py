@@ -4,7 +4,8 @@
 looks for the request to stop; it looks every `poll_interval` seconds, 0.5 s by default (Python
 docs: "socketserver", `BaseServer.serve_forever(poll_interval=0.5)` and `shutdown()`). Every module
 that starts one paid up to half a second of idle time at teardown. This server is moto's own
-(the same app, request handler and thread), polling every 0.05 s.
+(the same app, request handler and thread), polling as often as the sandbox's own servers
+(`sandbox.local_http.POLL_INTERVAL_S`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-POLL_INTERVAL_S = 0.05
+from sandbox.local_http import POLL_INTERVAL_S
 
 
 class MotoServer(ThreadedMotoServer):
