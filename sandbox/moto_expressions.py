@@ -24,8 +24,8 @@ that way, and update-heavy tests spent about a fifth of their time there.
   applied to the instance at hand, in the same order and with the same isinstance tests.
 
 `tests/integration/test_moto_speed.py` checks both against moto's originals. `install()` is
-idempotent; the sandbox applies it before it starts moto, and so does the test plugin
-(`tests.plugins.moto_speed`).
+idempotent; the sandbox applies it before it starts moto (`sandbox.cheaper_moto`), and so does the
+test plugin (`tests.plugins.moto_speed`).
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ create one for most customers' key vault.
 
 `install()` makes `Key.private_key` a property over a deferred key: `Key.__init__` stores a holder
 of moto's own generator and the key's spec, and the first read generates the key through moto's
-function, once. Shallow copies of a key (moto's `ReplicateKey` uses `copy()`) share the holder,
-so a replica signs with its primary's key, as with moto's eager key. What the key is and how it
-signs are moto's; only the time it is made changes. `tests/integration/test_moto_speed.py` checks
-the signatures and the replica. Idempotent; the sandbox applies it before it starts moto, and so
-does the test plugin (`tests.plugins.moto_speed`).
+function, once. Shallow copies of a key (moto's `ReplicateKey` uses `copy()`) share the holder, so
+a replica signs with its primary's key, as with moto's eager key. What the key is and how it signs
+are moto's; only the time it is made changes. `tests/integration/test_moto_speed.py` checks the
+signatures and the replica. Idempotent; the sandbox applies it before it starts moto
+(`sandbox.cheaper_moto`), and so does the test plugin (`tests.plugins.moto_speed`).
 """
 
 from __future__ import annotations

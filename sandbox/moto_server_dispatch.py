@@ -6,10 +6,10 @@ generator that lists moto's package directory and stats each of its ~180 entries
 for every request, although the answer can only change if moto's installed files change. In the
 sandbox's moto server that listing was about an eighth of the CPU moto spent dispatching.
 
-`install()` replaces the generator by one that yields the same names from a listing taken once
-per process (the only caller tests membership, `host in list_of_moto_modules()`).
+`install()` replaces the generator by one that yields the same names from a listing taken once per
+process (the only caller tests membership, `host in list_of_moto_modules()`).
 `tests/integration/test_moto_speed.py` checks the names against moto's own listing. Idempotent;
-the sandbox applies it before it starts moto, and so does the test plugin
+the sandbox applies it before it starts moto (`sandbox.cheaper_moto`), and so does the test plugin
 (`tests.plugins.moto_speed`).
 """
 

@@ -22,6 +22,7 @@ from moto.server import ThreadedMotoServer
 
 from customer_stack.publish import publish
 from customer_stack.render import write_rendered
+from sandbox.cheaper_moto import install as install_cheaper_moto
 from sandbox.customer_account import CustomerAccounts
 from sandbox.customer_routes import CustomerRoutes
 from sandbox.developer_page import COGNITO_PATH, DeveloperPageServer, UserPoolFront
@@ -40,13 +41,8 @@ from sandbox.iam_auth import IamCredentials, IamGate, ResourcePolicy
 from sandbox.local_http import local_server, serve_in_background
 from sandbox.marketplace import MarketplaceEmulator
 from sandbox.marketplace_deployment import MotoBuyerSecrets
-from sandbox.moto_expressions import install as install_moto_expressions
-from sandbox.moto_kms import install as install_moto_kms
-from sandbox.moto_server_dispatch import install as install_moto_server_dispatch
-from sandbox.moto_transactions import install as install_moto_transactions
 from sandbox.provision import Provisioned, provision
 from sandbox.releases import Releases
-from sandbox.sdk_sessions import install as install_shared_sdk_sessions
 from sandbox.streams import EventCollector, StreamPump, event_buses, stream_mappings
 from sandbox.triggers import scheduled_event, sqs_event, triggers_from_template
 from sandbox.workers import FunctionError, FunctionSpec, FunctionWorker, base_environment
@@ -96,11 +92,7 @@ class Sandbox:
     # -- start / stop -------------------------------------------------------------------
     def start(self, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        install_moto_transactions()  # one table backup per transaction, not per item
-        install_moto_expressions()  # an update expression parsed once per text
-        install_moto_server_dispatch()  # moto's package listed once, not per request
-        install_moto_kms()  # a KMS key's private key made when first used, not at creation
-        install_shared_sdk_sessions()  # botocore sessions share their data files and caches
+        install_cheaper_moto()  # the same answers for less CPU (sandbox/cheaper_moto.py)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

@@ -17,8 +17,8 @@ SUB, Vault`):
 - `delivery_world`: the release and activation resources on top (`delivery_outputs`, `world`,
   `customer_key`); `usage_world`: usage and the Marketplace emulator (`usage_env`, `usage`).
 - `hypothesis_profiles`: the `local`/`ci` profiles and `examples(ci=, local=)`;
-  `moto_speed`: moto and botocore made cheaper (transactions, memoised pure functions, SQS retention
-  check).
+  `moto_speed`: moto and botocore made cheaper (the sandbox's set, `sandbox/cheaper_moto.py`, then
+  memoised pure functions and the SQS retention check).
 - Helpers without fixtures: `clock` (a clock the test sets), `moto_server` (moto's threaded
   server, quick to stop), `platform_tables`, `fake_vendor` (the vendor's usage API),
   `activation_standins` (the activation custom resource's local stand-ins), `license_tokens`

@@ -1,20 +1,11 @@
 """moto and botocore, made cheaper for the tests without changing what moto checks.
 
 After collection, when any collected test module imported moto (and by the fixtures that start
-moto: `aws_world`, `moto_url`), these are installed in this process (the sandbox's moto runs in
-its own process and applies the first five):
+moto: `aws_world`, `moto_url`), these are installed in this process:
 
-- DynamoDB transactions back up each table once instead of once per item
-  (`sandbox.moto_transactions`, tested in `tests/integration/test_moto_transactions.py`).
-- DynamoDB update expressions are parsed once per text, and moto's validators build their
-  handler maps once (`sandbox.moto_expressions`).
-- moto's server lists its own package once, not on every request (`sandbox.moto_server_dispatch`).
-- moto's KMS makes a key's private key (RSA-2048 for every spec, even symmetric and HMAC keys) when
-  first used, not when the key is created (`sandbox.moto_kms`).
-- Every botocore session of the process shares one data loader (a new session does not parse
-  botocore's JSON data files again), one cache of event-name aliases, and the answer to whether a
-  handler function takes `**kwargs` (`sandbox.sdk_sessions`; moto resets boto3's default session
-  each time it starts, so the tests make hundreds of sessions).
+- The set the sandbox applies to its own moto (`sandbox.cheaper_moto`, which lists them:
+  transactions, update expressions, moto's server dispatch, KMS keys, botocore sessions; moto
+  resets boto3's default session each time it starts, so the tests make hundreds of sessions).
 - `moto.core.utils.method_names_from_class` is memoised per class. moto calls it on *every*
   dispatched request (`BaseResponse.call_action`) to ask whether the action names a method of the
   response class; it walks the whole class with `inspect.getmembers`, about 0.6 ms a call. Its
@@ -50,17 +41,9 @@ import pytest
 
 def install() -> None:
     """Install the patches (idempotent)."""
-    from sandbox.moto_expressions import install as install_expressions
-    from sandbox.moto_kms import install as install_kms
-    from sandbox.moto_server_dispatch import install as install_server_dispatch
-    from sandbox.moto_transactions import install as install_transactions
-    from sandbox.sdk_sessions import install as install_shared_sdk_sessions
+    from sandbox.cheaper_moto import install as install_cheaper_moto
 
-    install_transactions()
-    install_expressions()
-    install_server_dispatch()
-    install_kms()
-    install_shared_sdk_sessions()
+    install_cheaper_moto()
     _memoise("moto.core.responses", "method_names_from_class", maxsize=None)
     _memoise("botocore.useragent", "sanitize_user_agent_string_component", maxsize=4096)
     for module in ("moto.core.responses", "moto.sqs.models"):
