@@ -6,6 +6,7 @@ the set the sandbox applies to its own process before it starts moto, and the te
 - Update expressions are parsed once per text, and moto's validators build their handler maps
   once (`moto_expressions`).
 - moto's server lists its own package once, not on every request (`moto_server_dispatch`).
+- moto's response serializer remembers each member's candidate names (`moto_serializer`).
 - A KMS key's private key is made when first used, not at creation (`moto_kms`).
 - botocore sessions share their data files and caches (`sdk_sessions`).
 
@@ -15,7 +16,14 @@ and `test_moto_transactions.py` compare them.
 
 from __future__ import annotations
 
-from sandbox import moto_expressions, moto_kms, moto_server_dispatch, moto_transactions, sdk_sessions
+from sandbox import (
+    moto_expressions,
+    moto_kms,
+    moto_serializer,
+    moto_server_dispatch,
+    moto_transactions,
+    sdk_sessions,
+)
 
 
 def install() -> None:
@@ -23,5 +31,6 @@ def install() -> None:
     moto_transactions.install()
     moto_expressions.install()
     moto_server_dispatch.install()
+    moto_serializer.install()
     moto_kms.install()
     sdk_sessions.install()

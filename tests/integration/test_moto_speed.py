@@ -309,3 +309,82 @@ def test_a_kms_key_s_private_key_is_made_when_first_used_and_signs_as_moto_s() -
             == kms.get_public_key(KeyId=fresh["KeyId"])["PublicKey"]
         )
         assert generated.call_count == 2
+
+
+def test_responses_are_serialized_as_moto_s_own_serializer_does(monkeypatch) -> None:
+    """`sandbox.moto_serializer`: the same reads of several services, answered with the remembered
+    member names and then with moto's own look-up, give the same bytes. The reads cover plain-dict
+    results (DynamoDB items with every attribute type), moto's model objects with their aliases
+    (KMS keys, S3 objects, Cognito pools), XML, JSON and query protocols."""
+    from moto.core import serialize
+
+    install()
+    patched = serialize.ResponseSerializer.get_value
+    assert getattr(patched, "_vendstack", False) and patched.original is not patched
+    with mock_aws():
+        clients = {
+            name: boto3.client(name, region_name=REGION)
+            for name in ("dynamodb", "kms", "s3", "sqs", "cognito-idp", "iam")
+        }
+        ddb, kms, s3 = clients["dynamodb"], clients["kms"], clients["s3"]
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        item = {
+            "pk": {"S": "a"},
+            "n": {"N": "1.5"},
+            "b": {"B": b"\x00\xff"},
+            "ss": {"SS": ["x", "y"]},
+            "ns": {"NS": ["1", "2"]},
+            "bs": {"BS": [b"\x01"]},
+            "m": {"M": {"inner": {"L": [{"S": "z"}, {"BOOL": True}, {"NULL": True}]}}},
+        }
+        ddb.put_item(TableName="t", Item=item)
+        key = kms.create_key(Description="k", Tags=[{"TagKey": "a", "TagValue": "b"}])["KeyMetadata"]["KeyId"]
+        s3.create_bucket(Bucket="bucket-one")
+        s3.put_object(Bucket="bucket-one", Key="k", Body=b"x", Metadata={"m": "v"})
+        queue = clients["sqs"].create_queue(QueueName="q", Attributes={"DelaySeconds": "1"})["QueueUrl"]
+        pool = clients["cognito-idp"].create_user_pool(PoolName="p")["UserPool"]["Id"]
+        clients["iam"].create_role(
+            RoleName="r", AssumeRolePolicyDocument="{}", Tags=[{"Key": "k", "Value": "v"}]
+        )
+        reads = [
+            (ddb, "get_item", {"TableName": "t", "Key": {"pk": {"S": "a"}}}),
+            (ddb, "scan", {"TableName": "t"}),
+            (ddb, "describe_table", {"TableName": "t"}),
+            (kms, "describe_key", {"KeyId": key}),
+            (kms, "list_resource_tags", {"KeyId": key}),
+            (s3, "list_objects_v2", {"Bucket": "bucket-one"}),
+            (s3, "head_object", {"Bucket": "bucket-one", "Key": "k"}),
+            (clients["sqs"], "get_queue_attributes", {"QueueUrl": queue, "AttributeNames": ["All"]}),
+            (clients["cognito-idp"], "describe_user_pool", {"UserPoolId": pool}),
+            (clients["iam"], "get_role", {"RoleName": "r"}),
+        ]
+
+        def answers() -> list[bytes]:
+            bodies: list[bytes] = []
+
+            def capture(response_dict, **_) -> None:
+                bodies.append(_without_request_ids(response_dict["body"]))
+
+            for client, operation, params in reads:
+                client.meta.events.register("before-parse.*.*", capture)
+                getattr(client, operation)(**params)
+                client.meta.events.unregister("before-parse.*.*", capture)
+            assert len(bodies) == len(reads)
+            return bodies
+
+        remembered = answers()
+        again = answers()  # the second pass reads the remembered names
+        monkeypatch.setattr(serialize.ResponseSerializer, "get_value", patched.original)
+        assert remembered == again == answers()
+        assert b'"B": "AP8="' in remembered[0] and b"<Key>k</Key>" in remembered[5]
+
+
+def _without_request_ids(body: bytes) -> bytes:
+    import re
+
+    return re.sub(rb"<RequestId>[^<]*</RequestId>", b"", body)
