@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from sandbox import gc_thresholds
 from sandbox.server import Sandbox
 
 VENDOR_STACK = "VendstackVendorPlatform"
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m sandbox") -> i
             file=sys.stderr,
         )
         return 2
+    gc_thresholds.install()  # a long-lived process holding moto: see sandbox/gc_thresholds.py
     args.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = args.state_dir / "sandbox.log"
     stop = threading.Event()

@@ -4,6 +4,7 @@ use its fixtures by name and import only its plain helpers (constants, clients, 
 pytest_plugins = [
     "tests.plugins.hypothesis_profiles",
     "tests.plugins.moto_speed",
+    "tests.plugins.gc_thresholds",
     "tests.plugins.slow",
     "tests.plugins.xdist_groups",
     "tests.plugins.synth",

@@ -18,7 +18,8 @@ SUB, Vault`):
   `customer_key`); `usage_world`: usage and the Marketplace emulator (`usage_env`, `usage`).
 - `hypothesis_profiles`: the `local`/`ci` profiles and `examples(ci=, local=)`;
   `moto_speed`: moto and botocore made cheaper (the sandbox's set, `sandbox/cheaper_moto.py`, then
-  memoised pure functions and the SQS retention check).
+  memoised pure functions and the SQS retention check); `gc_thresholds`: each test process
+  collects cyclic garbage less often (`sandbox/gc_thresholds.py`).
 - Helpers without fixtures: `clock` (a clock the test sets), `moto_server` (moto's threaded
   server, quick to stop), `platform_tables`, `fake_vendor` (the vendor's usage API),
   `activation_standins` (the activation custom resource's local stand-ins), `license_tokens`
