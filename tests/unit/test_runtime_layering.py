@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,11 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-MODULES = {_module_name(path): _imports(path) for path in RUNTIME.rglob("*.py")}
+@functools.cache
+def modules() -> dict[str, set[str]]:
+    """Each runtime module's imports, parsed on first use (not at collection: every xdist worker
+    collects this file, one runs its tests)."""
+    return {_module_name(path): _imports(path) for path in RUNTIME.rglob("*.py")}
 
 
 def _layer(module: str) -> tuple[str, str] | None:
@@ -52,20 +57,20 @@ def _layer(module: str) -> tuple[str, str] | None:
 def _known(name: str) -> str | None:
     """The runtime module `name` refers to (a `from x import y` may name a function)."""
     while name:
-        if name in MODULES:
+        if name in modules():
             return name
         name = name.rpartition(".")[0]
     return None
 
 
 def test_the_walk_sees_the_runtime() -> None:
-    assert "apis.developer_api" in MODULES and "keys.handlers.router" in MODULES
-    assert "keys.handlers.router" in {_known(n) for n in MODULES["apis.developer_api"]}
+    assert "apis.developer_api" in modules() and "keys.handlers.router" in modules()
+    assert "keys.handlers.router" in {_known(n) for n in modules()["apis.developer_api"]}
 
 
 def test_no_handler_imports_another_handler() -> None:
     offences = []
-    for module, imported in MODULES.items():
+    for module, imported in modules().items():
         if _layer(module) is None or _layer(module)[1] != "handlers":
             continue
         for name in imported:
@@ -77,7 +82,7 @@ def test_no_handler_imports_another_handler() -> None:
 
 def test_no_dal_imports_another_features_dal_or_logic() -> None:
     offences = []
-    for module, imported in MODULES.items():
+    for module, imported in modules().items():
         layer = _layer(module)
         if layer is None or layer[1] != "dal":
             continue
@@ -92,7 +97,7 @@ def test_no_dal_imports_another_features_dal_or_logic() -> None:
 def test_features_read_their_caller_from_shared_not_from_keys() -> None:
     offences = [
         module
-        for module, imported in MODULES.items()
+        for module, imported in modules().items()
         if not module.startswith(("keys.", "apis."))
         and ("keys.models.Caller" in imported or any(n.startswith("keys.handlers") for n in imported))
     ]
@@ -116,7 +121,7 @@ def test_logic_never_imports_the_sdk() -> None:
     """Logic has no I/O: SDK errors are sorted in the DAL (e.g. `metering.dal.marketplace`)."""
     offences = [
         f"{module} imports {name}"
-        for module, imported in MODULES.items()
+        for module, imported in modules().items()
         if (_layer(module) or ("", ""))[1] == "logic"
         for name in imported
         if name.split(".")[0] in ("boto3", "botocore")
