@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,19 @@ def _rs256(data: bytes, key=_KEY) -> bytes:
     return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
+def _same_modulus_other_exponent(key):
+    """Another private key over `key`'s modulus, with another public exponent: its signatures are
+    another key's (s^65537 mod n is not the message's encoding), made in milliseconds where a
+    second 3072- or 4096-bit key takes OpenSSL about a second of CPU to generate."""
+    private = key.private_numbers()
+    p, q = private.p, private.q
+    lam = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
+    e = next(e for e in (3, 5, 17, 257, 65539, 65543) if math.gcd(e, lam) == 1)
+    d = pow(e, -1, lam)
+    public = rsa.RSAPublicNumbers(e, private.public_numbers.n)
+    return rsa.RSAPrivateNumbers(p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p), public).private_key()
+
+
 @pytest.mark.parametrize("bits", [2048, 3072, 4096])
 def test_it_parses_and_verifies_like_openssl(bits: int) -> None:
     key = _KEY if bits == 2048 else rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -57,7 +71,14 @@ def test_it_parses_and_verifies_like_openssl(bits: int) -> None:
     message = b"header.claims"
     signature = _rs256(message, key)
     assert rsa_verify.rsa_verifies(public, message, signature)
-    other = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    # Another key's signature: at 2048 bits a key of its own modulus; above, one over this modulus.
+    if bits == 2048:
+        other = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    else:
+        other = _same_modulus_other_exponent(key)
+        assert other.public_key().public_numbers().e != numbers.e
+        mine = _rs256(message, other)  # a key in its own right: OpenSSL verifies its signature (or raises)
+        other.public_key().verify(mine, message, padding.PKCS1v15(), hashes.SHA256())
     refused = [
         (message + b"x", signature),
         (message, _rs256(message, other)),
