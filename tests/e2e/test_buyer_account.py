@@ -7,7 +7,6 @@ parameters refused as CloudFormation refuses them."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -16,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from sandbox.local_http import serve_in_background
 from tests.plugins.buyers import call, iso, launch, signed
 from tests.plugins.buyers import subscribed_buyer as buyer
 
@@ -183,7 +183,7 @@ class _Forwarder:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve_in_background(self.server, "vendor-proxy")
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -9,7 +9,6 @@ that each customer account is its own account in the emulator."""
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from sandbox import customer_account
 from sandbox.customer_account import CustomerAccounts, StackError, VendorSide
 from sandbox.customer_routes import RESPONSES, CustomerRoutes
+from sandbox.local_http import serve_in_background
 from tests.plugins.moto_server import MotoServer
 
 ACCOUNT = "210987654321"
@@ -131,7 +131,7 @@ def world(tmp_path_factory):
             self.end_headers()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server, "response-url")
     vendor = VendorSide(
         current_template=lambda: (state["template"], "1.0.0"),
         release_artifacts=lambda _name: [],

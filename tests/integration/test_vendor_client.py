@@ -2,14 +2,14 @@
 how long it waits, the deadline, redirects, and that no secret reaches an error."""
 
 import json
-import threading
 import time
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from customer_stack import vendor_client as vc
+from sandbox.local_http import local_server, serve_in_background
 from shared import signing
 
 ACCESS_KEY = "VSAKVENDORCLIENTTEST"
@@ -52,9 +52,8 @@ class Scripted:
 
             do_GET = do_POST = do_DELETE = _answer  # noqa: N815 - http.server's names
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.httpd = local_server(Handler)
+        serve_in_background(self.httpd, "vendor-api-standin")
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def close(self):

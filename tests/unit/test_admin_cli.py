@@ -5,12 +5,12 @@ checks that every request arrives SigV4-signed for execute-api)."""
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from customer_stack import admin
+from sandbox.local_http import serve_in_background
 
 
 def _run(args, capsys):
@@ -79,7 +79,7 @@ class _Api(BaseHTTPRequestHandler):
 
 def test_requests_are_signed_and_refusals_reported(capsys, credentials):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server, "admin-api-standin")
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         code, out, err = _run(["--api-url", url, "suspend", "team-1", "--reason", "unpaid"], capsys)
