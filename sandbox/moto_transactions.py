@@ -6,7 +6,16 @@ the transaction is cancelled. The copies are identical (nothing has changed yet)
 table is the same backup. With 100 items (DynamoDB's limit) on a table of a few thousand items,
 the per-item copies cost seconds of CPU per call; they dominated the usage tests and the
 sandbox's ingestion. Rollback semantics are unchanged: a cancelled transaction still restores
-every table it named (tested in `tests/unit/test_moto_transactions.py`).
+every table it named (tested in `tests/integration/test_moto_transactions.py`).
+
+The backup also shares a table's stream records instead of copying them. moto keeps every record
+of a table's stream (`StreamShard.items`, never trimmed while nothing consumes it) and deep-copied
+the whole history into every backup, so in the sandbox, where both of the platform's tables have
+streams, each transaction cost more than the one before. A `StreamRecord` is never changed after
+it is made (it is built from the item images at creation; `StreamShard.get` and the streams API only
+read its `record`), so the backup's list holds the same records: a new list, as before, which a
+rollback puts back with the table. The records a cancelled transaction appended go with the live
+table, as before.
 
 `install()` is idempotent and called by the sandbox before it starts moto, and by the test
 plugin (`tests.plugins.moto_speed`).
@@ -34,11 +43,20 @@ class _CopyEachTableOnce:
         if backups is None or memo is not None or not isinstance(value, self._table_type):
             return copy.deepcopy(value, memo)
         if id(value) not in backups:
-            backups[id(value)] = copy.deepcopy(value)
+            backups[id(value)] = copy.deepcopy(value, _stream_records_kept(value))
         return backups[id(value)]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
+
+
+def _stream_records_kept(table: Any) -> dict[int, Any] | None:
+    """A deepcopy memo that maps each of the table's stream records to itself (so the copy shares
+    them), or None when the table has no stream."""
+    shard = getattr(table, "stream_shard", None)
+    if shard is None or not shard.items:
+        return None
+    return {id(record): record for record in shard.items}
 
 
 def install() -> None:
