@@ -208,11 +208,20 @@ def test_update_expressions_parse_once_and_validate_as_moto_does(monkeypatch) ->
         if issubclass(kind, traverser) and kind is not traverser
     ]
     assert len(kinds) >= 10
+    node_classes = [
+        c for _, c in inspect.getmembers(ast_nodes, inspect.isclass) if issubclass(c, ast_nodes.Node)
+    ]
+    assert len(node_classes) >= 25
     for kind in kinds:
         params = list(inspect.signature(kind.__init__).parameters)[1:]
         instance = kind(*[{} for _ in params]) if kind.__init__ is not object.__init__ else kind()
         built = instance._processing_map()
         assert traverser.nodes_to_be_processed(instance) == traverser.nodes_to_be_processed.original(instance)
+        for node_class in node_classes:  # the handler the traversal remembers is the one moto picks
+            taken = issubclass(node_class, traverser.nodes_to_be_processed.original(instance))
+            picked = next((f.__func__ for c, f in built.items() if issubclass(node_class, c)), None)
+            remembered = traverser.traverse_node_recursively.handler(instance, node_class)
+            assert remembered is (picked if taken else None), (kind, node_class)
         assert [(c, f.__func__) for c, f in built.items()] == [
             (c, getattr(kind, f.__name__)) for c, f in built.items()
         ]
@@ -260,9 +269,138 @@ def test_update_expressions_parse_once_and_validate_as_moto_does(monkeypatch) ->
     patched = answers("patched")
     monkeypatch.setattr(traverser, "process", traverser.process.original)
     monkeypatch.setattr(traverser, "nodes_to_be_processed", traverser.nodes_to_be_processed.original)
+    monkeypatch.setattr(traverser, "traverse_node_recursively", traverser.traverse_node_recursively.original)
+    monkeypatch.setattr(ast_nodes.Node, "find_clauses", ast_nodes.Node.find_clauses.original)
+    monkeypatch.delattr(ast_nodes.Node, "__deepcopy__")
     monkeypatch.setattr(parser, "make", classmethod(parser.make.__wrapped__))
     assert patched == answers("original")
     assert [type(a) for a in patched] == [dict, dict, dict, tuple, tuple, tuple], patched
+
+
+def _graph(root) -> list:
+    """Every object reachable from a tree's root through attributes, lists and dicts, in visit
+    order: its class and its contents, with objects met before given as their visit number (so
+    the parent links and any sharing show), and atoms as their repr."""
+    seen: dict[int, int] = {}
+    out: list = []
+
+    def visit(value):
+        if isinstance(value, (type(None), bool, int, float, str, bytes)):
+            return repr(value)
+        if id(value) in seen:
+            return ("seen", seen[id(value)])
+        seen[id(value)] = len(seen)
+        if isinstance(value, list):
+            entry = ("list", [visit(v) for v in value])
+        elif isinstance(value, dict):
+            entry = ("dict", [(k, visit(v)) for k, v in value.items()])
+        else:
+            entry = (type(value).__name__, [(k, visit(v)) for k, v in vars(value).items()])
+        out.append(entry)
+        return ("at", seen[id(value)])
+
+    visit(root)
+    return out
+
+
+def _objects(root) -> set[int]:
+    found: set[int] = set()
+
+    def visit(value):
+        if isinstance(value, (type(None), bool, int, float, str, bytes)) or id(value) in found:
+            return
+        found.add(id(value))
+        for child in value if isinstance(value, list) else getattr(value, "__dict__", {}).values():
+            visit(child)
+
+    visit(root)
+    return found
+
+
+def test_a_node_copies_itself_as_the_generic_deep_copy_does(monkeypatch) -> None:
+    """`Node.__deepcopy__` (sandbox.moto_expressions) builds the graph the standard library's
+    generic copy builds, from the root or from any node (which copies the whole tree through its
+    parent link), for parsed trees and for validated ones that hold `DynamoType` values; and
+    `find_clauses` answers as moto's own."""
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.parsing import ast_nodes, expressions
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    install()
+    node = ast_nodes.Node
+    assert "__deepcopy__" in vars(node)
+    texts = [
+        "SET #a = :a, b = if_not_exists(b, :zero) + :one REMOVE c ADD n :one",
+        "SET l = list_append(if_not_exists(l, :empty), :items), m.x[2] = :a DELETE s :set",
+        "REMOVE a[1], a[3], b.c ADD n :one SET z = :a",
+    ]
+    table = type("Table", (), {"table_key_attrs": ["pk"], "attr": [], "attribute_keys": ["pk"]})()
+    item = Item(
+        hash_key=DynamoType({"S": "k"}),
+        range_key=None,
+        attrs={
+            "pk": {"S": "k"},
+            "b": {"N": "1"},
+            "a": {"L": [{"S": "0"}, {"S": "1"}, {"S": "2"}, {"S": "3"}]},
+            "m": {"M": {"x": {"L": [{"S": "0"}, {"S": "1"}, {"S": "2"}]}}},
+            "s": {"SS": ["s"]},
+        },
+    )
+    values = {
+        ":a": {"S": "x"},
+        ":zero": {"N": "0"},
+        ":one": {"N": "1"},
+        ":empty": {"L": []},
+        ":items": {"L": [{"S": "i"}]},
+        ":set": {"SS": ["s"]},
+    }
+    trees = []
+    for text in texts:
+        parsed = expressions.UpdateExpressionParser.make(text)
+        validated = UpdateExpressionValidator(
+            parsed, {"#a": "a"}, values, copy.deepcopy(item), table
+        ).validate()
+        trees += [parsed, validated, validated.children[-1]]
+    assert any(isinstance(v, DynamoType) for t in trees for v in _graph_values(t))
+
+    ours = [copy.deepcopy(tree) for tree in trees]
+    clauses = [
+        [ast_nodes.UpdateExpressionSetAction],
+        [ast_nodes.UpdateExpressionAddClause, ast_nodes.UpdateExpressionRemoveAction],
+        [
+            ast_nodes.ExpressionAttributeValue,
+            ast_nodes.ExpressionAttributeName,
+            ast_nodes.ExpressionAttribute,
+        ],
+    ]
+
+    def found(tree, types) -> list:
+        return [_graph(clause) for clause in tree.find_clauses(types)]
+
+    our_clauses = [found(tree, types) for tree in trees for types in clauses]
+    monkeypatch.delattr(node, "__deepcopy__")
+    monkeypatch.setattr(node, "find_clauses", node.find_clauses.original)
+    theirs = [copy.deepcopy(tree) for tree in trees]
+    assert [_graph(t) for t in ours] == [_graph(t) for t in theirs]
+    assert our_clauses == [found(tree, types) for tree in trees for types in clauses]
+    assert any(our_clauses)
+    for tree, copied in zip(trees, ours, strict=True):
+        assert not _objects(tree) & _objects(copied)  # nothing shared with the original
+
+
+def _graph_values(root) -> list:
+    found: list = []
+
+    def visit(value):
+        found.append(value)
+        for child in value if isinstance(value, list) else getattr(value, "__dict__", {}).values():
+            if child is not getattr(value, "parent", None):
+                visit(child)
+
+    visit(root)
+    return found
 
 
 def test_moto_s_server_lists_its_modules_as_moto_does() -> None:
