@@ -79,6 +79,23 @@ def wire() -> Wire:
     return Wire()
 
 
+class _RetrySleeps(list):
+    """Stands in for the `time` module of botocore's endpoint, whose only use of it is the sleep
+    between a retried call's attempts: the delays are recorded, not slept."""
+
+    def sleep(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def retry_sleeps(monkeypatch) -> _RetrySleeps:
+    import botocore.endpoint
+
+    sleeps = _RetrySleeps()
+    monkeypatch.setattr(botocore.endpoint, "time", sleeps)
+    return sleeps
+
+
 @pytest.fixture
 def emulator(clock, wire):
     emu = MarketplaceEmulator(PRODUCT, ["api_calls", "storage_gb"], clock=clock)
@@ -420,7 +437,7 @@ def test_product_code_must_match(emulator, metering):
         metering.batch_meter_usage(UsageRecords=[usage(sub)], ProductCode="someotherproduct")
 
 
-def test_throttling_injection(emulator, metering, wire):
+def test_throttling_injection(emulator, metering, wire, retry_sleeps):
     sub = emulator.create_subscription(BUYER)
     no_retry = _client("meteringmarketplace", emulator.endpoint_url, wire, retries={"total_max_attempts": 1})
     emulator.inject_throttling(1)
@@ -431,6 +448,7 @@ def test_throttling_injection(emulator, metering, wire):
     result = metering.batch_meter_usage(UsageRecords=[usage(sub)])
     assert result["ResponseMetadata"]["RetryAttempts"] == 1
     assert result["Results"][0]["Status"] == "Success"
+    assert len(retry_sleeps) == 1 and 0 <= retry_sleeps[0] <= 1  # one backoff, botocore's first
 
 
 def test_unprocessed_injection(emulator, metering):
@@ -667,9 +685,10 @@ def test_raw_wire_errors(emulator):
     assert status == 200 and body["Results"][0]["Status"] == "Success"
 
 
-def test_retries_max_attempts_counts_retries_not_attempts(emulator, wire):
+def test_retries_max_attempts_counts_retries_not_attempts(emulator, wire, retry_sleeps):
     """botocore: retries={"max_attempts": 1} still makes one retry; total_max_attempts=1 makes none."""
     client = _client("marketplace-entitlement", emulator.endpoint_url, wire, retries={"max_attempts": 1})
     assert client.meta.config.retries["total_max_attempts"] == 2
     emulator.inject_throttling(1)
     assert client.get_entitlements(ProductCode=PRODUCT)["ResponseMetadata"]["RetryAttempts"] == 1
+    assert len(retry_sleeps) == 1
