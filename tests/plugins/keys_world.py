@@ -14,6 +14,7 @@ keys table `pk`/`sk` + TTL `ttl` + GSI `by-owner` (`owner`/`created_at`, ALL); a
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -454,16 +455,29 @@ def log_output_fixture() -> Iterator[io.StringIO]:
     import apis.signed_api
 
     buffer = io.StringIO()
-    swapped = []
-    for logger in (apis.developer_api.logger, apis.signed_api.logger):
-        for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler):
-                swapped.append((handler, handler.setStream(buffer)))
-    try:
+    with streams_swapped((apis.developer_api.logger, apis.signed_api.logger), buffer):
         yield buffer
+
+
+@contextlib.contextmanager
+def streams_swapped(loggers: Iterable[Any], stream: Any) -> Iterator[None]:
+    """Points the loggers' stream handlers at `stream`, then puts back the streams they had.
+
+    Each handler once: Powertools loggers of one service share a `logging.Logger`, hence its
+    handlers, and `StreamHandler.setStream` returns None when the stream is already the new one,
+    so swapping a shared handler twice and putting back both answers left it writing to None
+    (every later log line was lost, with a "--- Logging error ---" traceback in its place)."""
+    swapped: dict[int, tuple[logging.StreamHandler, Any]] = {}
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and id(handler) not in swapped:
+                swapped[id(handler)] = (handler, handler.stream)
+                handler.setStream(stream)
+    try:
+        yield
     finally:
-        for handler, stream in swapped:
-            handler.setStream(stream)
+        for handler, previous in swapped.values():
+            handler.setStream(previous)
 
 
 @pytest.fixture(name="atomic_dynamodb")
