@@ -10,6 +10,16 @@ from tests.plugins.moto_speed import install
 
 REGION = "us-east-1"
 
+# The values the update expressions below may name.
+EXPRESSION_VALUES = {
+    ":a": {"S": "x"},
+    ":zero": {"N": "0"},
+    ":one": {"N": "1"},
+    ":empty": {"L": []},
+    ":items": {"L": [{"S": "i"}]},
+    ":set": {"SS": ["s"]},
+}
+
 
 @pytest.fixture(name="sqs", scope="module")
 def sqs_fixture():
@@ -244,15 +254,7 @@ def test_update_expressions_parse_once_and_validate_as_moto_does(monkeypatch) ->
                 ("SET a = :a ADD a :one", None, None),  # overlapping paths: refused
                 ("SET missing = nothere + :one", None, None),  # no such attribute: refused
             ):
-                all_values = {
-                    ":a": {"S": "x"},
-                    ":zero": {"N": "0"},
-                    ":one": {"N": "1"},
-                    ":empty": {"L": []},
-                    ":items": {"L": [{"S": "i"}]},
-                    ":set": {"SS": ["s"]},
-                }
-                used = {k: v for k, v in all_values.items() if k in expression}
+                used = {k: v for k, v in EXPRESSION_VALUES.items() if k in expression}
                 request = {"UpdateExpression": expression, "ExpressionAttributeValues": values or used}
                 if names:
                     request["ExpressionAttributeNames"] = names
@@ -348,19 +350,11 @@ def test_a_node_copies_itself_as_the_generic_deep_copy_does(monkeypatch) -> None
             "s": {"SS": ["s"]},
         },
     )
-    values = {
-        ":a": {"S": "x"},
-        ":zero": {"N": "0"},
-        ":one": {"N": "1"},
-        ":empty": {"L": []},
-        ":items": {"L": [{"S": "i"}]},
-        ":set": {"SS": ["s"]},
-    }
     trees = []
     for text in texts:
         parsed = expressions.UpdateExpressionParser.make(text)
         validated = UpdateExpressionValidator(
-            parsed, {"#a": "a"}, values, copy.deepcopy(item), table
+            parsed, {"#a": "a"}, EXPRESSION_VALUES, copy.deepcopy(item), table
         ).validate()
         trees += [parsed, validated, validated.children[-1]]
     assert any(isinstance(v, DynamoType) for t in trees for v in _graph_values(t))
