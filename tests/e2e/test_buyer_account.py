@@ -11,11 +11,11 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from sandbox.local_http import serve_in_background
+from sandbox.local_http import local_server, serve_in_background
 from tests.plugins.buyers import call, iso, launch, signed
 from tests.plugins.buyers import subscribed_buyer as buyer
 
@@ -181,7 +181,7 @@ class _Forwarder:
 
             do_GET = do_POST = do_DELETE = do_PUT = _forward
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = local_server(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         serve_in_background(self.server, "vendor-proxy")
 

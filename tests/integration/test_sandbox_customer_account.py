@@ -9,7 +9,7 @@ that each customer account is its own account in the emulator."""
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import pytest
 from sandbox import customer_account
 from sandbox.customer_account import CustomerAccounts, StackError, VendorSide
 from sandbox.customer_routes import RESPONSES, CustomerRoutes
-from sandbox.local_http import serve_in_background
+from sandbox.local_http import local_server, serve_in_background
 from tests.plugins.moto_server import MotoServer
 
 ACCOUNT = "210987654321"
@@ -130,7 +130,7 @@ def world(tmp_path_factory):
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = local_server(Handler)
     serve_in_background(server, "response-url")
     vendor = VendorSide(
         current_template=lambda: (state["template"], "1.0.0"),

@@ -10,10 +10,10 @@ import socket
 import threading
 from collections import Counter, deque
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
-from sandbox.local_http import serve_in_background
+from sandbox.local_http import local_server, serve_in_background
 from shared import signing
 
 ACCESS_KEY = "VSAKUSAGETESTKEY2345"
@@ -32,7 +32,7 @@ class FakeVendor:
         self.on_request = None
         self.nonces = set()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _VendorHandler)
+        self.server = local_server(_VendorHandler)
         self.server.vendor = self
         self.thread = serve_in_background(self.server, "fake-vendor")
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}{STAGE}"

@@ -5,12 +5,12 @@ checks that every request arrives SigV4-signed for execute-api)."""
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from customer_stack import admin
-from sandbox.local_http import serve_in_background
+from sandbox.local_http import local_server, serve_in_background
 
 
 def _run(args, capsys):
@@ -78,7 +78,7 @@ class _Api(BaseHTTPRequestHandler):
 
 
 def test_requests_are_signed_and_refusals_reported(capsys, credentials):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    server = local_server(_Api)
     serve_in_background(server, "admin-api-standin")
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
