@@ -104,12 +104,26 @@ def _remember_processing_maps(traverser: Any) -> None:
     traverser.process = process
 
 
+def _subclass_test(base: type | tuple[type, ...]) -> Any:
+    """`issubclass(kind, base)`, answered once per class (moto registers no virtual subclasses,
+    so a node's class decides what `isinstance` would say of it)."""
+    answers: dict[type, bool] = {}
+
+    def test(kind: type) -> bool:
+        answer = answers.get(kind)
+        if answer is None:
+            answer = answers[kind] = issubclass(kind, base)
+        return answer
+
+    return test
+
+
 def _traverse_by_class(ast_nodes: Any) -> None:
-    traverser, node_base = ast_nodes.DepthFirstTraverser, ast_nodes.Node
+    traverser = ast_nodes.DepthFirstTraverser
     original = traverser.traverse_node_recursively
     base_hook = traverser.pre_processing_of_child
     handlers = traverser._vendstack_handlers
-    is_node: dict[type, bool] = {}
+    is_node = _subclass_test(ast_nodes.Node)
     hooked: dict[type, bool] = {}
     handler_for: dict[tuple[type, type], Any] = {}
 
@@ -123,10 +137,7 @@ def _traverse_by_class(ast_nodes: Any) -> None:
 
     def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
         kind = type(node)
-        node_kind = is_node.get(kind)
-        if node_kind is None:
-            node_kind = is_node[kind] = issubclass(kind, node_base)
-        if not node_kind:
+        if not is_node(kind):
             return node
         parent_node = node.parent
         if node.children is not None:
@@ -154,8 +165,7 @@ def _traverse_by_class(ast_nodes: Any) -> None:
 def _find_clauses_by_class(ast_nodes: Any) -> None:
     node_base = ast_nodes.Node
     original = node_base.find_clauses
-    descends_into = (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)
-    descends: dict[type, bool] = {}
+    descends = _subclass_test((ast_nodes.Expression, ast_nodes.UpdateExpressionFunction))
 
     def find_clauses(self: Any, clause_types: Any) -> list[Any]:
         clauses = []
@@ -164,10 +174,7 @@ def _find_clauses_by_class(ast_nodes: Any) -> None:
             if kind in clause_types:
                 clauses.append(child)
                 continue
-            descend = descends.get(kind)
-            if descend is None:
-                descend = descends[kind] = issubclass(kind, descends_into)
-            if descend:
+            if descends(kind):
                 clauses.extend(child.find_clauses(clause_types))
         return clauses
 
@@ -180,7 +187,7 @@ _ATOMIC = (type(None), bool, int, float, str, bytes)
 
 def _copy_nodes_directly(ast_nodes: Any) -> None:
     node_base = ast_nodes.Node
-    is_node: dict[type, bool] = {}
+    is_node = _subclass_test(node_base)
 
     def copied(value: Any, memo: dict[int, Any]) -> Any:
         kind = type(value)
@@ -195,10 +202,7 @@ def _copy_nodes_directly(ast_nodes: Any) -> None:
             for element in value:
                 new.append(copied(element, memo))
             return new
-        node_kind = is_node.get(kind)
-        if node_kind is None:
-            node_kind = is_node[kind] = issubclass(kind, node_base)
-        if node_kind:
+        if is_node(kind):
             return value.__deepcopy__(memo)
         return copy.deepcopy(value, memo)
 
