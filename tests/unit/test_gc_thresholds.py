@@ -28,8 +28,8 @@ def test_the_sandbox_s_process_raises_it_before_it_starts(monkeypatch, tmp_path)
 
     for name in ("VendstackVendorPlatform.template.json", "customer.json"):
         (tmp_path / name).write_text("{}")
-    monkeypatch.setattr(gc, "set_threshold", lambda *args: seen.append(("set", args[0])))
     seen: list[tuple[str, object]] = []
+    monkeypatch.setattr(gc, "set_threshold", lambda *args: seen.append(("set", args[0])))
 
     class Started(Exception):
         pass
