@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit.record import AuditRecord
-from shared.aws import all_items, new_client, sdk_config
+from shared.aws import all_items, made_once, new_client, sdk_config
 from shared.ddb_items import TypeDeserializer, TypeSerializer
 from shared.errors import ServiceError
 
@@ -24,7 +23,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@lru_cache(maxsize=1)
+@made_once
 def dynamodb_client() -> Any:
     """Lazy, so `AWS_ENDPOINT_URL` and `AWS_REGION` are read from the function's environment."""
     return new_client(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activations.models import SIGNATURE_ALGORITHM, ReleaseArtifact
-from shared.aws import client, new_client, sdk_config
+from shared.aws import client, made_once, new_client, sdk_config
 from shared.errors import ServiceError
 from shared.timestamps import format_timestamp
 
@@ -18,7 +17,7 @@ DOWNLOAD_SECONDS = 900  # docs/protocol.md §4.1: at most 15 minutes
 KMS_RAW_LIMIT = 4096  # KMS Sign takes at most 4096 bytes with MessageType RAW
 
 
-@cache
+@made_once
 def presigning_client() -> Any:
     # SigV4 always: a KMS-encrypted object can only be fetched with a SigV4 presigned URL.
     config = sdk_config(

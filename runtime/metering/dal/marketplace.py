@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache, wraps
+from functools import wraps
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from shared.aws import new_client, sdk_config
+from shared.aws import made_once, new_client, sdk_config
 
 PARAM_VALIDATION = "ParamValidationError"
 RETRYABLE_ERRORS = {
@@ -93,7 +93,7 @@ def sort_errors(call: Call) -> Call:
     return sorted_call  # type: ignore[return-value]
 
 
-@cache
+@made_once
 def metering_client() -> Any:
     config = sdk_config(
         connect_timeout=3, read_timeout=15, retries={"mode": "standard", "total_max_attempts": 1}

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from shared.aws import client, new_client
+from shared.aws import client, made_once, new_client
 from shared.errors import InvalidRegistrationToken, ServiceError
 from shared.timestamps import format_timestamp
 from subscriptions.dal.sdk_models import SdkTooOld, require_license_arn
@@ -77,7 +76,7 @@ def entitlements_map(rows: list[dict]) -> dict[str, dict]:
 AGREEMENT_REGION = "us-east-1"
 
 
-@cache
+@made_once
 def agreement_client() -> Any:
     return new_client("marketplace-agreement", region_name=AGREEMENT_REGION)
 
