@@ -9,6 +9,10 @@ the set the sandbox applies to its own process before it starts moto, and the te
 - moto's response serializer remembers each member's candidate names (`moto_serializer`).
 - A KMS key's private key is made when first used, not at creation (`moto_kms`).
 - botocore sessions share their data files and caches (`sdk_sessions`).
+- Pure functions moto and botocore call for every request (moto's action lookup, snake_case
+  names, botocore's User-Agent sanitising, the JSONPath parser of EventBridge's targets) are
+  memoised (`moto_memos`).
+- SQS checks a message's retention period without listing the queue's attributes (`moto_sqs`).
 
 Each module says why its patch answers as the original does; `tests/integration/test_moto_speed.py`
 and `test_moto_transactions.py` compare them.
@@ -19,8 +23,10 @@ from __future__ import annotations
 from sandbox import (
     moto_expressions,
     moto_kms,
+    moto_memos,
     moto_serializer,
     moto_server_dispatch,
+    moto_sqs,
     moto_transactions,
     sdk_sessions,
 )
@@ -34,3 +40,5 @@ def install() -> None:
     moto_serializer.install()
     moto_kms.install()
     sdk_sessions.install()
+    moto_memos.install()
+    moto_sqs.install()

@@ -1,4 +1,5 @@
-"""The moto and botocore patches of `tests.plugins.moto_speed` answer exactly as the originals do."""
+"""The moto and botocore patches of `sandbox.cheaper_moto` (installed by `tests.plugins.moto_speed`)
+answer exactly as the originals do."""
 
 from __future__ import annotations
 
@@ -67,6 +68,46 @@ def test_the_memoised_functions_answer_as_the_originals(sqs) -> None:
         snake = module.camelcase_to_underscores
         assert snake("MessageRetentionPeriod") == snake.__wrapped__("MessageRetentionPeriod")
         assert snake("MessageRetentionPeriod") == "message_retention_period"
+
+
+def test_eventbridge_targets_get_the_same_input_with_the_parser_memoised(sqs, monkeypatch) -> None:
+    """moto's EventBridge parses eight JSONPaths for every event it delivers; with the parse
+    memoised, each input it builds is the one the original parser builds, event after event."""
+    import jsonpath_ng.ext
+    from moto.events.utils import EventTemplateParser
+
+    memoised = jsonpath_ng.ext.parse
+    assert hasattr(memoised, "cache_info")
+    assert memoised("$.detail.team") is memoised("$.detail.team")  # one parse per text
+    events = [
+        {
+            "id": f"id-{n}",
+            "time": 1_764_331_200.0 + n,  # moto keeps epoch seconds until it delivers
+            "version": "0",
+            "detail-type": "key.revoked",
+            "source": "vendstack",
+            "region": REGION,
+            "account": "123456789012",
+            "resources": [f"arn:aws:x:::{n}"],
+            "detail": {"team": f"t{n}", "nested": {"list": [n, n + 1]}},
+            "ingestion-time": 1_700_000_000 + n,
+        }
+        for n in range(3)
+    ]
+    paths = {"team": "$.detail.team", "first": "$.detail.nested.list[0]"}
+    template = '{"t": "<team>", "f": <first>}'
+
+    def inputs() -> list[dict]:
+        built = []
+        for event in events:
+            built.append(EventTemplateParser.parse(None, None, event))  # the default input
+            built.append(EventTemplateParser.parse(template, paths, event))
+        return built
+
+    with_memo = inputs() + inputs()  # the second round reuses every parsed path
+    monkeypatch.setattr(jsonpath_ng.ext, "parse", memoised.__wrapped__)
+    assert with_memo == inputs() + inputs()
+    assert with_memo[1] == {"t": "t0", "f": 0} and with_memo[2]["id"] == "id-1"
 
 
 def test_the_vault_s_table_view_is_what_a_consistent_scan_returns(vault) -> None:
