@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from functools import cache, wraps
+from functools import wraps
 from typing import Any, TypeVar
 
 # boto3 and botocore's client modules are imported on first use, not at a handler's import: they
@@ -63,17 +63,24 @@ Make = TypeVar("Make", bound=Callable[..., Any])
 
 
 def made_once(make: Make) -> Make:
-    """`make`, cached per arguments like `functools.cache`, with every call made under one lock:
-    threads that ask at the same time get the one object the first of them made. Keeps
+    """`make`, cached per arguments like `functools.cache`: threads that ask at the same time get
+    the one object the first of them made. Only a miss takes the lock, so the calls that find
+    their client (every SDK call of a warm function) never wait on one being made. Keeps
     `cache_clear()` (the tests reset clients between environments)."""
-    cached = cache(make)
+    made: dict[tuple[Any, ...], Any] = {}
 
     @wraps(make)
     def once(*args: Any) -> Any:
+        try:
+            return made[args]
+        except KeyError:
+            pass
         with _MAKING:
-            return cached(*args)
+            if args not in made:  # another thread may have made it while this one waited
+                made[args] = make(*args)
+            return made[args]
 
-    once.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    once.cache_clear = made.clear  # type: ignore[attr-defined]
     return once  # type: ignore[return-value]
 
 

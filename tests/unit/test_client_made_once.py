@@ -107,6 +107,35 @@ def test_no_two_clients_are_made_at_once_even_of_different_services(boto3: SlowB
     assert boto3.most_inside == 1  # ...but never two inside boto3's default session at once
 
 
+def test_a_client_already_made_is_returned_while_another_is_being_made(boto3: SlowBoto3, monkeypatch) -> None:
+    """Only a miss takes the lock: a warm function's SDK calls never wait on a slow client."""
+    from shared.aws import client
+
+    dynamodb = client("dynamodb")
+    inside, release = threading.Event(), threading.Event()
+    slow = boto3.client
+
+    def held(service: str, **options: Any) -> Any:
+        inside.set()
+        release.wait(5)
+        return slow(service, **options)
+
+    monkeypatch.setattr(boto3, "client", held)
+    maker = threading.Thread(target=client, args=("s3",))
+    maker.start()
+    try:
+        assert inside.wait(5)  # the s3 client is being made, under the lock
+        answers: list[Any] = []
+        reader = threading.Thread(target=lambda: answers.append(client("dynamodb")))
+        reader.start()
+        reader.join(1)
+        assert answers == [dynamodb]  # answered while the lock was held
+    finally:
+        release.set()
+        maker.join()
+    assert [service for service, _ in boto3.made] == ["dynamodb", "s3"]
+
+
 def test_cache_clear_still_starts_afresh(boto3: SlowBoto3) -> None:
     from shared.aws import client
 
